@@ -1,0 +1,59 @@
+import type { Context } from "hono";
+import type { Actor, AppEnv, RequestInfo, TenantRef } from "../env";
+import { controlDb, tenantDatabases } from "./db/databases";
+
+/**
+ * What a service needs, and nothing of Hono: services take this plain object, so they run the same from a
+ * route, a queue consumer, a cron job or a test.
+ */
+export interface ServiceContext {
+  env: Env;
+  /** The database this request's scope lives in: the tenant's own, or the control database for the platform. */
+  db: D1Database;
+  /** The scope audit keys and idempotency keys are bound to: the tenant id, or "platform". */
+  scope: string;
+  tenant: TenantRef | null;
+  actor: Actor;
+  request: RequestInfo;
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+export interface TenantServiceContext extends ServiceContext {
+  tenant: TenantRef;
+}
+
+export function requestInfo(c: Context<AppEnv>): RequestInfo {
+  return {
+    requestId: c.get("requestId"),
+    ip: c.req.header("cf-connecting-ip") ?? c.req.header("x-real-ip") ?? null,
+    userAgent: c.req.header("user-agent") ?? null,
+  };
+}
+
+function waitUntilOf(c: Context<AppEnv>): (promise: Promise<unknown>) => void {
+  return (promise) => {
+    try {
+      c.executionCtx.waitUntil(promise);
+    } catch {
+      // No execution context (app.request in a unit test): let the promise run on its own.
+      promise.catch(() => undefined);
+    }
+  };
+}
+
+/** The service context of the authenticated request (tenant or platform scope). */
+export async function serviceContext(c: Context<AppEnv>): Promise<ServiceContext> {
+  const auth = c.get("auth");
+  const base = { env: c.env, actor: auth.actor, request: requestInfo(c), waitUntil: waitUntilOf(c) };
+  if (auth.kind === "tenant") {
+    const db = await tenantDatabases.forTenant(c.env, auth.tenant);
+    return { ...base, db, scope: auth.tenant.id, tenant: auth.tenant };
+  }
+  return { ...base, db: await controlDb(c.env), scope: "platform", tenant: null };
+}
+
+export async function tenantServiceContext(c: Context<AppEnv>): Promise<TenantServiceContext> {
+  const ctx = await serviceContext(c);
+  if (!ctx.tenant) throw new Error("tenantServiceContext on a platform request");
+  return ctx as TenantServiceContext;
+}

@@ -1,0 +1,27 @@
+import controlInit from "../../../migrations/control/0001_init.sql";
+import sharedAuditIdempotency from "../../../migrations/shared/audit-and-idempotency.sql";
+import tenantInit from "../../../migrations/tenant/0001_init.sql";
+
+export interface Migration {
+  version: number;
+  name: string;
+  /** SQL files; statements separated by drizzle-kit's `--> statement-breakpoint` marker. */
+  sql: string[];
+}
+
+/** Control database migrations, in order. Append only: an applied migration is never edited. */
+export const controlMigrations: readonly Migration[] = [
+  { version: 1, name: "0001_init", sql: [controlInit, sharedAuditIdempotency] },
+];
+
+/** Tenant database migrations, in order; every pooled database is brought to the last one on first use. */
+export const tenantMigrations: readonly Migration[] = [
+  { version: 1, name: "0001_init", sql: [tenantInit, sharedAuditIdempotency] },
+];
+
+export function statementsOf(migration: Migration): string[] {
+  return migration.sql
+    .flatMap((file) => file.split("--> statement-breakpoint"))
+    .map((statement) => statement.trim())
+    .filter((statement) => statement.replace(/^--.*$/gm, "").trim().length > 0);
+}

@@ -1,0 +1,30 @@
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+// Mirrors migrations/tenant/*.sql (test/db/schema.test.ts checks that they agree).
+
+export const users = sqliteTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    email: text("email").notNull(),
+    emailNormalized: text("email_normalized").notNull().unique(),
+    username: text("username"),
+    usernameNormalized: text("username_normalized").unique(),
+    name: text("name"),
+    phone: text("phone"),
+    status: text("status", { enum: ["active", "disabled", "deleted"] }).notNull(),
+    restoreStatus: text("restore_status", { enum: ["active", "disabled"] }),
+    attributes: text("attributes", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    roles: text("roles", { mode: "json" }).$type<string[]>().notNull(),
+    passwordHash: text("password_hash"),
+    mfaTotp: integer("mfa_totp", { mode: "boolean" }).notNull().default(false),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    deletedAt: text("deleted_at"),
+    lastLoginAt: text("last_login_at"),
+    version: integer("version").notNull().default(1),
+  },
+  (t) => [index("users_created_idx").on(t.createdAt, t.id), index("users_updated_idx").on(t.updatedAt, t.id)],
+);
+
+export type UserRow = typeof users.$inferSelect;

@@ -1,0 +1,73 @@
+import type { Context, ErrorHandler, Hono, NotFoundHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { AppEnv } from "../../env";
+import { ApiError, CoreErrors, problemBody } from "../errors";
+
+const HTTP_EXCEPTION_CODES: Record<number, string> = {
+  400: CoreErrors.BAD_REQUEST,
+  401: CoreErrors.UNAUTHENTICATED,
+  404: CoreErrors.NOT_FOUND,
+  405: CoreErrors.METHOD_NOT_ALLOWED,
+  413: CoreErrors.PAYLOAD_TOO_LARGE,
+  415: CoreErrors.UNSUPPORTED_MEDIA_TYPE,
+};
+
+function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof HTTPException) {
+    if (error.status === 400 && /malformed json/i.test(error.message)) {
+      return new ApiError(CoreErrors.MALFORMED_JSON, { detail: "The request body is not valid JSON." });
+    }
+    const code = HTTP_EXCEPTION_CODES[error.status];
+    if (code) return new ApiError(code, { detail: error.message || undefined });
+  }
+  return new ApiError(CoreErrors.INTERNAL, { detail: "Something went wrong on our side.", cause: error });
+}
+
+export function problemResponse(c: Context<AppEnv>, error: ApiError): Response {
+  const response = c.json(problemBody(error, c.get("requestId")), error.status, error.headers);
+  response.headers.set("Content-Type", "application/problem+json");
+  return response;
+}
+
+/** The only place errors become responses (RFC 9457). Unknown errors are logged, never echoed. */
+export const onError: ErrorHandler<AppEnv> = (error, c) => {
+  const apiError = toApiError(error);
+  if (apiError.status >= 500) {
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "unhandled error",
+        requestId: c.get("requestId"),
+        error:
+          error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error),
+      }),
+    );
+  }
+  return problemResponse(c, apiError);
+};
+
+/** Unknown paths are 404; a known path with another method is 405 with `Allow` (RFC 9110 §15.5.6). */
+export function notFoundHandler(app: Hono<AppEnv>): NotFoundHandler<AppEnv> {
+  let table: { pattern: RegExp; method: string }[] | undefined;
+  return (c) => {
+    table ??= app.routes
+      .filter((r) => r.method !== "ALL")
+      .map((r) => ({
+        method: r.method,
+        pattern: new RegExp(`^${r.path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:\w+/g, "[^/]+")}/?$`),
+      }));
+    const path = new URL(c.req.url).pathname;
+    const allowed = [...new Set(table.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+    if (allowed.length > 0) {
+      return problemResponse(
+        c,
+        new ApiError(CoreErrors.METHOD_NOT_ALLOWED, {
+          detail: `${c.req.method} is not allowed here; use ${allowed.join(", ")}.`,
+          headers: { Allow: allowed.join(", ") },
+        }),
+      );
+    }
+    return problemResponse(c, new ApiError(CoreErrors.NOT_FOUND, { detail: `No route for ${c.req.method} ${path}.` }));
+  };
+}

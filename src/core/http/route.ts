@@ -1,0 +1,45 @@
+import { createRoute, type RouteConfig } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../../env";
+import { type CredentialKind, requireCredential } from "../auth/middleware";
+import { idempotency } from "./idempotency";
+import { problemResponses } from "./problem-schema";
+
+export type RouteCredential = readonly CredentialKind[] | "none";
+
+type DefineRouteConfig = Omit<RouteConfig, "middleware" | "security"> & {
+  /** Who may call it. Every credentialed route is covered by test/security/every-route.test.ts. */
+  credential: RouteCredential;
+  /** Problem statuses this route answers besides the ones every route of its kind can answer. */
+  errors?: readonly number[];
+};
+
+export const BEARER_SECURITY = [{ bearerAuth: [] }];
+
+/**
+ * A zod-openapi route with the service's conventions attached in one place: the credential check, the
+ * Idempotency-Key handling on POST, the security requirement and the problem responses it can answer.
+ */
+export function defineRoute<const R extends DefineRouteConfig>(config: R) {
+  const { credential, errors = [], ...route } = config;
+  const middleware: MiddlewareHandler<AppEnv>[] = [];
+  const statuses = new Set<number>([...errors, 500]);
+  if (credential !== "none") {
+    middleware.push(requireCredential(credential));
+    for (const status of [401, 403]) statuses.add(status);
+  }
+  if (route.request?.body) for (const status of [400, 413, 415]) statuses.add(status);
+  if (route.request?.query || route.request?.params) statuses.add(400);
+  if (route.method === "post" && credential !== "none") {
+    middleware.push(idempotency());
+    statuses.add(409);
+  }
+  const responses = { ...problemResponses([...statuses].sort()), ...route.responses };
+  return createRoute({
+    ...route,
+    responses,
+    middleware,
+    ...(credential === "none" ? {} : { security: BEARER_SECURITY }),
+    "x-credential": credential === "none" ? [] : [...credential],
+  } as unknown as R & { middleware: MiddlewareHandler<AppEnv>[] });
+}

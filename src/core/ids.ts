@@ -1,0 +1,54 @@
+/**
+ * Type-prefixed, time-ordered IDs (`usr_01JD…`): a ULID (48-bit millisecond time + 80 random bits,
+ * Crockford base32) so that IDs sort by creation time, monotonic within an isolate.
+ */
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+let lastTime = -1;
+let lastRandom = new Uint8Array(10);
+
+function incremented(bytes: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+  const next = bytes.slice();
+  for (let i = next.length - 1; i >= 0; i--) {
+    if (next[i] === 255) {
+      next[i] = 0;
+    } else {
+      next[i] = (next[i] as number) + 1;
+      return next;
+    }
+  }
+  return crypto.getRandomValues(new Uint8Array(10));
+}
+
+function ulid(now: number): string {
+  if (now <= lastTime) {
+    lastRandom = incremented(lastRandom);
+  } else {
+    lastTime = now;
+    lastRandom = crypto.getRandomValues(new Uint8Array(10));
+  }
+  let time = lastTime;
+  let timePart = "";
+  for (let i = 0; i < 10; i++) {
+    timePart = CROCKFORD[time % 32] + timePart;
+    time = Math.floor(time / 32);
+  }
+  let randomPart = "";
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of lastRandom) {
+    buffer = (buffer << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      randomPart += CROCKFORD[(buffer >> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return timePart + randomPart;
+}
+
+export type IdPrefix = "usr" | "ten" | "key" | "aud" | "req";
+
+export function newId(prefix: IdPrefix, now = Date.now()): string {
+  return `${prefix}_${ulid(now)}`;
+}

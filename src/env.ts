@@ -1,0 +1,35 @@
+import type { Plan } from "./modules/tenants/tenants.schema";
+
+/** Who is acting: recorded in audit events and used by permission checks. */
+export type Actor =
+  | { type: "admin"; id: "admin" }
+  | { type: "api_key"; id: string }
+  | { type: "user"; id: string }
+  | { type: "system"; id: string };
+
+/** The tenant a request acts on: always the credential's tenant. */
+export interface TenantRef {
+  id: string;
+  plan: Plan;
+  parentId: string | null;
+  databaseBinding: string;
+}
+
+export type Auth =
+  | { kind: "admin"; actor: Actor }
+  | { kind: "tenant"; actor: Actor; tenant: TenantRef; roles: readonly string[] };
+
+/** Facts about the request that audit events record. */
+export interface RequestInfo {
+  requestId: string;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export type AppEnv = {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    auth: Auth;
+  };
+};

@@ -1,0 +1,71 @@
+import type { ServiceContext } from "../../core/context";
+import { newId } from "../../core/ids";
+import { insertAuditSql, sealPending, verifyChain } from "./audit.repo";
+import { type AuditContent, auditKey, macOf } from "./audit-chain";
+import type { Changes } from "./audit-changes";
+
+export interface AuditEntry {
+  /** The event name (`user.created`, `tenant.deleted`, …). */
+  action: string;
+  resource: { type: string; id: string | null };
+  changes?: Changes;
+}
+
+export interface AuditStatementOptions {
+  /**
+   * Write the event only if the statement just before it in the same batch changed a row (SQLite's
+   * `changes()`): a guarded update (`WHERE version = ?`) that matched nothing then leaves no audit trace.
+   */
+  onlyIfPreviousChanged?: boolean;
+  /** The time of the change, when the caller already fixed it. */
+  at?: string;
+}
+
+/** The INSERT of one audit event, to go in the same D1 batch as the change it records. */
+export async function auditStatement(
+  ctx: ServiceContext,
+  entry: AuditEntry,
+  options: AuditStatementOptions = {},
+): Promise<D1PreparedStatement> {
+  const content: AuditContent = {
+    id: newId("aud"),
+    action: entry.action,
+    actorType: ctx.actor.type,
+    actorId: ctx.actor.id,
+    resourceType: entry.resource.type,
+    resourceId: entry.resource.id,
+    changes: JSON.stringify(entry.changes ?? {}),
+    requestId: ctx.request.requestId,
+    ip: ctx.request.ip,
+    userAgent: ctx.request.userAgent,
+    createdAt: options.at ?? new Date().toISOString(),
+  };
+  const mac = await macOf(await auditKey(ctx.env.MASTER_KEY, ctx.scope), content);
+  return ctx.db
+    .prepare(insertAuditSql(options.onlyIfPreviousChanged ?? false))
+    .bind(
+      content.id,
+      content.action,
+      content.actorType,
+      content.actorId,
+      content.resourceType,
+      content.resourceId,
+      content.changes,
+      content.requestId,
+      content.ip,
+      content.userAgent,
+      content.createdAt,
+      mac,
+    );
+}
+
+/** Chains every event not yet sealed; safe to run concurrently (same values, `WHERE hash IS NULL`). */
+export async function sealAuditTrail(ctx: Pick<ServiceContext, "env" | "db" | "scope">): Promise<number> {
+  return sealPending(ctx.db, await auditKey(ctx.env.MASTER_KEY, ctx.scope));
+}
+
+export async function verifyAuditTrail(ctx: Pick<ServiceContext, "env" | "db" | "scope">) {
+  const key = await auditKey(ctx.env.MASTER_KEY, ctx.scope);
+  await sealPending(ctx.db, key);
+  return verifyChain(ctx.db, key);
+}

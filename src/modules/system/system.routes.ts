@@ -1,0 +1,22 @@
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { Scalar } from "@scalar/hono-api-reference";
+import { defineRoute } from "../../core/http/route";
+import type { AppEnv } from "../../env";
+
+const healthRoute = defineRoute({
+  method: "get",
+  path: "/health",
+  tags: ["System"],
+  summary: "Liveness",
+  credential: "none",
+  responses: {
+    200: {
+      description: "The service is up",
+      content: { "application/json": { schema: z.object({ status: z.literal("ok") }).openapi("Health") } },
+    },
+  },
+});
+
+export const systemRoutes = new OpenAPIHono<AppEnv>()
+  .openapi(healthRoute, (c) => c.json({ status: "ok" as const }, 200))
+  .get("/docs", Scalar({ url: "/v1/openapi.json", pageTitle: "User Ops Manager API" }));

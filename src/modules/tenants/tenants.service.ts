@@ -1,0 +1,200 @@
+import { generateApiKeySecret, maskedTail } from "../../core/auth/api-key-format";
+import { forgetTenantCredentials } from "../../core/auth/credentials";
+import type { ServiceContext } from "../../core/context";
+import { sha256Hex } from "../../core/crypto/hash";
+import { tenantDatabases } from "../../core/db/databases";
+import { ApiError, CoreErrors } from "../../core/errors";
+import { assertIfMatch, etagOf } from "../../core/http/etag";
+import { decodeCursor, encodeCursor } from "../../core/http/pagination";
+import { validationError } from "../../core/http/validation";
+import { newId } from "../../core/ids";
+import { auditStatement } from "../audit/audit.service";
+import { diffChanges } from "../audit/audit-changes";
+import { TenantErrors } from "./tenants.errors";
+import {
+  claimDatabase,
+  deleteTenantRows,
+  findTenant,
+  hasChildren,
+  insertApiKey,
+  insertTenant,
+  listTenants as listTenantRows,
+  orphanedDatabases,
+  releaseDatabase,
+  type TenantRow,
+  updateTenant as updateTenantRow,
+} from "./tenants.repo";
+import type { Plan, Tenant } from "./tenants.schema";
+
+/** A freed database rests at least this long (and longer than any credential cache) before reuse. */
+function quarantineMs(env: Env): number {
+  return Math.max(Number(env.DATABASE_QUARANTINE_SECONDS ?? 60), Number(env.CREDENTIAL_CACHE_SECONDS ?? 10)) * 1000;
+}
+
+export function toTenant(row: TenantRow): Tenant {
+  const { id, name, plan, parentId, createdAt, updatedAt } = row;
+  return { id, name, plan, parentId, createdAt, updatedAt };
+}
+
+/** Platform-scope services run against the control database (ctx.db). */
+export async function createTenant(
+  ctx: ServiceContext,
+  input: { name: string; plan: Plan; parentId?: string | null | undefined },
+) {
+  if (input.parentId && !(await findTenant(ctx.db, input.parentId))) {
+    throw validationError([{ field: "parentId", code: "not_found", detail: `No tenant ${input.parentId}.` }], "body");
+  }
+  const now = new Date().toISOString();
+  const id = newId("ten");
+  const binding = await claimDatabase(ctx.db, id, now, new Date(Date.now() - quarantineMs(ctx.env)).toISOString());
+  if (!binding) {
+    throw new ApiError(TenantErrors.TENANT_POOL_EXHAUSTED, {
+      detail:
+        "Every tenant database in the pool is in use; an operator must provision more (npm run tenants:provision).",
+      headers: { "Retry-After": "300" },
+    });
+  }
+  try {
+    await tenantDatabases.erase(ctx.env, binding);
+    await tenantDatabases.prepare(ctx.env, binding);
+    const secret = generateApiKeySecret();
+    const row: TenantRow = {
+      id,
+      name: input.name,
+      plan: input.plan,
+      parentId: input.parentId ?? null,
+      databaseBinding: binding,
+      createdAt: now,
+      updatedAt: now,
+      version: 1,
+    };
+    const keyId = newId("key");
+    const key = {
+      id: keyId,
+      tenantId: id,
+      name: "Initial admin key",
+      secretHash: await sha256Hex(secret),
+      tail: maskedTail(secret),
+      roles: ["admin"],
+      createdAt: now,
+    };
+    await ctx.db.batch([
+      insertTenant(ctx.db, row),
+      insertApiKey(ctx.db, key),
+      await auditStatement(
+        ctx,
+        {
+          action: "tenant.created",
+          resource: { type: "tenant", id },
+          changes: diffChanges(null, { name: row.name, plan: row.plan, parentId: row.parentId }),
+        },
+        { at: now },
+      ),
+      await auditStatement(
+        ctx,
+        {
+          action: "api_key.created",
+          resource: { type: "api_key", id: keyId },
+          changes: diffChanges(null, { tenantId: id, name: key.name, roles: key.roles }),
+        },
+        { at: now },
+      ),
+    ]);
+    return { tenant: toTenant(row), etag: etagOf(1), apiKey: { id: keyId, secret } };
+  } catch (error) {
+    await releaseDatabase(ctx.db, binding, null).run();
+    throw error;
+  }
+}
+
+export async function getTenant(ctx: ServiceContext, id: string) {
+  const row = await findTenant(ctx.db, id);
+  if (!row) throw new ApiError(TenantErrors.TENANT_NOT_FOUND, { detail: `No tenant ${id}.` });
+  return row;
+}
+
+export async function listTenants(ctx: ServiceContext, query: { limit: number; cursor?: string | undefined }) {
+  let after = null;
+  if (query.cursor) {
+    const [createdAt, id] = decodeCursor("tenants", query.cursor);
+    if (typeof createdAt !== "string" || typeof id !== "string") {
+      throw new ApiError(CoreErrors.INVALID_CURSOR, { detail: "The cursor is malformed." });
+    }
+    after = { createdAt, id };
+  }
+  const rows = await listTenantRows(ctx.db, after, query.limit + 1);
+  const page = rows.slice(0, query.limit);
+  const last = page.at(-1);
+  return {
+    data: page.map(toTenant),
+    nextCursor: rows.length > query.limit && last ? encodeCursor("tenants", [last.createdAt, last.id]) : null,
+  };
+}
+
+export async function updateTenant(
+  ctx: ServiceContext,
+  id: string,
+  changes: { name?: string | undefined; plan?: Plan | undefined },
+  ifMatch: string | undefined,
+) {
+  const current = await getTenant(ctx, id);
+  assertIfMatch(ifMatch, etagOf(current.version));
+  const next: TenantRow = {
+    ...current,
+    ...stripUndefined(changes),
+    updatedAt: new Date().toISOString(),
+    version: current.version + 1,
+  };
+  const diff = diffChanges({ name: current.name, plan: current.plan }, { name: next.name, plan: next.plan });
+  if (Object.keys(diff).length === 0) return current;
+  const [update] = await ctx.db.batch([
+    updateTenantRow(ctx.db, id, current.version, { name: next.name, plan: next.plan, updatedAt: next.updatedAt }),
+    await auditStatement(
+      ctx,
+      { action: "tenant.updated", resource: { type: "tenant", id }, changes: diff },
+      { onlyIfPreviousChanged: true },
+    ),
+  ]);
+  if (!update?.meta.changes)
+    throw new ApiError(CoreErrors.PRECONDITION_FAILED, { detail: "The tenant changed meanwhile; read it again." });
+  forgetTenantCredentials(id);
+  return next;
+}
+
+/**
+ * Deletes the tenant and its keys, erases its database and returns it to the pool (after a rest). If the
+ * erase fails half-way, the daily reclaim job finishes it (the database stays out of the pool until then).
+ */
+export async function deleteTenant(ctx: ServiceContext, id: string, ifMatch: string | undefined) {
+  const current = await getTenant(ctx, id);
+  assertIfMatch(ifMatch, etagOf(current.version));
+  if (await hasChildren(ctx.db, id)) {
+    throw new ApiError(TenantErrors.TENANT_HAS_CHILDREN, { detail: "Delete its sub-accounts first." });
+  }
+  await ctx.db.batch([
+    ...deleteTenantRows(ctx.db, id),
+    await auditStatement(ctx, {
+      action: "tenant.deleted",
+      resource: { type: "tenant", id },
+      changes: diffChanges({ name: current.name, plan: current.plan }, null),
+    }),
+  ]);
+  forgetTenantCredentials(id);
+  await eraseAndRelease(ctx.env, ctx.db, current.databaseBinding);
+}
+
+async function eraseAndRelease(env: Env, control: D1Database, binding: string) {
+  await tenantDatabases.erase(env, binding);
+  await releaseDatabase(control, binding, new Date().toISOString()).run();
+}
+
+/** Cron: finish deletions that stopped between removing the tenant and freeing its database. */
+export async function reclaimOrphanedDatabases(env: Env, control: D1Database): Promise<number> {
+  const orphans = await orphanedDatabases(control);
+  for (const binding of orphans) await eraseAndRelease(env, control, binding);
+  return orphans.length;
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

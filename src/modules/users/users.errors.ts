@@ -1,0 +1,11 @@
+import { defineErrors } from "../../core/errors";
+
+export const UserErrors = defineErrors({
+  USER_NOT_FOUND: { status: 404, title: "User not found" },
+  EMAIL_TAKEN: { status: 409, title: "Another user has this email" },
+  USERNAME_TAKEN: { status: 409, title: "Another user has this username" },
+  USER_NOT_DELETED: { status: 409, title: "The user is not deleted" },
+  USER_WRITE_CONFLICT: { status: 409, title: "The user kept changing; try again" },
+  BULK_TOO_LARGE: { status: 413, title: "Too many bulk operations" },
+  BULK_ATOMIC_FAILED: { status: 422, title: "The atomic bulk request was refused; nothing was committed" },
+});

@@ -1,0 +1,185 @@
+import type { ServiceContext } from "../../core/context";
+import { hashPassword } from "../../core/crypto/password";
+import type { UserRow } from "../../core/db/tenant-schema";
+import { ApiError } from "../../core/errors";
+import { applyMergePatch, type Json } from "../../core/http/merge-patch";
+import { fieldErrors, validationError } from "../../core/http/validation";
+import { newId } from "../../core/ids";
+import { type AuditEntry, auditStatement } from "../audit/audit.service";
+import { diffChanges } from "../audit/audit-changes";
+import { UserErrors } from "./users.errors";
+import { auditView, normalizeEmail, normalizeUsername, USER_CHANGE_POLICY } from "./users.mapping";
+import { deleteUserRow, insertUser, updateUser } from "./users.repo";
+import { type CreateUserInput, WritableUserSchema } from "./users.schema";
+
+/**
+ * A planned change: the statements that make it (the change first, then its audit row) and the row as it
+ * will be. Single requests and bulk both run these plans, so a user changes the same way through either.
+ */
+export interface Plan {
+  action: "user.created" | "user.updated" | "user.deleted" | "user.restored" | "user.purged";
+  before: UserRow | null;
+  after: UserRow | null;
+  statements: D1PreparedStatement[];
+}
+
+function audit(ctx: ServiceContext, plan: Omit<Plan, "statements">, at: string, guarded: boolean) {
+  const id = (plan.after ?? plan.before)?.id ?? null;
+  const entry: AuditEntry = {
+    action: plan.action,
+    resource: { type: "user", id },
+    // a purge keeps a tombstone: who and when, never what
+    changes:
+      plan.action === "user.purged"
+        ? {}
+        : diffChanges(auditView(plan.before), auditView(plan.after), USER_CHANGE_POLICY),
+  };
+  return auditStatement(ctx, entry, { onlyIfPreviousChanged: guarded, at });
+}
+
+export async function planCreate(
+  ctx: ServiceContext,
+  input: CreateUserInput,
+  at: string,
+  options: { skipOnConflict?: boolean } = {},
+): Promise<Plan> {
+  const row: UserRow = {
+    id: newId("usr", Date.parse(at)),
+    email: input.email.trim(),
+    emailNormalized: normalizeEmail(input.email),
+    username: input.username ?? null,
+    usernameNormalized: normalizeUsername(input.username),
+    name: input.name ?? null,
+    phone: input.phone ?? null,
+    status: input.status,
+    restoreStatus: null,
+    attributes: input.attributes,
+    roles: [...new Set(input.roles)],
+    passwordHash: input.password ? await hashPassword(input.password) : null,
+    mfaTotp: false,
+    createdAt: at,
+    updatedAt: at,
+    deletedAt: null,
+    lastLoginAt: null,
+    version: 1,
+  };
+  const plan = { action: "user.created" as const, before: null, after: row };
+  const guarded = options.skipOnConflict ?? false;
+  return {
+    ...plan,
+    statements: [insertUser(ctx.db, row, { skipOnConflict: guarded }), await audit(ctx, plan, at, guarded)],
+  };
+}
+
+/** Applies a JSON merge patch (RFC 7396) to the user's writable state; null when it changes nothing. */
+export async function planUpdate(ctx: ServiceContext, current: UserRow, patch: Json, at: string): Promise<Plan | null> {
+  const writable: Record<string, Json> = {
+    email: current.email,
+    username: current.username,
+    name: current.name,
+    phone: current.phone,
+    status: current.status,
+    attributes: current.attributes as Record<string, Json>,
+    roles: current.roles,
+  };
+  const merged = applyMergePatch(writable, patch) as Record<string, Json>;
+  merged.attributes ??= {};
+  merged.roles ??= [];
+  const parsed = WritableUserSchema.safeParse(merged);
+  if (!parsed.success) throw validationError(fieldErrors(parsed.error.issues), "user");
+  const next = parsed.data;
+  const passwordPatched = typeof patch === "object" && patch !== null && !Array.isArray(patch) && "password" in patch;
+  const after: UserRow = {
+    ...current,
+    email: next.email.trim(),
+    emailNormalized: normalizeEmail(next.email),
+    username: next.username ?? null,
+    usernameNormalized: normalizeUsername(next.username),
+    name: next.name ?? null,
+    phone: next.phone ?? null,
+    status: next.status,
+    attributes: next.attributes,
+    roles: [...new Set(next.roles)],
+    passwordHash: passwordPatched ? (next.password ? await hashPassword(next.password) : null) : current.passwordHash,
+    updatedAt: at,
+    version: current.version + 1,
+  };
+  const changes = diffChanges(auditView(current), auditView(after));
+  if (Object.keys(changes).length === 0) return null;
+  const { id, createdAt, version, ...fields } = after;
+  const plan = { action: "user.updated" as const, before: current, after };
+  return {
+    ...plan,
+    statements: [updateUser(ctx.db, id, current.version, fields), await audit(ctx, plan, at, true)],
+  };
+}
+
+export async function planSoftDelete(ctx: ServiceContext, current: UserRow, at: string): Promise<Plan> {
+  if (current.status === "deleted") throw notFound(current.id);
+  const after: UserRow = {
+    ...current,
+    status: "deleted",
+    restoreStatus: current.status,
+    deletedAt: at,
+    updatedAt: at,
+    version: current.version + 1,
+  };
+  return guardedChange(ctx, "user.deleted", current, after, at);
+}
+
+export async function planRestore(ctx: ServiceContext, current: UserRow, at: string): Promise<Plan> {
+  if (current.status !== "deleted") {
+    throw new ApiError(UserErrors.USER_NOT_DELETED, { detail: `User ${current.id} is ${current.status}.` });
+  }
+  const after: UserRow = {
+    ...current,
+    status: current.restoreStatus ?? "active",
+    restoreStatus: null,
+    deletedAt: null,
+    updatedAt: at,
+    version: current.version + 1,
+  };
+  return guardedChange(ctx, "user.restored", current, after, at);
+}
+
+export async function planPurge(ctx: ServiceContext, current: UserRow, at: string): Promise<Plan> {
+  const plan = { action: "user.purged" as const, before: current, after: null };
+  return {
+    ...plan,
+    statements: [deleteUserRow(ctx.db, current.id, current.version), await audit(ctx, plan, at, true)],
+  };
+}
+
+async function guardedChange(
+  ctx: ServiceContext,
+  action: "user.deleted" | "user.restored",
+  before: UserRow,
+  after: UserRow,
+  at: string,
+): Promise<Plan> {
+  const { id, createdAt, version, ...fields } = after;
+  const plan = { action, before, after };
+  return {
+    ...plan,
+    statements: [updateUser(ctx.db, id, before.version, fields), await audit(ctx, plan, at, true)],
+  };
+}
+
+export function notFound(id: string): ApiError {
+  return new ApiError(UserErrors.USER_NOT_FOUND, { detail: `No user ${id}.` });
+}
+
+/** Maps a unique-index violation from D1 to the conflict it means. */
+export function conflictFor(column: string | undefined): ApiError | undefined {
+  if (column === "users.email_normalized") {
+    return new ApiError(UserErrors.EMAIL_TAKEN, {
+      detail: "A user with this email already exists (perhaps soft-deleted: restore or purge it).",
+    });
+  }
+  if (column === "users.username_normalized") {
+    return new ApiError(UserErrors.USERNAME_TAKEN, {
+      detail: "A user with this username already exists (perhaps soft-deleted: restore or purge it).",
+    });
+  }
+  return undefined;
+}

@@ -1,0 +1,159 @@
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { serviceContext } from "../../core/context";
+import { notModified } from "../../core/http/etag";
+import type { Json } from "../../core/http/merge-patch";
+import { PageQuerySchema, pageSchema } from "../../core/http/pagination";
+import { defineRoute } from "../../core/http/route";
+import { validationHook } from "../../core/http/validation";
+import type { AppEnv } from "../../env";
+import { bulkRoute, runBulk } from "./users.bulk.routes";
+import {
+  CreateUserSchema,
+  DeleteQuerySchema,
+  IncludeDeletedQuerySchema,
+  USER_SORTS,
+  UserIdParamSchema,
+  UserPatchSchema,
+  UserSchema,
+} from "./users.schema";
+import * as users from "./users.service";
+
+const tags = ["Users"];
+const etagHeader = { ETag: { schema: { type: "string" as const }, description: "Strong validator of this version" } };
+const single = (description: string) => ({
+  description,
+  headers: etagHeader,
+  content: { "application/json": { schema: UserSchema } },
+});
+const ifMatchHeaders = z.object({
+  "if-match": z.string().optional().openapi({ description: "Write only if the user still has this ETag (else 412)." }),
+});
+
+const createRoute = defineRoute({
+  method: "post",
+  path: "/v1/users",
+  tags,
+  summary: "Create a user",
+  credential: ["tenant"],
+  errors: [409],
+  request: { body: { required: true, content: { "application/json": { schema: CreateUserSchema } } } },
+  responses: { 201: single("The user was created") },
+});
+
+const listRoute = defineRoute({
+  method: "get",
+  path: "/v1/users",
+  tags,
+  summary: "List users",
+  description: "Keyset pagination in a stable order: walking `nextCursor` visits every user exactly once.",
+  credential: ["tenant"],
+  request: {
+    query: PageQuerySchema.extend({
+      sort: z.enum(USER_SORTS).default("createdAt").openapi({ description: "Order; `-` for descending." }),
+    }).merge(IncludeDeletedQuerySchema),
+  },
+  responses: {
+    200: {
+      description: "A page of users",
+      content: { "application/json": { schema: pageSchema(UserSchema, "UserPage") } },
+    },
+  },
+});
+
+const getRoute = defineRoute({
+  method: "get",
+  path: "/v1/users/{id}",
+  tags,
+  summary: "Get a user",
+  credential: ["tenant"],
+  errors: [404],
+  request: {
+    params: UserIdParamSchema,
+    query: IncludeDeletedQuerySchema,
+    headers: z.object({ "if-none-match": z.string().optional() }),
+  },
+  responses: { 200: single("The user"), 304: { description: "Not modified (If-None-Match)" } },
+});
+
+const patchRoute = defineRoute({
+  method: "patch",
+  path: "/v1/users/{id}",
+  tags,
+  summary: "Update a user (JSON merge patch)",
+  credential: ["tenant"],
+  errors: [404, 409, 412],
+  request: {
+    params: UserIdParamSchema,
+    headers: ifMatchHeaders,
+    body: {
+      required: true,
+      content: {
+        "application/merge-patch+json": { schema: UserPatchSchema },
+        "application/json": { schema: UserPatchSchema },
+      },
+    },
+  },
+  responses: { 200: single("The updated user") },
+});
+
+const deleteRoute = defineRoute({
+  method: "delete",
+  path: "/v1/users/{id}",
+  tags,
+  summary: "Delete a user (soft by default)",
+  credential: ["tenant"],
+  errors: [404, 412],
+  request: { params: UserIdParamSchema, query: DeleteQuerySchema, headers: ifMatchHeaders },
+  responses: {
+    200: single("The soft-deleted user (`status: deleted`)"),
+    204: { description: "Purged for good (`permanent=true`)" },
+  },
+});
+
+const restoreRoute = defineRoute({
+  method: "post",
+  path: "/v1/users/{id}/restore",
+  tags,
+  summary: "Restore a soft-deleted user",
+  credential: ["tenant"],
+  errors: [404, 412],
+  request: { params: UserIdParamSchema, headers: ifMatchHeaders },
+  responses: { 200: single("The restored user") },
+});
+
+export const usersRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(createRoute, async (c) => {
+    const { user, etag } = await users.createUser(await serviceContext(c), c.req.valid("json"));
+    return c.json(user, 201, { ETag: etag, Location: `/v1/users/${user.id}` });
+  })
+  .openapi(listRoute, async (c) => {
+    return c.json(await users.listUsers(await serviceContext(c), c.req.valid("query")), 200);
+  })
+  .openapi(bulkRoute, runBulk)
+  .openapi(getRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const { user, etag } = await users.getUser(await serviceContext(c), id, c.req.valid("query").includeDeleted);
+    if (notModified(c.req.header("if-none-match"), etag)) return c.body(null, 304, { ETag: etag });
+    return c.json(user, 200, { ETag: etag });
+  })
+  .openapi(patchRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const patch = (c.req.valid("json") ?? {}) as Json;
+    const { user, etag } = await users.updateUser(await serviceContext(c), id, patch, c.req.header("if-match"));
+    return c.json(user, 200, { ETag: etag });
+  })
+  .openapi(deleteRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const ctx = await serviceContext(c);
+    if (c.req.valid("query").permanent) {
+      await users.purgeUser(ctx, id, c.req.header("if-match"));
+      return c.body(null, 204);
+    }
+    const { user, etag } = await users.softDeleteUser(ctx, id, c.req.header("if-match"));
+    return c.json(user, 200, { ETag: etag });
+  })
+  .openapi(restoreRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const { user, etag } = await users.restoreUser(await serviceContext(c), id, c.req.header("if-match"));
+    return c.json(user, 200, { ETag: etag });
+  });

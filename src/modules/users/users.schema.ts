@@ -1,0 +1,116 @@
+import { z } from "@hono/zod-openapi";
+
+export const USER_STATUSES = ["active", "disabled", "deleted"] as const;
+export type UserStatus = (typeof USER_STATUSES)[number];
+
+const Email = z.email({ error: "Must be an email address." }).max(254);
+const Username = z
+  .string()
+  .min(3)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "Letters, digits, '.', '_' and '-', starting with a letter or digit.");
+const Name = z.string().trim().min(1).max(200);
+const Phone = z.string().regex(/^\+[1-9]\d{6,14}$/, "An E.164 phone number, such as +14155550123.");
+const RoleName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,63}$/, "Lower-case letters, digits, '_' and '-', starting with a letter.");
+const Password = z.string().min(8).max(256);
+const ATTRIBUTE_KEY = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+const MAX_ATTRIBUTES_BYTES = 16 * 1024;
+
+/** Custom field values (typed validation per field comes with the schema module). */
+export const Attributes = z
+  .record(z.string(), z.json())
+  .superRefine((value, ctx) => {
+    for (const key of Object.keys(value)) {
+      if (!ATTRIBUTE_KEY.test(key)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: "Attribute names are 1–64 letters, digits or '_', starting with a letter.",
+        });
+      }
+    }
+    if (JSON.stringify(value).length > MAX_ATTRIBUTES_BYTES) {
+      ctx.addIssue({ code: "custom", message: `Attributes may take at most ${MAX_ATTRIBUTES_BYTES} bytes as JSON.` });
+    }
+  })
+  .openapi({ example: { department: "sales", seats: 3 } });
+
+const Roles = z.array(RoleName).max(50);
+
+export const CreateUserSchema = z
+  .strictObject({
+    email: Email.openapi({ example: "ada@example.com" }),
+    username: Username.nullish().openapi({ example: "ada" }),
+    name: Name.nullish().openapi({ example: "Ada Lovelace" }),
+    phone: Phone.nullish().openapi({ example: "+14155550123" }),
+    status: z.enum(["active", "disabled"]).default("active"),
+    attributes: Attributes.default({}),
+    roles: Roles.default([]),
+    password: Password.optional().openapi({ description: "Write-only; stored as a PBKDF2 hash." }),
+  })
+  .openapi("CreateUser");
+export type CreateUserInput = z.infer<typeof CreateUserSchema>;
+
+/** The writable state of a user: what a merge patch applies to, validated again after the patch. */
+export const WritableUserSchema = z.strictObject({
+  email: Email,
+  username: Username.nullish(),
+  name: Name.nullish(),
+  phone: Phone.nullish(),
+  status: z.enum(["active", "disabled"], { error: "Use DELETE to delete a user and /restore to restore one." }),
+  attributes: Attributes,
+  roles: Roles,
+  password: Password.optional(),
+});
+export type WritableUser = z.infer<typeof WritableUserSchema>;
+
+export const UserPatchSchema = z.record(z.string(), z.json()).openapi("UserPatch", {
+  description: "A JSON merge patch (RFC 7396) of the user: members set fields, null removes optional ones.",
+  example: { name: "Ada King", attributes: { department: null, seats: 5 } },
+});
+
+export const UserSchema = z
+  .object({
+    id: z.string().openapi({ example: "usr_01JD8Z6Q1W3V8K2N4T5R6Y7P9A" }),
+    email: z.string().openapi({ example: "ada@example.com" }),
+    username: z.string().nullable().openapi({ example: "ada" }),
+    name: z.string().nullable().openapi({ example: "Ada Lovelace" }),
+    phone: z.string().nullable().openapi({ example: "+14155550123" }),
+    status: z.enum(USER_STATUSES),
+    attributes: z.record(z.string(), z.unknown()),
+    roles: z.array(z.string()),
+    mfa: z.object({ totp: z.boolean() }),
+    createdAt: z.string().openapi({ example: "2026-11-25T19:04:32.123Z" }),
+    updatedAt: z.string().openapi({ example: "2026-11-25T19:04:32.123Z" }),
+    deletedAt: z.string().nullable(),
+    lastLoginAt: z.string().nullable(),
+  })
+  .openapi("User");
+export type User = z.infer<typeof UserSchema>;
+
+export const UserIdParamSchema = z.object({
+  id: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: "id", in: "path" }, example: "usr_01JD8Z6Q1W3V8K2N4T5R6Y7P9A" }),
+});
+
+const BooleanQuery = z
+  .enum(["true", "false"])
+  .optional()
+  .transform((v) => v === "true");
+
+export const IncludeDeletedQuerySchema = z.object({
+  includeDeleted: BooleanQuery.openapi({ description: "Also find soft-deleted users." }),
+});
+
+export const DeleteQuerySchema = z.object({
+  permanent: BooleanQuery.openapi({
+    description: "Purge for good (204); the audit trail keeps a tombstone without personal data.",
+  }),
+});
+
+export const USER_SORTS = ["createdAt", "-createdAt", "updatedAt", "-updatedAt"] as const;
+export type UserSort = (typeof USER_SORTS)[number];

@@ -1,0 +1,134 @@
+import type { ServiceContext } from "../../core/context";
+import { uniqueViolation } from "../../core/db/statements";
+import type { UserRow } from "../../core/db/tenant-schema";
+import { ApiError, CoreErrors } from "../../core/errors";
+import { assertIfMatch, etagOf } from "../../core/http/etag";
+import type { Json } from "../../core/http/merge-patch";
+import { decodeCursor, encodeCursor } from "../../core/http/pagination";
+import { UserErrors } from "./users.errors";
+import { toUser } from "./users.mapping";
+import {
+  conflictFor,
+  notFound,
+  type Plan,
+  planCreate,
+  planPurge,
+  planRestore,
+  planSoftDelete,
+  planUpdate,
+} from "./users.plans";
+import { findUser, listUsers as listUserRows } from "./users.repo";
+import type { CreateUserInput, User, UserSort } from "./users.schema";
+
+export interface VersionedUser {
+  user: User;
+  etag: string;
+}
+
+const WRITE_ATTEMPTS = 3;
+
+function versioned(row: UserRow): VersionedUser {
+  return { user: toUser(row), etag: etagOf(row.version) };
+}
+
+/** Runs a plan's batch; false when its guarded change matched no row (someone changed the user first). */
+async function commit(ctx: ServiceContext, plan: Plan): Promise<boolean> {
+  try {
+    const [change] = await ctx.db.batch(plan.statements);
+    return (change?.meta.changes ?? 0) > 0;
+  } catch (error) {
+    throw conflictFor(uniqueViolation(error)) ?? error;
+  }
+}
+
+async function currentUser(ctx: ServiceContext, id: string, includeDeleted: boolean): Promise<UserRow> {
+  const row = await findUser(ctx.db, id);
+  if (!row || (row.status === "deleted" && !includeDeleted)) throw notFound(id);
+  return row;
+}
+
+/**
+ * Read, plan, write with `WHERE version = ?`; when another write got in between, read again and retry —
+ * unless the caller pinned the version with If-Match, which then fails with 412.
+ */
+async function change(
+  ctx: ServiceContext,
+  id: string,
+  options: { ifMatch?: string | undefined; includeDeleted: boolean },
+  plan: (current: UserRow, at: string) => Promise<Plan | null>,
+): Promise<{ before: UserRow; after: UserRow | null }> {
+  for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
+    const current = await currentUser(ctx, id, options.includeDeleted);
+    assertIfMatch(options.ifMatch, etagOf(current.version));
+    const planned = await plan(current, new Date().toISOString());
+    if (!planned) return { before: current, after: current };
+    if (await commit(ctx, planned)) return { before: current, after: planned.after };
+    if (options.ifMatch) assertIfMatch(options.ifMatch, etagOf(current.version + 1));
+  }
+  throw new ApiError(UserErrors.USER_WRITE_CONFLICT, {
+    detail: `User ${id} changed ${WRITE_ATTEMPTS} times while this request tried to write it.`,
+  });
+}
+
+export async function createUser(ctx: ServiceContext, input: CreateUserInput): Promise<VersionedUser> {
+  const plan = await planCreate(ctx, input, new Date().toISOString());
+  await commit(ctx, plan);
+  return versioned(plan.after as UserRow);
+}
+
+export async function getUser(ctx: ServiceContext, id: string, includeDeleted: boolean): Promise<VersionedUser> {
+  return versioned(await currentUser(ctx, id, includeDeleted));
+}
+
+export async function updateUser(
+  ctx: ServiceContext,
+  id: string,
+  patch: Json,
+  ifMatch: string | undefined,
+): Promise<VersionedUser> {
+  const { after } = await change(ctx, id, { ifMatch, includeDeleted: false }, (current, at) =>
+    planUpdate(ctx, current, patch, at),
+  );
+  return versioned(after as UserRow);
+}
+
+export async function softDeleteUser(ctx: ServiceContext, id: string, ifMatch: string | undefined) {
+  const { after } = await change(ctx, id, { ifMatch, includeDeleted: false }, (current, at) =>
+    planSoftDelete(ctx, current, at),
+  );
+  return versioned(after as UserRow);
+}
+
+export async function restoreUser(ctx: ServiceContext, id: string, ifMatch: string | undefined) {
+  const { after } = await change(ctx, id, { ifMatch, includeDeleted: true }, (current, at) =>
+    planRestore(ctx, current, at),
+  );
+  return versioned(after as UserRow);
+}
+
+export async function purgeUser(ctx: ServiceContext, id: string, ifMatch: string | undefined): Promise<void> {
+  await change(ctx, id, { ifMatch, includeDeleted: true }, (current, at) => planPurge(ctx, current, at));
+}
+
+export async function listUsers(
+  ctx: ServiceContext,
+  query: { limit: number; cursor?: string | undefined; sort: UserSort; includeDeleted: boolean },
+): Promise<{ data: User[]; nextCursor: string | null }> {
+  const kind = `users:${query.sort}:${query.includeDeleted ? "all" : "live"}`;
+  let after = null;
+  if (query.cursor) {
+    const [value, id] = decodeCursor(kind, query.cursor);
+    if (typeof value !== "string" || typeof id !== "string") {
+      throw new ApiError(CoreErrors.INVALID_CURSOR, { detail: "The cursor is malformed." });
+    }
+    after = { value, id };
+  }
+  const rows = await listUserRows(ctx.db, { ...query, after, limit: query.limit + 1 });
+  const page = rows.slice(0, query.limit);
+  const last = page.at(-1);
+  const sortValue = (row: UserRow) => (query.sort.endsWith("updatedAt") ? row.updatedAt : row.createdAt);
+  return {
+    data: page.map(toUser),
+    nextCursor: rows.length > query.limit && last ? encodeCursor(kind, [sortValue(last), last.id]) : null,
+  };
+}

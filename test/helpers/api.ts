@@ -1,0 +1,72 @@
+import { SELF } from "cloudflare:test";
+import { expect } from "vitest";
+
+export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
+const ORIGIN = "http://uom.test";
+
+export interface CallOptions {
+  token?: string | null;
+  body?: unknown;
+  rawBody?: BodyInit;
+  headers?: Record<string, string>;
+}
+
+/** One HTTP call to the worker under test (real workerd, real D1). */
+export async function call(method: string, path: string, options: CallOptions = {}): Promise<Response> {
+  const headers = new Headers(options.headers);
+  if (options.token) headers.set("authorization", `Bearer ${options.token}`);
+  let body: BodyInit | undefined = options.rawBody;
+  if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    if (!headers.has("content-type")) headers.set("content-type", "application/json");
+  }
+  return SELF.fetch(`${ORIGIN}${path}`, { method, headers, body });
+}
+
+export async function json<T = Record<string, unknown>>(response: Response): Promise<T> {
+  return (await response.json()) as T;
+}
+
+/** Asserts an RFC 9457 problem with this status and code, and returns it. */
+export async function expectProblem(response: Response, status: number, code?: string) {
+  expect(response.status).toBe(status);
+  expect(response.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+  const problem = await json<{
+    type: string;
+    title: string;
+    status: number;
+    detail: string;
+    code: string;
+    requestId: string;
+    errors?: { field?: string; code: string; detail: string; index?: number }[];
+  }>(response);
+  expect(problem.status).toBe(status);
+  expect(problem.requestId).toBe(response.headers.get("x-request-id"));
+  if (code) expect(problem.code).toBe(code);
+  return problem;
+}
+
+export interface TestTenant {
+  id: string;
+  key: string;
+  keyId: string;
+}
+
+export async function createTenant(body: Record<string, unknown> = {}): Promise<TestTenant> {
+  const response = await call("POST", "/v1/tenants", { token: ADMIN_TOKEN, body: { name: "Test tenant", ...body } });
+  expect(response.status).toBe(201);
+  const created = await json<{ id: string; apiKey: { id: string; secret: string } }>(response);
+  return { id: created.id, key: created.apiKey.secret, keyId: created.apiKey.id };
+}
+
+let emailCounter = 0;
+export function uniqueEmail(prefix = "user"): string {
+  emailCounter++;
+  return `${prefix}.${emailCounter}.${crypto.randomUUID().slice(0, 8)}@example.com`;
+}
+
+export async function createUser(tenant: TestTenant, body: Record<string, unknown> = {}) {
+  const response = await call("POST", "/v1/users", { token: tenant.key, body: { email: uniqueEmail(), ...body } });
+  expect(response.status).toBe(201);
+  return json<{ id: string; email: string; [key: string]: unknown }>(response);
+}

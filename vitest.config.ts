@@ -1,0 +1,36 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+/** Test-only secrets (the worker reads them as it would read `wrangler secret`s). */
+export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
+const TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LTAxMjM0NTY3ODlhYmNkZWY="; // 32 bytes, base64
+
+export default defineConfig({
+  plugins: [
+    {
+      // wrangler imports .sql as text by default; give the test bundle the same rule.
+      name: "sql-as-text",
+      transform(code, id) {
+        return id.endsWith(".sql") ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined;
+      },
+    },
+    cloudflareTest({
+      main: "./src/index.ts",
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+          MASTER_KEY: TEST_MASTER_KEY,
+          LOG_LEVEL: "silent",
+          CREDENTIAL_CACHE_SECONDS: "1",
+          DATABASE_QUARANTINE_SECONDS: "1",
+        },
+      },
+    }),
+  ],
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
+});
