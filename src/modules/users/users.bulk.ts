@@ -84,10 +84,18 @@ export async function bulk(
   const creates = parsed.map((p) =>
     p.success && p.data.op === "create" ? CreateUserSchema.safeParse(p.data.data) : null,
   );
-  const emails = creates.flatMap((c) => (c?.success ? [normalizeEmail(c.data.email)] : []));
-  const usernames = creates.flatMap((c) =>
-    c?.success && c.data.username ? [normalizeUsername(c.data.username) as string] : [],
-  );
+  // The emails and usernames this request may claim: those of the creates, and those an update sets (a merge
+  // patch replaces these top-level members as given), so that a taken one fails its own item, even in an
+  // atomic bulk, instead of the whole batch on a unique index.
+  const updates = parsed.flatMap((p) => (p.success && p.data.op === "update" && p.data.data ? [p.data.data] : []));
+  const emails = [
+    ...creates.flatMap((c) => (c?.success ? [normalizeEmail(c.data.email)] : [])),
+    ...updates.flatMap((d) => (typeof d.email === "string" ? [normalizeEmail(d.email)] : [])),
+  ];
+  const usernames = [
+    ...creates.flatMap((c) => (c?.success && c.data.username ? [normalizeUsername(c.data.username) as string] : [])),
+    ...updates.flatMap((d) => (typeof d.username === "string" ? [normalizeUsername(d.username) as string] : [])),
+  ];
   const [state, takenEmails, takenUsernames] = await Promise.all([
     findUsers(ctx.db, ids),
     findTaken(ctx.db, "emailNormalized", emails),
@@ -115,7 +123,7 @@ export async function bulk(
         if (!current) throw notFound(op.id as string);
         if (op.op === "update") {
           if (current.status === "deleted") throw notFound(current.id);
-          plan = await planUpdate(ctx, current, op.data as Json, at);
+          plan = await planUpdate(ctx, current, op.data as Json, at, ["data"]);
           if (plan?.after) claimIdentifiers(plan.after, current, takenEmails, takenUsernames);
         } else {
           plan = op.op === "delete" ? await planSoftDelete(ctx, current, at) : await planRestore(ctx, current, at);
@@ -153,22 +161,29 @@ export async function bulk(
   };
 }
 
+/**
+ * Checks that an update does not take another user's email or username, and records what the user now owns
+ * and what it gave up: the batch runs in request order, so a later item may take an identifier an earlier
+ * one freed.
+ */
 function claimIdentifiers(
   after: UserRow,
   before: UserRow,
   emails: Map<string, string>,
   usernames: Map<string, string>,
 ) {
-  if (after.emailNormalized !== before.emailNormalized) {
-    const owner = emails.get(after.emailNormalized);
-    if (owner && owner !== after.id) throw conflictFor("users.email_normalized");
-    emails.set(after.emailNormalized, after.id);
+  claim(emails, before.emailNormalized, after.emailNormalized, after.id, "users.email_normalized");
+  claim(usernames, before.usernameNormalized, after.usernameNormalized, after.id, "users.username_normalized");
+}
+
+function claim(owners: Map<string, string>, from: string | null, to: string | null, id: string, column: string) {
+  if (from === to) return;
+  if (to !== null) {
+    const owner = owners.get(to);
+    if (owner && owner !== id) throw conflictFor(column);
   }
-  if (after.usernameNormalized && after.usernameNormalized !== before.usernameNormalized) {
-    const owner = usernames.get(after.usernameNormalized);
-    if (owner && owner !== after.id) throw conflictFor("users.username_normalized");
-    usernames.set(after.usernameNormalized, after.id);
-  }
+  if (from !== null && owners.get(from) === id) owners.delete(from);
+  if (to !== null) owners.set(to, id);
 }
 
 function noChange(row: UserRow): Plan {

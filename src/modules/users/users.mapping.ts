@@ -46,5 +46,5 @@ export function auditView(row: UserRow | null): Record<string, unknown> | null {
 
 export const USER_CHANGE_POLICY: ChangePolicy = {
   secret: ["password"],
-  personal: ["email", "phone", "name"],
+  personal: ["email", "phone", "name", "username"],
 };

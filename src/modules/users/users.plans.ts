@@ -71,8 +71,17 @@ export async function planCreate(
   };
 }
 
-/** Applies a JSON merge patch (RFC 7396) to the user's writable state; null when it changes nothing. */
-export async function planUpdate(ctx: ServiceContext, current: UserRow, patch: Json, at: string): Promise<Plan | null> {
+/**
+ * Applies a JSON merge patch (RFC 7396) to the user's writable state; null when it changes nothing.
+ * `fieldPrefix` names where the patch sits in the request (`data` in a bulk item) for the field errors.
+ */
+export async function planUpdate(
+  ctx: ServiceContext,
+  current: UserRow,
+  patch: Json,
+  at: string,
+  fieldPrefix: readonly string[] = [],
+): Promise<Plan | null> {
   const writable: Record<string, Json> = {
     email: current.email,
     username: current.username,
@@ -86,7 +95,7 @@ export async function planUpdate(ctx: ServiceContext, current: UserRow, patch: J
   merged.attributes ??= {};
   merged.roles ??= [];
   const parsed = WritableUserSchema.safeParse(merged);
-  if (!parsed.success) throw validationError(fieldErrors(parsed.error.issues), "user");
+  if (!parsed.success) throw validationError(fieldErrors(parsed.error.issues, fieldPrefix), "user");
   const next = parsed.data;
   const passwordPatched = typeof patch === "object" && patch !== null && !Array.isArray(patch) && "password" in patch;
   const after: UserRow = {

@@ -25,7 +25,12 @@ export interface VersionedUser {
   etag: string;
 }
 
-const WRITE_ATTEMPTS = 3;
+const WRITE_ATTEMPTS = 6;
+
+/** A short random pause between attempts, so racing writers stop colliding in lockstep. */
+function backoff(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
+}
 
 function versioned(row: UserRow): VersionedUser {
   return { user: toUser(row), etag: etagOf(row.version) };
@@ -64,6 +69,7 @@ async function change(
     if (!planned) return { before: current, after: current };
     if (await commit(ctx, planned)) return { before: current, after: planned.after };
     if (options.ifMatch) assertIfMatch(options.ifMatch, etagOf(current.version + 1));
+    await backoff(attempt);
   }
   throw new ApiError(UserErrors.USER_WRITE_CONFLICT, {
     detail: `User ${id} changed ${WRITE_ATTEMPTS} times while this request tried to write it.`,
