@@ -1,4 +1,5 @@
 import { controlDb, tenantDatabases } from "./core/db/databases";
+import { loggableError } from "./core/http/error-handler";
 import { sealAuditTrail } from "./modules/audit/audit.service";
 import { reclaimOrphanedDatabases } from "./modules/tenants/tenants.service";
 
@@ -10,11 +11,11 @@ interface AssignedDatabase {
 /** Every minute: seal the audit chains, so `hash` is set within a minute even on trails nobody reads. */
 export async function sealAllAuditTrails(env: Env): Promise<void> {
   const control = await controlDb(env);
-  await sealAuditTrail({ env, db: control, scope: "platform" });
-  for (const { tenant_id, binding } of await assignedDatabases(control)) {
-    const db = await tenantDatabases.forTenant(env, { databaseBinding: binding });
+  const trails = [{ tenant_id: "platform", binding: "CONTROL_DB" }, ...(await assignedDatabases(control))];
+  await eachOf("seal audit trail", env, trails, async ({ tenant_id, binding }) => {
+    const db = binding === "CONTROL_DB" ? control : await tenantDatabases.forTenant(env, { databaseBinding: binding });
     await sealAuditTrail({ env, db, scope: tenant_id });
-  }
+  });
 }
 
 /** Daily: drop expired Idempotency-Key records and finish tenant deletions that stopped half-way. */
@@ -22,12 +23,44 @@ export async function dailyMaintenance(env: Env): Promise<void> {
   const control = await controlDb(env);
   const now = new Date().toISOString();
   const purge = "DELETE FROM idempotency_keys WHERE expires_at <= ?";
-  await control.prepare(purge).bind(now).run();
-  for (const { binding } of await assignedDatabases(control)) {
-    const db = await tenantDatabases.forTenant(env, { databaseBinding: binding });
+  const databases = [{ tenant_id: "platform", binding: "CONTROL_DB" }, ...(await assignedDatabases(control))];
+  await eachOf("purge idempotency keys", env, databases, async ({ binding }) => {
+    const db = binding === "CONTROL_DB" ? control : await tenantDatabases.forTenant(env, { databaseBinding: binding });
     await db.prepare(purge).bind(now).run();
+  }).finally(() => reclaimOrphanedDatabases(env, control));
+}
+
+/**
+ * Runs a job on every database, one after the other. One tenant's broken database must not stop the job
+ * for the tenants after it: failures are logged, the rest carry on, and the run then fails as a whole
+ * (so the cron invocation shows as failed).
+ */
+async function eachOf(
+  job: string,
+  env: Env,
+  databases: AssignedDatabase[],
+  run: (database: AssignedDatabase) => Promise<void>,
+): Promise<void> {
+  const failures: unknown[] = [];
+  for (const database of databases) {
+    try {
+      await run(database);
+    } catch (error) {
+      failures.push(error);
+      if (env.LOG_LEVEL !== "silent") {
+        console.error(
+          JSON.stringify({
+            level: "error",
+            msg: `${job} failed`,
+            tenantId: database.tenant_id,
+            binding: database.binding,
+            error: loggableError(error),
+          }),
+        );
+      }
+    }
   }
-  await reclaimOrphanedDatabases(env, control);
+  if (failures.length > 0) throw new AggregateError(failures, `${job} failed for ${failures.length} database(s)`);
 }
 
 async function assignedDatabases(control: D1Database): Promise<AssignedDatabase[]> {

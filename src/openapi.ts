@@ -1,19 +1,39 @@
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { declaredErrorCodes, problemType } from "./core/errors";
+import { problemResponses } from "./core/http/problem-schema";
+import { defineRoute } from "./core/http/route";
 import type { AppEnv } from "./env";
 import { BulkOperationSchema } from "./modules/users/users.bulk";
 
 export const API_VERSION = "1.0.0";
 
-/** Registers the document's shared parts and serves it at /v1/openapi.json (OpenAPI 3.1). */
-export function mountOpenApi(app: OpenAPIHono<AppEnv>): void {
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
-    type: "http",
-    scheme: "bearer",
-    description: "A tenant API key (`uom_sk_…`) or, for /v1/tenants, the platform admin token.",
-  });
-  app.openAPIRegistry.register("BulkOperation", BulkOperationSchema);
-  app.doc31("/v1/openapi.json", (c) => ({
+type OpenApiConfig = Parameters<OpenAPIHono<AppEnv>["getOpenAPI31Document"]>[0];
+
+const documentRoute = defineRoute({
+  method: "get",
+  path: "/v1/openapi.json",
+  tags: ["System"],
+  summary: "This OpenAPI 3.1 document",
+  credential: "none",
+  responses: {
+    200: {
+      description: "The OpenAPI 3.1 document of this API",
+      content: {
+        "application/json": {
+          schema: z
+            .record(z.string(), z.unknown())
+            .openapi({ example: { openapi: "3.1.0", info: { title: "User Ops Manager API", version: API_VERSION } } }),
+        },
+      },
+    },
+  },
+});
+
+// OpenAPI 3.1 §4.8.4: an SPDX `identifier` (the generator's config type only knows 3.0's `url`).
+const LICENSE = { name: "Proprietary", identifier: "LicenseRef-Proprietary" };
+
+function documentConfig(origin: string): OpenApiConfig {
+  return {
     openapi: "3.1.0",
     info: {
       title: "User Ops Manager API",
@@ -27,14 +47,55 @@ export function mountOpenApi(app: OpenAPIHono<AppEnv>): void {
           ([code, def]) => `- \`${code}\` (${def.status}, \`${problemType(code)}\`): ${def.title}`,
         ),
       ].join("\n"),
-      license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
+      license: LICENSE,
     },
-    servers: [{ url: new URL(c.req.url).origin, description: "This deployment" }],
+    servers: [{ url: origin, description: "This deployment" }],
     tags: [
       { name: "Tenants", description: "Platform: tenants and their databases (admin token)" },
       { name: "Users", description: "A tenant's users" },
       { name: "Audit", description: "The tamper-evident audit trail" },
       { name: "System", description: "Health, documentation" },
     ],
-  }));
+  };
+}
+
+/**
+ * Registers the document's shared parts and serves it at /v1/openapi.json (OpenAPI 3.1). The document is
+ * built once per origin and isolate. A failure to build it (an unnamed recursive schema, say) is thrown to
+ * `onError`, so it is logged and answered as a problem, not swallowed as `{}` the way `doc31()` does.
+ */
+export function mountOpenApi(app: OpenAPIHono<AppEnv>): void {
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    description: "A tenant API key (`uom_sk_…`) or, for /v1/tenants, the platform admin token.",
+  });
+  app.openAPIRegistry.register("BulkOperation", BulkOperationSchema);
+  // /docs is served by the system routes with a plain handler; list it so the document names every route.
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/docs",
+    operationId: "getDocs",
+    security: [],
+    tags: ["System"],
+    summary: "Interactive API reference (HTML)",
+    responses: {
+      ...problemResponses([500]),
+      200: {
+        description: "An HTML page rendering this document",
+        content: { "text/html": { schema: { type: "string" }, example: "<!doctype html>…" } },
+      },
+    },
+  });
+
+  const documents = new Map<string, ReturnType<OpenAPIHono<AppEnv>["getOpenAPI31Document"]>>();
+  app.openapi(documentRoute, (c) => {
+    const origin = new URL(c.req.url).origin;
+    let document = documents.get(origin);
+    if (!document) {
+      document = app.getOpenAPI31Document(documentConfig(origin));
+      if (documents.size < 16) documents.set(origin, document);
+    }
+    return c.json(document as unknown as Record<string, unknown>, 200);
+  });
 }

@@ -82,7 +82,10 @@ describe("RFC 7396 merge patch (property)", () => {
     for (const name of ["toString", "constructor", "valueOf", "hasOwnProperty", "__proto__"]) {
       const from = JSON.parse(`{"${name}": 1, "kept": true}`) as Json;
       expect(applyMergePatch(from, createMergePatch(from, { kept: true }))).toEqual({ kept: true });
-      const added = applyMergePatch({ kept: true }, JSON.parse(`{"${name}": {"x": 2}}`) as Json) as Record<string, Json>;
+      const added = applyMergePatch({ kept: true }, JSON.parse(`{"${name}": {"x": 2}}`) as Json) as Record<
+        string,
+        Json
+      >;
       expect(Object.getPrototypeOf(added)).toBe(Object.prototype);
       expect(Object.hasOwn(added, name)).toBe(true);
     }

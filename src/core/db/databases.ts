@@ -61,7 +61,8 @@ export const tenantDatabases = {
     tenantGate.forget(binding);
     const { results } = await db
       .prepare(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
+        // `_` is a LIKE wildcard: escape it, or a table such as "xcfy" would be skipped and survive the erase.
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'",
       )
       .all<{ name: string }>();
     if (results.length === 0) return;

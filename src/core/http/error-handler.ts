@@ -1,3 +1,4 @@
+import { DrizzleQueryError } from "drizzle-orm/errors";
 import type { Context, ErrorHandler, Hono, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../../env";
@@ -30,17 +31,48 @@ export function problemResponse(c: Context<AppEnv>, error: ApiError): Response {
   return response;
 }
 
-/** The only place errors become responses (RFC 9457). Unknown errors are logged, never echoed. */
+interface LoggedError {
+  name: string;
+  message: string;
+  stack?: string | undefined;
+  cause?: LoggedError | string;
+}
+
+/**
+ * An error for the log: its cause chain (a driver's error sits in `cause`, and it is the part that says what
+ * went wrong), without a query's bound parameters, which hold personal data (emails, names, hashes).
+ */
+export function loggableError(error: unknown, depth = 0): LoggedError | string {
+  if (!(error instanceof Error)) return String(error);
+  let message = error.message;
+  if (error instanceof DrizzleQueryError) message = `Failed query: ${error.query}`;
+  const stack = error.stack?.startsWith(`${error.name}: ${error.message}`)
+    ? `${error.name}: ${message}${error.stack.slice(error.name.length + 2 + error.message.length)}`
+    : undefined;
+  return {
+    name: error.name,
+    message,
+    stack,
+    ...(error.cause !== undefined && depth < 5 ? { cause: loggableError(error.cause, depth + 1) } : {}),
+  };
+}
+
+/**
+ * The only place errors become responses (RFC 9457). Unknown errors are logged with their stack, never
+ * echoed; a deliberate 5xx problem (pool exhausted, …) is logged as a warning. LOG_LEVEL=silent mutes both.
+ */
 export const onError: ErrorHandler<AppEnv> = (error, c) => {
   const apiError = toApiError(error);
-  if (apiError.status >= 500) {
+  if (apiError.status >= 500 && c.env?.LOG_LEVEL !== "silent") {
+    const unknown = !(error instanceof ApiError);
     console.error(
       JSON.stringify({
-        level: "error",
-        msg: "unhandled error",
+        level: unknown ? "error" : "warn",
+        msg: unknown ? "unhandled error" : "server problem",
+        time: new Date().toISOString(),
         requestId: c.get("requestId"),
-        error:
-          error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error),
+        code: apiError.code,
+        error: unknown ? loggableError(error) : { name: apiError.name, message: apiError.message },
       }),
     );
   }
@@ -55,10 +87,13 @@ export function notFoundHandler(app: Hono<AppEnv>): NotFoundHandler<AppEnv> {
       .filter((r) => r.method !== "ALL")
       .map((r) => ({
         method: r.method,
-        pattern: new RegExp(`^${r.path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:\w+/g, "[^/]+")}/?$`),
+        // exact, as the router matches (strict): `/v1/users/` is another path, not `/v1/users`
+        pattern: new RegExp(`^${r.path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:\w+/g, "[^/]+")}$`),
       }));
     const path = new URL(c.req.url).pathname;
     const allowed = [...new Set(table.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+    // Hono answers HEAD with the GET handler
+    if (allowed.includes("GET")) allowed.push("HEAD");
     if (allowed.length > 0) {
       return problemResponse(
         c,

@@ -16,6 +16,19 @@ type DefineRouteConfig = Omit<RouteConfig, "middleware" | "security"> & {
 
 export const BEARER_SECURITY = [{ bearerAuth: [] }];
 
+/** A stable operationId from method and path, for routes that name none: `GET /v1/users/{id}` → `getV1UsersById`. */
+export function operationIdOf(method: string, path: string): string {
+  const words = path
+    .split("/")
+    .filter(Boolean)
+    .flatMap((segment) => {
+      const param = /^\{(.+)\}$/.exec(segment)?.[1];
+      const parts = (param ?? segment).split(/[^A-Za-z0-9]+/).filter(Boolean);
+      return param ? ["by", ...parts] : parts;
+    });
+  return method.toLowerCase() + words.map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join("");
+}
+
 /**
  * A zod-openapi route with the service's conventions attached in one place: the credential check, the
  * Idempotency-Key handling on POST, the security requirement and the problem responses it can answer.
@@ -37,9 +50,11 @@ export function defineRoute<const R extends DefineRouteConfig>(config: R) {
   const responses = { ...problemResponses([...statuses].sort()), ...route.responses };
   return createRoute({
     ...route,
+    operationId: route.operationId ?? operationIdOf(route.method, route.path),
     responses,
     middleware,
-    ...(credential === "none" ? {} : { security: BEARER_SECURITY }),
+    // an empty requirement list says "no credential" explicitly (OpenAPI 3.1 §4.8.10)
+    security: credential === "none" ? [] : BEARER_SECURITY,
     "x-credential": credential === "none" ? [] : [...credential],
   } as unknown as R & { middleware: MiddlewareHandler<AppEnv>[] });
 }

@@ -34,4 +34,4 @@ export const AuditVerificationSchema = z
     checked: z.number().int(),
     firstBrokenId: z.string().optional(),
   })
-  .openapi("AuditVerification");
+  .openapi("AuditVerification", { example: { intact: true, checked: 1280 } });

@@ -12,7 +12,11 @@ const healthRoute = defineRoute({
   responses: {
     200: {
       description: "The service is up",
-      content: { "application/json": { schema: z.object({ status: z.literal("ok") }).openapi("Health") } },
+      content: {
+        "application/json": {
+          schema: z.object({ status: z.literal("ok") }).openapi("Health", { example: { status: "ok" } }),
+        },
+      },
     },
   },
 });

@@ -90,10 +90,18 @@ export function updateTenant(db: D1Database, id: string, version: number, change
   );
 }
 
-export function deleteTenantRows(db: D1Database, id: string) {
+/**
+ * Deletes the tenant row (only at `version`, when given) and then its keys. The keys go by the foreign key's
+ * cascade already; the explicit delete keeps that true should the pragma ever be off, and deletes nothing when
+ * the guarded tenant delete matched no row.
+ */
+export function deleteTenantRows(db: D1Database, id: string, version?: number) {
   const orm = drizzle(db);
-  return [
-    toStatement(db, orm.delete(apiKeys).where(eq(apiKeys.tenantId, id))),
-    toStatement(db, orm.delete(tenants).where(eq(tenants.id, id))),
-  ];
+  const where = version === undefined ? eq(tenants.id, id) : and(eq(tenants.id, id), eq(tenants.version, version));
+  return {
+    tenant: toStatement(db, orm.delete(tenants).where(where)),
+    keys: db
+      .prepare("DELETE FROM api_keys WHERE tenant_id = ?1 AND NOT EXISTS (SELECT 1 FROM tenants WHERE id = ?1)")
+      .bind(id),
+  };
 }

@@ -72,7 +72,7 @@ const patchRoute = defineRoute({
   tags,
   summary: "Update a tenant (name, plan)",
   credential,
-  errors: [404, 412],
+  errors: [404, 409, 412],
   request: {
     params: TenantIdParamSchema,
     headers: ifMatchHeaders,

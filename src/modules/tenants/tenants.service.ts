@@ -131,56 +131,95 @@ export async function listTenants(ctx: ServiceContext, query: { limit: number; c
   };
 }
 
+/** A guarded write lost to a concurrent one this many times in a row gives up (409). */
+const WRITE_ATTEMPTS = 3;
+
+/**
+ * Read, diff, write with `WHERE version = ?`. When another write got in between, read again and retry —
+ * unless the caller pinned the version with If-Match, which then fails with 412.
+ */
 export async function updateTenant(
   ctx: ServiceContext,
   id: string,
   changes: { name?: string | undefined; plan?: Plan | undefined },
   ifMatch: string | undefined,
 ) {
-  const current = await getTenant(ctx, id);
-  assertIfMatch(ifMatch, etagOf(current.version));
-  const next: TenantRow = {
-    ...current,
-    ...stripUndefined(changes),
-    updatedAt: new Date().toISOString(),
-    version: current.version + 1,
-  };
-  const diff = diffChanges({ name: current.name, plan: current.plan }, { name: next.name, plan: next.plan });
-  if (Object.keys(diff).length === 0) return current;
-  const [update] = await ctx.db.batch([
-    updateTenantRow(ctx.db, id, current.version, { name: next.name, plan: next.plan, updatedAt: next.updatedAt }),
-    await auditStatement(
-      ctx,
-      { action: "tenant.updated", resource: { type: "tenant", id }, changes: diff },
-      { onlyIfPreviousChanged: true },
-    ),
-  ]);
-  if (!update?.meta.changes)
-    throw new ApiError(CoreErrors.PRECONDITION_FAILED, { detail: "The tenant changed meanwhile; read it again." });
-  forgetTenantCredentials(id);
-  return next;
+  for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
+    const current = await getTenant(ctx, id);
+    assertIfMatch(ifMatch, etagOf(current.version));
+    const next: TenantRow = {
+      ...current,
+      ...stripUndefined(changes),
+      updatedAt: new Date().toISOString(),
+      version: current.version + 1,
+    };
+    const diff = diffChanges({ name: current.name, plan: current.plan }, { name: next.name, plan: next.plan });
+    if (Object.keys(diff).length === 0) return current;
+    const [update] = await ctx.db.batch([
+      updateTenantRow(ctx.db, id, current.version, { name: next.name, plan: next.plan, updatedAt: next.updatedAt }),
+      await auditStatement(
+        ctx,
+        { action: "tenant.updated", resource: { type: "tenant", id }, changes: diff },
+        { onlyIfPreviousChanged: true },
+      ),
+    ]);
+    if (update?.meta.changes) {
+      forgetTenantCredentials(id);
+      return next;
+    }
+    if (ifMatch) {
+      throw new ApiError(CoreErrors.PRECONDITION_FAILED, { detail: "The tenant changed meanwhile; read it again." });
+    }
+  }
+  throw new ApiError(CoreErrors.CONFLICT, {
+    detail: `Tenant ${id} changed ${WRITE_ATTEMPTS} times while this request tried to write it; try again.`,
+  });
 }
 
 /**
  * Deletes the tenant and its keys, erases its database and returns it to the pool (after a rest). If the
  * erase fails half-way, the daily reclaim job finishes it (the database stays out of the pool until then).
+ * The delete is guarded (by version under If-Match), and its audit row is written only if it deleted: of two
+ * concurrent deletions one wins, the other is a 404, and the trail records one deletion.
  */
 export async function deleteTenant(ctx: ServiceContext, id: string, ifMatch: string | undefined) {
   const current = await getTenant(ctx, id);
   assertIfMatch(ifMatch, etagOf(current.version));
-  if (await hasChildren(ctx.db, id)) {
-    throw new ApiError(TenantErrors.TENANT_HAS_CHILDREN, { detail: "Delete its sub-accounts first." });
+  if (await hasChildren(ctx.db, id)) throw hasChildrenError();
+  const rows = deleteTenantRows(ctx.db, id, ifMatch ? current.version : undefined);
+  let deleted: number;
+  try {
+    const [result] = await ctx.db.batch([
+      rows.tenant,
+      await auditStatement(
+        ctx,
+        {
+          action: "tenant.deleted",
+          resource: { type: "tenant", id },
+          changes: diffChanges({ name: current.name, plan: current.plan }, null),
+        },
+        { onlyIfPreviousChanged: true },
+      ),
+      rows.keys,
+    ]);
+    deleted = result?.meta.changes ?? 0;
+  } catch (error) {
+    // a sub-account created since the check above still points at this tenant (tenants.parent_id)
+    if (/FOREIGN KEY constraint failed/.test(`${error}`)) throw hasChildrenError();
+    throw error;
   }
-  await ctx.db.batch([
-    ...deleteTenantRows(ctx.db, id),
-    await auditStatement(ctx, {
-      action: "tenant.deleted",
-      resource: { type: "tenant", id },
-      changes: diffChanges({ name: current.name, plan: current.plan }, null),
-    }),
-  ]);
+  if (deleted === 0) {
+    if (!(await findTenant(ctx.db, id))) {
+      throw new ApiError(TenantErrors.TENANT_NOT_FOUND, { detail: `No tenant ${id}.` });
+    }
+    throw new ApiError(CoreErrors.PRECONDITION_FAILED, { detail: "The tenant changed meanwhile; read it again." });
+  }
   forgetTenantCredentials(id);
   await eraseAndRelease(ctx.env, ctx.db, current.databaseBinding);
+}
+
+function hasChildrenError(): ApiError {
+  return new ApiError(TenantErrors.TENANT_HAS_CHILDREN, { detail: "Delete its sub-accounts first." });
 }
 
 async function eraseAndRelease(env: Env, control: D1Database, binding: string) {

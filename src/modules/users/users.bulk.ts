@@ -3,6 +3,7 @@ import type { ServiceContext } from "../../core/context";
 import { assertPreviousChanged, clearAssertions, isAssertionFailure, uniqueViolation } from "../../core/db/statements";
 import type { UserRow } from "../../core/db/tenant-schema";
 import { ApiError, problemBody } from "../../core/errors";
+import { JsonValueSchema } from "../../core/http/json-value";
 import type { Json } from "../../core/http/merge-patch";
 import type { ProblemSchema } from "../../core/http/problem-schema";
 import { fieldErrors, validationError } from "../../core/http/validation";
@@ -20,7 +21,7 @@ export const BulkOperationSchema = z
   .strictObject({
     op: z.enum(["create", "update", "delete", "restore"]),
     id: z.string().max(64).optional(),
-    data: z.record(z.string(), z.json()).optional(),
+    data: z.record(z.string(), JsonValueSchema).optional(),
   })
   .superRefine((op, ctx) => {
     if (op.op !== "create" && !op.id)

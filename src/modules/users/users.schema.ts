@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { JsonValueSchema } from "../../core/http/json-value";
 
 export const USER_STATUSES = ["active", "disabled", "deleted"] as const;
 export type UserStatus = (typeof USER_STATUSES)[number];
@@ -20,7 +21,7 @@ const MAX_ATTRIBUTES_BYTES = 16 * 1024;
 
 /** Custom field values (typed validation per field comes with the schema module). */
 export const Attributes = z
-  .record(z.string(), z.json())
+  .record(z.string(), JsonValueSchema)
   .superRefine((value, ctx) => {
     for (const key of Object.keys(value)) {
       if (!ATTRIBUTE_KEY.test(key)) {
@@ -66,7 +67,7 @@ export const WritableUserSchema = z.strictObject({
 });
 export type WritableUser = z.infer<typeof WritableUserSchema>;
 
-export const UserPatchSchema = z.record(z.string(), z.json()).openapi("UserPatch", {
+export const UserPatchSchema = z.record(z.string(), JsonValueSchema).openapi("UserPatch", {
   description: "A JSON merge patch (RFC 7396) of the user: members set fields, null removes optional ones.",
   example: { name: "Ada King", attributes: { department: null, seats: 5 } },
 });

@@ -1,0 +1,98 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { migrate } from "../../src/core/db/migrate";
+import { controlMigrations, tenantMigrations } from "../../src/core/db/migrations";
+import { ADMIN_TOKEN, call, createTenant, json } from "../helpers/api";
+import { bindingOf, poolDatabase, tableNames, triggerNames } from "../helpers/db";
+
+const SHARED_TABLES = ["audit_events", "idempotency_keys"];
+const AUDIT_TRIGGERS = ["audit_events_no_delete", "audit_events_seal_only"];
+const LAST_TENANT_VERSION = tenantMigrations.at(-1)?.version;
+const LAST_CONTROL_VERSION = controlMigrations.at(-1)?.version;
+
+interface MigrationRow {
+  version: number;
+  name: string;
+  applied_at: string;
+}
+
+async function appliedMigrations(db: D1Database): Promise<MigrationRow[]> {
+  const { results } = await db.prepare("SELECT * FROM _schema_migrations ORDER BY version").all<MigrationRow>();
+  return results;
+}
+
+// Storage is fresh for this file, so the control database starts empty: the first test must stay first.
+describe("control database", () => {
+  it("migrates itself on first use, from a plain empty database", async () => {
+    expect(await tableNames(env.CONTROL_DB)).toEqual([]);
+
+    const response = await call("GET", "/v1/tenants", { token: ADMIN_TOKEN });
+    expect(response.status).toBe(200);
+    expect(await json(response)).toEqual({ data: [], nextCursor: null });
+
+    expect(await tableNames(env.CONTROL_DB)).toEqual(
+      expect.arrayContaining(["_schema_migrations", "tenants", "tenant_databases", "api_keys", ...SHARED_TABLES]),
+    );
+    expect(await triggerNames(env.CONTROL_DB)).toEqual(AUDIT_TRIGGERS);
+    const applied = await appliedMigrations(env.CONTROL_DB);
+    expect(applied.map((m) => [m.version, m.name])).toEqual(controlMigrations.map((m) => [m.version, m.name]));
+    expect(applied.at(-1)?.version).toBe(LAST_CONTROL_VERSION);
+    expect(Date.parse(applied[0]?.applied_at ?? "")).not.toBeNaN();
+  });
+
+  it("registers every declared pool database, once", async () => {
+    await call("GET", "/v1/tenants", { token: ADMIN_TOKEN });
+    const { results } = await env.CONTROL_DB.prepare(
+      "SELECT binding, tenant_id FROM tenant_databases ORDER BY CAST(substr(binding, 11) AS INTEGER)",
+    ).all<{ binding: string; tenant_id: string | null }>();
+    const declared = Object.keys(env).filter((k) => /^TENANT_DB_\d+$/.test(k));
+    expect(declared).toHaveLength(8);
+    expect(results.map((r) => r.binding)).toEqual(declared.sort((a, b) => Number(a.slice(10)) - Number(b.slice(10))));
+  });
+});
+
+describe("tenant databases", () => {
+  it("a new tenant's database is migrated: _schema_migrations at the last version and every table", async () => {
+    const tenant = await createTenant({ name: "Migrated" });
+    const db = poolDatabase(await bindingOf(tenant.id));
+    const applied = await appliedMigrations(db);
+    expect(applied.map((m) => m.version)).toEqual(tenantMigrations.map((m) => m.version));
+    expect(applied.at(-1)).toMatchObject({ version: LAST_TENANT_VERSION, name: "0001_init" });
+    expect(await tableNames(db)).toEqual(
+      expect.arrayContaining(["_schema_migrations", "users", "_batch_assertions", ...SHARED_TABLES]),
+    );
+    expect(await triggerNames(db)).toEqual(AUDIT_TRIGGERS);
+    // and the tenant can use it at once
+    const users = await call("GET", "/v1/users", { token: tenant.key });
+    expect(users.status).toBe(200);
+  });
+
+  it("two isolates racing to migrate a fresh database apply each migration exactly once", async () => {
+    // The pool hands out databases lowest number first; this file claims far fewer than 8.
+    const db = poolDatabase("TENANT_DB_8");
+    expect(await tableNames(db)).toEqual([]);
+
+    const results = await Promise.allSettled([migrate(db, tenantMigrations), migrate(db, tenantMigrations)]);
+    expect(results).toEqual([
+      { status: "fulfilled", value: LAST_TENANT_VERSION },
+      { status: "fulfilled", value: LAST_TENANT_VERSION },
+    ]);
+    const applied = await appliedMigrations(db);
+    expect(applied.map((m) => m.version)).toEqual(tenantMigrations.map((m) => m.version));
+    expect(await tableNames(db)).toEqual(
+      expect.arrayContaining(["_schema_migrations", "users", "_batch_assertions", ...SHARED_TABLES]),
+    );
+    // each index and trigger exists once (a second run of the SQL would have failed on "already exists")
+    const { results: objects } = await db
+      .prepare("SELECT type, name, count(*) AS n FROM sqlite_master GROUP BY type, name HAVING n > 1")
+      .all();
+    expect(objects).toEqual([]);
+  });
+
+  it("a third, late migrate() finds nothing to do and changes nothing", async () => {
+    const db = poolDatabase("TENANT_DB_8");
+    const before = await appliedMigrations(db);
+    await expect(migrate(db, tenantMigrations)).resolves.toBe(LAST_TENANT_VERSION);
+    expect(await appliedMigrations(db)).toEqual(before);
+  });
+});

@@ -1,0 +1,78 @@
+import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import worker from "../../src/index";
+
+/** Raw access to the worker's D1 databases (the same storage SELF.fetch uses), for checks behind the API. */
+
+export type PoolBinding = `TENANT_DB_${number}`;
+
+export function poolDatabase(binding: string): D1Database {
+  if (!/^TENANT_DB_\d+$/.test(binding)) throw new Error(`not a pool binding: ${binding}`);
+  const db = (env as unknown as Record<string, D1Database | undefined>)[binding];
+  if (!db) throw new Error(`${binding} is not bound`);
+  return db;
+}
+
+/** The pool binding a tenant was given (from the control database). */
+export async function bindingOf(tenantId: string): Promise<string> {
+  const row = await env.CONTROL_DB.prepare("SELECT database_binding FROM tenants WHERE id = ?")
+    .bind(tenantId)
+    .first<{ database_binding: string }>();
+  if (!row) throw new Error(`no tenant ${tenantId} in the control database`);
+  return row.database_binding;
+}
+
+export async function tenantDatabase(tenantId: string): Promise<D1Database> {
+  return poolDatabase(await bindingOf(tenantId));
+}
+
+/** Our tables (not SQLite's or D1's own), in creation order. */
+export async function tableNames(db: D1Database): Promise<string[]> {
+  const { results } = await db
+    .prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY rowid",
+    )
+    .all<{ name: string }>();
+  return results.map((r) => r.name);
+}
+
+export async function triggerNames(db: D1Database): Promise<string[]> {
+  const { results } = await db
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+    .all<{ name: string }>();
+  return results.map((r) => r.name);
+}
+
+/** Every row of every table of ours, as JSON text: to search a database for a value that must not be there. */
+export async function dumpDatabase(db: D1Database): Promise<string> {
+  const parts: string[] = [];
+  for (const table of await tableNames(db)) {
+    const { results } = await db.prepare(`SELECT * FROM "${table}"`).all();
+    parts.push(`${table}: ${JSON.stringify(results)}`);
+  }
+  return parts.join("\n");
+}
+
+export async function count(db: D1Database, table: string, where = "1 = 1", ...params: unknown[]): Promise<number> {
+  const row = await db
+    .prepare(`SELECT count(*) AS n FROM "${table}" WHERE ${where}`)
+    .bind(...params)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+/** Runs the worker's cron handler as the runtime would, and waits for its waitUntil work. */
+export async function runCron(cron: string, scheduledTime = Date.now()): Promise<void> {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ cron, scheduledTime }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** SHA-256 hex, computed here independently of the code under test. */
+export async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

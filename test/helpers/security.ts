@@ -1,0 +1,182 @@
+import { generateApiKeySecret } from "../../src/core/auth/api-key-format";
+import { ADMIN_TOKEN, call, createTenant, createUser, json, type TestTenant } from "./api";
+
+/**
+ * The security checks every credentialed route must pass (DESIGN.md, convention 8), run on the route table
+ * of the served OpenAPI document, so a new route is checked the day it is added. A route whose path
+ * parameters no fixture below can fill makes the run fail: add a fixture when you add such a route.
+ */
+
+export type CredentialKind = "admin" | "tenant";
+
+export interface SecuredRoute {
+  method: string;
+  /** OpenAPI template, e.g. `/v1/users/{id}`. */
+  path: string;
+  credentials: CredentialKind[];
+  operationId: string;
+  /** An example request body, when the route takes one. */
+  body?: unknown;
+}
+
+export interface PublicRoute {
+  method: string;
+  path: string;
+}
+
+interface Operation {
+  operationId?: string;
+  security?: unknown[];
+  "x-credential"?: unknown;
+  requestBody?: { content: Record<string, { example?: unknown; schema?: { $ref?: string; example?: unknown } }> };
+}
+
+interface Document {
+  paths: Record<string, Record<string, Operation>>;
+  components?: { schemas?: Record<string, { example?: unknown }> };
+}
+
+const METHODS = ["get", "put", "post", "delete", "patch"];
+
+export interface SecurityWorld {
+  /** The tenant whose resources the fixtures create. */
+  a: TestTenant;
+  /** Another tenant: it must never reach a's resources. */
+  b: TestTenant;
+}
+
+/**
+ * How to fill a route's path parameters with real ids. A tenant-scoped fixture creates a fresh resource in
+ * tenant `a` per call (so a destructive check cannot spoil the next one); an admin-scoped one names a tenant.
+ */
+export interface PathFixture {
+  /** Matches the route template. */
+  pattern: RegExp;
+  fill(world: SecurityWorld): Promise<Record<string, string>>;
+}
+
+export const PATH_FIXTURES: PathFixture[] = [
+  { pattern: /^\/v1\/tenants\/\{id\}$/, fill: async ({ a }) => ({ id: a.id }) },
+  { pattern: /^\/v1\/users\/\{id\}(\/|$)/, fill: async ({ a }) => ({ id: (await createUser(a)).id }) },
+];
+
+export async function createSecurityWorld(): Promise<SecurityWorld> {
+  return { a: await createTenant({ name: "Security A" }), b: await createTenant({ name: "Security B" }) };
+}
+
+/** The route table, from GET /v1/openapi.json. */
+export async function routeTable(): Promise<{ secured: SecuredRoute[]; open: PublicRoute[]; problems: string[] }> {
+  const response = await call("GET", "/v1/openapi.json");
+  if (response.status !== 200) {
+    throw new Error(`GET /v1/openapi.json answered ${response.status} (test/http/openapi.test.ts shows why)`);
+  }
+  const doc = await json<Document>(response);
+  const secured: SecuredRoute[] = [];
+  const open: PublicRoute[] = [];
+  const problems: string[] = [];
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      if (!METHODS.includes(method)) continue;
+      const where = `${method.toUpperCase()} ${path}`;
+      if (!op.security || op.security.length === 0) {
+        open.push({ method: method.toUpperCase(), path });
+        continue;
+      }
+      const kinds = op["x-credential"];
+      if (
+        !Array.isArray(kinds) ||
+        kinds.length === 0 ||
+        !kinds.every((k): k is CredentialKind => k === "admin" || k === "tenant")
+      ) {
+        problems.push(`${where}: x-credential must list "admin" and/or "tenant", got ${JSON.stringify(kinds)}`);
+        continue;
+      }
+      secured.push({
+        method: method.toUpperCase(),
+        path,
+        credentials: kinds,
+        operationId: op.operationId ?? where,
+        body: op.requestBody ? exampleBody(doc, op) : undefined,
+      });
+    }
+  }
+  return { secured, open, problems };
+}
+
+function exampleBody(doc: Document, op: Operation): unknown {
+  const media = op.requestBody?.content["application/json"] ?? Object.values(op.requestBody?.content ?? {})[0];
+  if (media?.example !== undefined) return media.example;
+  if (media?.schema?.example !== undefined) return media.schema.example;
+  const ref = media?.schema?.$ref?.split("/").at(-1);
+  const component = ref ? doc.components?.schemas?.[ref] : undefined;
+  return component?.example ?? {};
+}
+
+/** The path with its parameters filled by the first matching fixture; throws when none can. */
+export async function concretePath(route: { method: string; path: string }, world: SecurityWorld): Promise<string> {
+  const names = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string);
+  if (names.length === 0) return route.path;
+  const fixture = PATH_FIXTURES.find((f) => f.pattern.test(route.path));
+  if (!fixture) {
+    throw new Error(
+      `no path fixture for ${route.method} ${route.path}: add one to PATH_FIXTURES in test/helpers/security.ts`,
+    );
+  }
+  const values = await fixture.fill(world);
+  return route.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const value = values[name];
+    if (value === undefined) throw new Error(`the fixture for ${route.path} does not fill {${name}}`);
+    return encodeURIComponent(value);
+  });
+}
+
+export function send(route: SecuredRoute, path: string, authorization: string | null): Promise<Response> {
+  const headers: Record<string, string> = authorization ? { authorization } : {};
+  return call(route.method, path, { headers, ...(route.body !== undefined ? { body: route.body } : {}) });
+}
+
+/** Credentials that must all be refused with 401, whatever the route. */
+export function badCredentials(world: SecurityWorld): { what: string; authorization: string | null }[] {
+  const real = world.a.key;
+  const flipped = real.slice(0, 12) + (real[12] === "A" ? "B" : "A") + real.slice(13);
+  return [
+    { what: "no Authorization", authorization: null },
+    { what: "an empty Authorization", authorization: "" },
+    { what: "Bearer x", authorization: "Bearer x" },
+    { what: "Basic abc", authorization: "Basic abc" },
+    { what: "a Bearer without a token", authorization: "Bearer " },
+    { what: "a key with a bad checksum", authorization: `Bearer ${flipped}` },
+    { what: "an unknown well-formed key", authorization: `Bearer ${generateApiKeySecret()}` },
+    { what: "the key without its scheme", authorization: real },
+    { what: "a near-miss admin token", authorization: `Bearer ${ADMIN_TOKEN}x` },
+  ];
+}
+
+export function tokenFor(kind: CredentialKind, world: SecurityWorld): string {
+  return kind === "admin" ? ADMIN_TOKEN : world.a.key;
+}
+
+/** Reads a problem response; returns what is wrong with it (empty when it is the expected problem). */
+export async function problemMismatch(
+  response: Response,
+  status: number,
+  codes?: readonly string[],
+): Promise<string[]> {
+  const issues: string[] = [];
+  if (response.status !== status) issues.push(`status ${response.status}, expected ${status}`);
+  if (!response.headers.get("content-type")?.startsWith("application/problem+json")) {
+    issues.push(`content-type ${response.headers.get("content-type")}`);
+  }
+  const requestId = response.headers.get("x-request-id");
+  if (!requestId) issues.push("no X-Request-Id");
+  const text = await response.text();
+  try {
+    const problem = JSON.parse(text) as { status?: number; code?: string; requestId?: string };
+    if (problem.status !== status) issues.push(`problem.status ${problem.status}`);
+    if (problem.requestId !== requestId) issues.push("problem.requestId differs from X-Request-Id");
+    if (codes && !codes.includes(problem.code ?? "")) issues.push(`code ${problem.code}, expected ${codes.join("|")}`);
+  } catch {
+    issues.push(`body is not JSON: ${text.slice(0, 80)}`);
+  }
+  return issues;
+}

@@ -1,0 +1,159 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { app } from "../../src/app";
+import { call } from "../helpers/api";
+import { dumpDatabase, tenantDatabase } from "../helpers/db";
+import {
+  badCredentials,
+  concretePath,
+  createSecurityWorld,
+  type PublicRoute,
+  problemMismatch,
+  routeTable,
+  type SecuredRoute,
+  type SecurityWorld,
+  send,
+  tokenFor,
+} from "../helpers/security";
+
+/**
+ * Runs the shared security checks on every route of the served OpenAPI document. Nothing here names a
+ * route: a new route is checked as soon as it is documented, and one the checks cannot handle fails.
+ */
+
+let world: SecurityWorld;
+let secured: SecuredRoute[];
+let open: PublicRoute[];
+let tableProblems: string[];
+
+beforeAll(async () => {
+  world = await createSecurityWorld();
+  ({ secured, open, problems: tableProblems } = await routeTable());
+});
+
+const label = (route: { method: string; path: string }) => `${route.method} ${route.path}`;
+
+/** The ids of tenant a's rows (users, audit events, …): none may ever appear in an answer to tenant b. */
+async function idsOfTenantA(): Promise<string[]> {
+  const dump = await dumpDatabase(await tenantDatabase(world.a.id));
+  return [...new Set(dump.match(/\b[a-z]{3}_[0-9A-HJKMNP-TV-Z]{26}\b/g) ?? [])];
+}
+
+describe("the route table", () => {
+  it("is derived from the document, covers every served route, and every route declares its credential", () => {
+    expect(tableProblems).toEqual([]);
+    const table = new Set([...secured, ...open].map(label));
+    const served = app.routes
+      .filter((r) => r.method !== "ALL")
+      .map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, "{$1}")}`);
+    expect(served.filter((r) => !table.has(r))).toEqual([]);
+    // not vacuous: both kinds of route, with and without path parameters
+    expect(secured.some((r) => r.credentials.includes("admin") && r.path.includes("{"))).toBe(true);
+    expect(secured.some((r) => r.credentials.includes("tenant") && r.path.includes("{"))).toBe(true);
+  });
+});
+
+describe("every credentialed route", () => {
+  it("refuses a missing, malformed or unknown credential with a 401 problem", async () => {
+    const failures: string[] = [];
+    for (const route of secured) {
+      const path = await concretePath(route, world);
+      for (const { what, authorization } of badCredentials(world)) {
+        const response = await send(route, path, authorization);
+        const hasChallenge = response.headers.get("www-authenticate")?.startsWith("Bearer");
+        const codes = authorization ? ["UNAUTHENTICATED", "INVALID_CREDENTIAL"] : ["UNAUTHENTICATED"];
+        const issues = await problemMismatch(response, 401, codes);
+        if (!hasChallenge) issues.push("no WWW-Authenticate: Bearer challenge");
+        if (issues.length > 0) failures.push(`${label(route)} with ${what}: ${issues.join("; ")}`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it("refuses the wrong kind of credential with 403: the admin token on tenant routes, a tenant key on admin ones", async () => {
+    const failures: string[] = [];
+    let checked = 0;
+    for (const route of secured) {
+      const path = await concretePath(route, world);
+      if (!route.credentials.includes("admin")) {
+        checked++;
+        const issues = await problemMismatch(await send(route, path, `Bearer ${tokenFor("admin", world)}`), 403, [
+          "TENANT_CREDENTIAL_REQUIRED",
+        ]);
+        if (issues.length > 0) failures.push(`${label(route)} with the admin token: ${issues.join("; ")}`);
+      }
+      if (!route.credentials.includes("tenant")) {
+        checked++;
+        const issues = await problemMismatch(await send(route, path, `Bearer ${tokenFor("tenant", world)}`), 403, [
+          "ADMIN_CREDENTIAL_REQUIRED",
+        ]);
+        if (issues.length > 0) failures.push(`${label(route)} with a tenant key: ${issues.join("; ")}`);
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(checked).toBeGreaterThan(0);
+  });
+
+  it("lets every accepted kind of credential through on reads", async () => {
+    const failures: string[] = [];
+    for (const route of secured.filter((r) => r.method === "GET")) {
+      for (const kind of route.credentials) {
+        const path = await concretePath(route, world);
+        const response = await send(route, path, `Bearer ${tokenFor(kind, world)}`);
+        if (response.status >= 400) failures.push(`${label(route)} with ${kind}: ${response.status}`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+});
+
+describe("tenant isolation on every tenant route", () => {
+  it("another tenant's resource is 404, never touched; its owner reaches it", async () => {
+    const failures: string[] = [];
+    const withParams = secured.filter((r) => r.credentials.includes("tenant") && r.path.includes("{"));
+    expect(withParams.length).toBeGreaterThan(0);
+    const dbA = await tenantDatabase(world.a.id);
+    for (const route of withParams) {
+      const path = await concretePath(route, world);
+      const before = await dumpDatabase(dbA);
+      const issues = await problemMismatch(await send(route, path, `Bearer ${world.b.key}`), 404);
+      if ((await dumpDatabase(dbA)) !== before) issues.push("tenant a's database changed");
+      if (issues.length > 0) failures.push(`${label(route)} ${path} with tenant b's key: ${issues.join("; ")}`);
+
+      // the same call by the owner is not a 404: the fixture named a real resource, so the 404 above meant isolation
+      const own = await send(route, path, `Bearer ${world.a.key}`);
+      if (own.status === 404 || own.status === 401 || own.status === 403) {
+        failures.push(`${label(route)} ${path} with tenant a's own key: ${own.status} (the fixture is not real)`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it("no answer to tenant b carries an id of tenant a's", async () => {
+    const ids = await idsOfTenantA();
+    expect(ids.some((id) => id.startsWith("usr_"))).toBe(true);
+    const failures: string[] = [];
+    for (const route of secured.filter((r) => r.method === "GET" && r.credentials.includes("tenant"))) {
+      const path = route.path.includes("{") ? await concretePath(route, world) : `${route.path}?limit=1000`;
+      const text = await (await send(route, path, `Bearer ${world.b.key}`)).text();
+      const leaked = ids.filter((id) => text.includes(id) && !path.includes(id));
+      if (leaked.length > 0) failures.push(`${label(route)}: ${leaked.join(", ")}`);
+    }
+    expect(failures).toEqual([]);
+  });
+});
+
+describe("every public route", () => {
+  it("answers without a credential", async () => {
+    expect(open.map(label)).toEqual(expect.arrayContaining(["GET /health", "GET /v1/openapi.json"]));
+    const failures: string[] = [];
+    for (const route of open) {
+      if (route.path.includes("{")) {
+        failures.push(`${label(route)}: public route with path parameters; extend this check`);
+        continue;
+      }
+      const response = await call(route.method, route.path);
+      if (response.status >= 400) failures.push(`${label(route)}: ${response.status}`);
+    }
+    expect(failures).toEqual([]);
+  });
+});
