@@ -1,0 +1,153 @@
+// Machine facts, the results table (terminal and Markdown) and the target verdicts of a benchmark run.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import os from "node:os";
+
+const require = createRequire(import.meta.url);
+
+function packageVersion(name) {
+  try {
+    return JSON.parse(readFileSync(require.resolve(`${name}/package.json`), "utf8")).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+export function environment() {
+  const cpus = os.cpus();
+  return {
+    os: `${os.type()} ${os.release()} (${os.platform()}/${os.arch()})`,
+    cpu: cpus[0]?.model?.trim() ?? "unknown",
+    cores: cpus.length,
+    memory: `${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB`,
+    loadAtStart: os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" "),
+    node: process.version,
+    wrangler: packageVersion("wrangler"),
+    workerd: packageVersion("workerd"),
+    miniflare: packageVersion("miniflare"),
+    autocannon: packageVersion("autocannon"),
+  };
+}
+
+const int = (n) => Math.round(n).toLocaleString("en-US");
+const ms = (n) => (n === undefined || n === null ? "–" : `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`);
+const pct = (n) => (n === undefined || n === null ? "–" : `${n.toFixed(1)}%`);
+
+/** Rows of the results table: one per measured route, ratio to the ceiling (GET /health) in the same run. */
+export function tableRows(measurements, ceiling) {
+  return measurements.map((m) => ({
+    route: m.name,
+    connections: String(m.connections),
+    reqPerSec: int(m.rps),
+    p50: ms(m.p50),
+    p99: ms(m.p99),
+    ofCeiling: m.isCeiling ? "(ceiling)" : m.usersPerSec === undefined ? pct((m.rps / ceiling) * 100) : "–",
+    usersPerSec: m.usersPerSec === undefined ? "" : int(m.usersPerSec),
+    errors: m.failures === 0 ? "0" : `${m.failures} ⚠`,
+  }));
+}
+
+const COLUMNS = [
+  ["route", "Route"],
+  ["connections", "Conn"],
+  ["reqPerSec", "req/s"],
+  ["p50", "p50"],
+  ["p99", "p99"],
+  ["ofCeiling", "% of /health"],
+  ["usersPerSec", "users/s"],
+  ["errors", "errors"],
+];
+
+export function textTable(rows) {
+  const widths = COLUMNS.map(([key, title]) => Math.max(title.length, ...rows.map((r) => r[key].length)));
+  const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  return [
+    line(COLUMNS.map(([, t]) => t)),
+    line(widths.map((w) => "-".repeat(w))),
+    ...rows.map((r) => line(COLUMNS.map(([k]) => r[k]))),
+  ].join("\n");
+}
+
+export function markdownTable(rows) {
+  const head = `| ${COLUMNS.map(([, t]) => t).join(" | ")} |`;
+  const rule = `|${COLUMNS.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`;
+  const body = rows.map((r) => `| ${COLUMNS.map(([k]) => r[k].replaceAll("|", "\\|") || " ").join(" | ")} |`);
+  return [head, rule, ...body].join("\n");
+}
+
+/** The issue's targets, judged on this run's numbers. */
+export function verdicts({ ceiling, read, list, seedMedianUsersPerSec, seedBestUsersPerSec, bulkSustained }) {
+  return [
+    {
+      target: "GET /v1/users/{id} ≥ 15% of the ceiling",
+      value: `${pct((read / ceiling) * 100)} (${int(read)} of ${int(ceiling)} req/s)`,
+      met: read / ceiling >= 0.15,
+    },
+    {
+      target: "GET /v1/users?limit=50 ≥ 15% of the ceiling",
+      value: `${pct((list / ceiling) * 100)} (${int(list)} of ${int(ceiling)} req/s)`,
+      met: list / ceiling >= 0.15,
+    },
+    {
+      target: "bulk create ≥ 20,000 users/s (1000 creates per call, seeding median)",
+      value:
+        `median ${int(seedMedianUsersPerSec)} users/s, best ${int(seedBestUsersPerSec)}; ` +
+        `sustained under load ${int(bulkSustained)} users/s`,
+      met: seedMedianUsersPerSec >= 20_000,
+    },
+  ];
+}
+
+export function markdownReport({ date, env, command, durations, rows, seed, verdictList, failures, notes }) {
+  const out = [];
+  out.push("# Benchmark results", "");
+  if (failures.length > 0) {
+    out.push("> **⚠ THIS RUN HAD ERRORS — its figures are not valid.**", ...failures.map((f) => `> - ${f}`), "");
+  }
+  out.push(
+    `- Date: ${date}`,
+    `- Machine: ${env.os}; ${env.cpu}, ${env.cores} cores; ${env.memory} memory`,
+    `- Load average at start (1, 5, 15 min): ${env.loadAtStart}`,
+    `- Node ${env.node}; wrangler ${env.wrangler}; workerd ${env.workerd}; miniflare ${env.miniflare}; autocannon ${env.autocannon}`,
+    `- Code: ${command.code}`,
+    `- Command: \`${command.bench}\``,
+    `- Server (started by the benchmark): \`${command.server}\``,
+    `- Each route: ${durations.warmup} s warm-up (not recorded), then ${durations.measure} s measured; ` +
+      "load generator and server share the machine. The ceiling is `GET /health` (no credential, no storage) " +
+      "measured through the same path in the same run.",
+    "",
+    "## Results",
+    "",
+    markdownTable(rows),
+    "",
+    `Seeding: ${seed.users.toLocaleString("en-US")} users in ${seed.calls.length} calls of ${seed.perCall} creates ` +
+      `(\`POST /v1/users/bulk\`): per call ${seed.calls.map((s) => `${Math.round(s * 1000)} ms`).join(", ")}; ` +
+      `median ${int(seed.medianUsersPerSec)} users/s, best ${int(seed.bestUsersPerSec)} users/s.`,
+    "",
+    "## Targets",
+    "",
+    "From the issue: user read and list ≥ 15% of the ceiling; bulk create ≥ 20,000 users/s.",
+    "",
+    "| Target | This run | Verdict |",
+    "|---|---|---|",
+    ...verdictList.map((v) => `| ${v.target} | ${v.value} | ${v.met ? "met" : "**MISSED**"} |`),
+    "",
+  );
+  const missed = verdictList.filter((v) => !v.met);
+  if (missed.length > 0) {
+    out.push(
+      `**${missed.length} target${missed.length > 1 ? "s" : ""} missed** in this run: ` +
+        `${missed.map((v) => v.target).join("; ")}.`,
+      "",
+      "Reason and next step: _to be added by the lead._",
+      "",
+    );
+  } else {
+    out.push("All targets met in this run.", "");
+  }
+  if (notes.length > 0) out.push("## Notes", "", ...notes.map((n) => `- ${n}`), "");
+  return out.join("\n");
+}

@@ -1,0 +1,324 @@
+// Load benchmark (`npm run bench`): starts the worker under `wrangler dev`, seeds a tenant with users, measures
+// the user routes with autocannon against the ceiling (GET /health) of the same run, and writes bench/results.md.
+//
+// Options: --duration <s> (10) --warmup <s> (2) --connections <n> (10) --bulk-connections <n> (1)
+//          --users <n> (10000, seeded in calls of 1000) --no-write (do not update bench/results.md)
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import autocannon from "autocannon";
+import { environment, markdownReport, tableRows, textTable, verdicts } from "./report.mjs";
+import { startServer } from "./server.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..");
+const BULK_SIZE = 1000;
+
+const { values: opts } = parseArgs({
+  options: {
+    duration: { type: "string", default: "10" },
+    warmup: { type: "string", default: "2" },
+    connections: { type: "string", default: "10" },
+    "bulk-connections": { type: "string", default: "1" },
+    users: { type: "string", default: "10000" },
+    "no-write": { type: "boolean", default: false },
+  },
+});
+const DURATION = Number(opts.duration);
+const WARMUP = Number(opts.warmup);
+const CONNECTIONS = Number(opts.connections);
+const BULK_CONNECTIONS = Number(opts["bulk-connections"]);
+const SEED_USERS = Number(opts.users);
+const runId = randomBytes(4).toString("hex");
+let emailCounter = 0;
+const nextEmail = () => `bench.${runId}.${++emailCounter}@example.com`;
+
+let server;
+let stopping = false;
+let busyAtStart = null;
+
+async function shutdown(code) {
+  if (stopping) return;
+  stopping = true;
+  if (server) await server.stop();
+  process.exit(code);
+}
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping wrangler dev…`);
+    void shutdown(130);
+  });
+}
+process.on("exit", () => server?.stopSync());
+
+const log = (message) => console.log(message);
+
+async function api(method, path, { token, body } = {}) {
+  const response = await fetch(`${server.origin}${path}`, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path} → ${response.status}: ${text.slice(0, 500)}`);
+  return JSON.parse(text);
+}
+
+function bulkBody(count) {
+  const operations = [];
+  for (let i = 0; i < count; i++) {
+    const email = nextEmail();
+    operations.push({ op: "create", data: { email, name: `Bench User ${emailCounter}` } });
+  }
+  return JSON.stringify({ operations });
+}
+
+/** Seeds the tenant in calls of BULK_SIZE creates, timing each call (the bulk create figure). */
+async function seed(token) {
+  const ids = [];
+  const calls = [];
+  for (let done = 0; done < SEED_USERS; done += BULK_SIZE) {
+    const count = Math.min(BULK_SIZE, SEED_USERS - done);
+    const body = bulkBody(count);
+    const started = performance.now();
+    const response = await fetch(`${server.origin}/v1/users/bulk`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body,
+    });
+    const result = await response.json();
+    const seconds = (performance.now() - started) / 1000;
+    if (response.status !== 200) throw new Error(`seeding: bulk → ${response.status}: ${JSON.stringify(result)}`);
+    const failed = result.results.filter((r) => r.status !== 201);
+    if (failed.length > 0) throw new Error(`seeding: ${failed.length} items failed, e.g. ${JSON.stringify(failed[0])}`);
+    for (const r of result.results) ids.push(r.id);
+    calls.push(seconds);
+    log(
+      `  call ${calls.length}: ${count} users in ${Math.round(seconds * 1000)} ms (${Math.round(count / seconds)} users/s)`,
+    );
+  }
+  const perSecond = calls.map((s) => BULK_SIZE / s).sort((a, b) => a - b);
+  const mid = perSecond.length >> 1;
+  return {
+    ids,
+    calls,
+    users: ids.length,
+    perCall: BULK_SIZE,
+    medianUsersPerSec: perSecond.length % 2 ? perSecond[mid] : (perSecond[mid - 1] + perSecond[mid]) / 2,
+    bestUsersPerSec: perSecond.at(-1),
+  };
+}
+
+function cannon({ connections, duration, request }) {
+  return autocannon({
+    url: server.origin,
+    connections,
+    duration,
+    timeout: 30,
+    requests: [request],
+  });
+}
+
+/** One route: a warm-up run (discarded), then the measured run. */
+async function measure(name, { connections = CONNECTIONS, request, itemsPerRequest, isCeiling = false }) {
+  const itemFailures = { count: 0, example: null };
+  const checked = {
+    ...request,
+    onResponse: itemsPerRequest ? (status, body) => checkBulkItems(status, body, itemFailures) : undefined,
+  };
+  await cannon({ connections, duration: WARMUP, request });
+  itemFailures.count = 0;
+  const result = await cannon({ connections, duration: DURATION, request: checked });
+  const completed = result.requests.total;
+  const rps = completed / result.duration;
+  const failures = result.errors + result.timeouts + result.non2xx + itemFailures.count;
+  const m = {
+    name,
+    connections,
+    rps,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    completed,
+    failures,
+    statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats).map(([k, v]) => [k, v.count])),
+    errors: result.errors,
+    timeouts: result.timeouts,
+    itemFailures,
+    isCeiling,
+  };
+  if (itemsPerRequest) m.usersPerSec = (result["2xx"] * itemsPerRequest - itemFailures.count) / result.duration;
+  const flag = failures > 0 || completed === 0 ? "  ⚠ ERRORS" : "";
+  log(
+    `  ${name}: ${Math.round(rps)} req/s, p50 ${m.p50} ms, p99 ${m.p99} ms, ` +
+      `status ${JSON.stringify(m.statusCodes)}${result.errors ? `, ${result.errors} socket errors` : ""}` +
+      `${result.timeouts ? `, ${result.timeouts} timeouts` : ""}${flag}`,
+  );
+  return m;
+}
+
+/** The commit measured, and whether the code differed from it (the lead commits after the run). */
+function codeVersion() {
+  const git = (...args) => execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim();
+  try {
+    const commit = git("rev-parse", "--short", "HEAD");
+    const dirty = git("status", "--porcelain", "--", "src", "migrations", "wrangler.toml", "package.json");
+    const changed = dirty ? dirty.split("\n").length : 0;
+    return changed
+      ? `commit ${commit} + ${changed} uncommitted changes in src/, migrations/ or config`
+      : `commit ${commit}`;
+  } catch {
+    return "unknown (not a git checkout)";
+  }
+}
+
+function checkBulkItems(status, body, failures) {
+  if (status !== 200) return;
+  try {
+    for (const item of JSON.parse(body).results) {
+      if (item.status !== 201) {
+        failures.count++;
+        failures.example ??= item;
+      }
+    }
+  } catch (error) {
+    failures.count++;
+    failures.example ??= String(error);
+  }
+}
+
+async function main() {
+  const started = Date.now();
+  const env = environment();
+  log(`Machine: ${env.os}; ${env.cpu}, ${env.cores} cores; ${env.memory}; Node ${env.node}`);
+  log(`wrangler ${env.wrangler}, workerd ${env.workerd}, autocannon ${env.autocannon}`);
+  const load = os.loadavg()[0];
+  if (load > env.cores * 0.5) {
+    busyAtStart = `Load average was ${load.toFixed(2)} on ${env.cores} cores when the run started: other work shared the machine, so absolute figures are low and ratios noisy.`;
+    log(`⚠ ${busyAtStart}`);
+  }
+  log("Starting wrangler dev…");
+  server = await startServer({ cwd: root });
+  log(`  ready at ${server.origin} in ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${server.pid})`);
+
+  const tenant = await api("POST", "/v1/tenants", { token: server.adminToken, body: { name: `Bench ${runId}` } });
+  const token = tenant.apiKey.secret;
+  log(`Tenant ${tenant.id}; seeding ${SEED_USERS} users in calls of ${BULK_SIZE}…`);
+  const seeded = await seed(token);
+
+  const auth = { authorization: `Bearer ${token}` };
+  const json = { ...auth, "content-type": "application/json" };
+  const pick = () => seeded.ids[Math.floor(Math.random() * seeded.ids.length)];
+  log(`Measuring: ${WARMUP} s warm-up + ${DURATION} s per route, ${CONNECTIONS} connections…`);
+  const ceiling = await measure("GET /health", { request: { method: "GET", path: "/health" }, isCeiling: true });
+  const read = await measure("GET /v1/users/{id}", {
+    request: {
+      method: "GET",
+      path: "/v1/users/x",
+      headers: auth,
+      setupRequest: (r) => ({ ...r, path: `/v1/users/${pick()}` }),
+    },
+  });
+  const list = await measure("GET /v1/users?limit=50", {
+    request: { method: "GET", path: "/v1/users?limit=50", headers: auth },
+  });
+  const create = await measure("POST /v1/users", {
+    request: {
+      method: "POST",
+      path: "/v1/users",
+      headers: json,
+      setupRequest: (r) => ({ ...r, body: JSON.stringify({ email: nextEmail(), name: "Bench Single" }) }),
+    },
+  });
+  const bulk = await measure(`POST /v1/users/bulk (${BULK_SIZE} creates)`, {
+    connections: BULK_CONNECTIONS,
+    itemsPerRequest: BULK_SIZE,
+    request: {
+      method: "POST",
+      path: "/v1/users/bulk",
+      headers: json,
+      setupRequest: (r) => ({ ...r, body: bulkBody(BULK_SIZE) }),
+    },
+  });
+  const drift = await measure("GET /health (again, drift check)", { request: { method: "GET", path: "/health" } });
+  const measurements = [ceiling, read, list, create, bulk, drift];
+
+  const failures = measurements.flatMap((m) => {
+    const out = [];
+    if (m.completed === 0) out.push(`${m.name}: no request completed`);
+    if (m.failures > 0) {
+      out.push(
+        `${m.name}: ${m.failures} failures (status ${JSON.stringify(m.statusCodes)}, ${m.errors} socket errors, ` +
+          `${m.timeouts} timeouts, ${m.itemFailures.count} failed bulk items` +
+          `${m.itemFailures.example ? `, e.g. ${JSON.stringify(m.itemFailures.example).slice(0, 300)}` : ""})`,
+      );
+    }
+    return out;
+  });
+  const rows = tableRows(measurements, ceiling.rps);
+  const verdictList = verdicts({
+    ceiling: ceiling.rps,
+    read: read.rps,
+    list: list.rps,
+    seedMedianUsersPerSec: seeded.medianUsersPerSec,
+    seedBestUsersPerSec: seeded.bestUsersPerSec,
+    bulkSustained: bulk.usersPerSec,
+  });
+  const notes = busyAtStart ? [busyAtStart] : [];
+  const driftPct = ((drift.rps - ceiling.rps) / ceiling.rps) * 100;
+  if (Math.abs(driftPct) > 15) {
+    notes.push(
+      `The ceiling drifted ${driftPct.toFixed(0)}% between the first and last /health runs: the machine was noisy.`,
+    );
+  }
+
+  log("");
+  log(textTable(rows));
+  log("");
+  log(
+    `Bulk seeding: median ${Math.round(seeded.medianUsersPerSec)} users/s, best ${Math.round(seeded.bestUsersPerSec)} users/s`,
+  );
+  for (const v of verdictList) log(`${v.met ? "met   " : "MISSED"}  ${v.target}: ${v.value}`);
+  if (failures.length > 0) {
+    log("\n⚠⚠⚠ THIS RUN HAD ERRORS — the figures are not valid ⚠⚠⚠");
+    for (const f of failures) log(`  - ${f}`);
+  }
+  for (const n of notes) log(`note: ${n}`);
+
+  if (!opts["no-write"]) {
+    const markdown = markdownReport({
+      date: new Date().toISOString(),
+      env,
+      command: {
+        bench: ["npm run bench", ...process.argv.slice(2)]
+          .join(" ")
+          .replace(/^npm run bench (.+)/, "npm run bench -- $1"),
+        server: server.printableCommand,
+        code: codeVersion(),
+      },
+      durations: { warmup: WARMUP, measure: DURATION },
+      rows,
+      seed: seeded,
+      verdictList,
+      failures,
+      notes,
+    });
+    writeFileSync(join(here, "results.md"), markdown);
+    log(`\nWrote bench/results.md (total ${((Date.now() - started) / 1000).toFixed(0)} s).`);
+  }
+  return failures.length > 0 ? 1 : 0;
+}
+
+main()
+  .then((code) => shutdown(code))
+  .catch(async (error) => {
+    console.error(`\nBenchmark failed: ${error instanceof Error ? error.stack : error}`);
+    if (server) console.error(`\nwrangler dev log (tail):\n${server.logTail()}`);
+    await shutdown(1);
+  });
