@@ -35,7 +35,6 @@ export interface BulkItem {
   index: number;
   status: number;
   id?: string;
-  data?: ApiUser;
   error?: { type: string; title: string; status: number; detail: string; code: string; requestId: string };
 }
 

@@ -1,7 +1,7 @@
 import type { ServiceContext } from "../../core/context";
 import { newId } from "../../core/ids";
-import { insertAuditSql, sealPending, verifyChain } from "./audit.repo";
-import { type AuditContent, auditKey, macOf } from "./audit-chain";
+import { insertAudit, sealPending, verifyChain } from "./audit.repo";
+import { type AuditKey, type AuditRecord, auditKey, macOf } from "./audit-chain";
 import type { Changes } from "./audit-changes";
 
 export interface AuditEntry {
@@ -21,13 +21,14 @@ export interface AuditStatementOptions {
   at?: string;
 }
 
-/** The INSERT of one audit event, to go in the same D1 batch as the change it records. */
-export async function auditStatement(
-  ctx: ServiceContext,
-  entry: AuditEntry,
-  options: AuditStatementOptions = {},
-): Promise<D1PreparedStatement> {
-  const content: AuditContent = {
+/** The key that MACs this scope's audit events (cached per isolate). */
+export function auditKeyOf(ctx: Pick<ServiceContext, "env" | "scope">): Promise<AuditKey> {
+  return auditKey(ctx.env.MASTER_KEY, ctx.scope);
+}
+
+/** An audit event of this request, MAC'd and ready to insert (alone or set-based). */
+export function auditRecord(ctx: ServiceContext, key: AuditKey, entry: AuditEntry, at: string): AuditRecord {
+  const content = {
     id: newId("aud"),
     action: entry.action,
     actorType: ctx.actor.type,
@@ -38,34 +39,28 @@ export async function auditStatement(
     requestId: ctx.request.requestId,
     ip: ctx.request.ip,
     userAgent: ctx.request.userAgent,
-    createdAt: options.at ?? new Date().toISOString(),
+    createdAt: at,
   };
-  const mac = await macOf(await auditKey(ctx.env.MASTER_KEY, ctx.scope), content);
-  return ctx.db
-    .prepare(insertAuditSql(options.onlyIfPreviousChanged ?? false))
-    .bind(
-      content.id,
-      content.action,
-      content.actorType,
-      content.actorId,
-      content.resourceType,
-      content.resourceId,
-      content.changes,
-      content.requestId,
-      content.ip,
-      content.userAgent,
-      content.createdAt,
-      mac,
-    );
+  return { ...content, mac: macOf(key, content) };
+}
+
+/** The INSERT of one audit event, to go in the same D1 batch as the change it records. */
+export async function auditStatement(
+  ctx: ServiceContext,
+  entry: AuditEntry,
+  options: AuditStatementOptions = {},
+): Promise<D1PreparedStatement> {
+  const record = auditRecord(ctx, await auditKeyOf(ctx), entry, options.at ?? new Date().toISOString());
+  return insertAudit(ctx.db, record, options.onlyIfPreviousChanged ?? false);
 }
 
 /** Chains every event not yet sealed; safe to run concurrently (same values, `WHERE hash IS NULL`). */
 export async function sealAuditTrail(ctx: Pick<ServiceContext, "env" | "db" | "scope">): Promise<number> {
-  return sealPending(ctx.db, await auditKey(ctx.env.MASTER_KEY, ctx.scope));
+  return sealPending(ctx.db, await auditKeyOf(ctx));
 }
 
 export async function verifyAuditTrail(ctx: Pick<ServiceContext, "env" | "db" | "scope">) {
-  const key = await auditKey(ctx.env.MASTER_KEY, ctx.scope);
+  const key = await auditKeyOf(ctx);
   await sealPending(ctx.db, key);
   return verifyChain(ctx.db, key);
 }

@@ -5,7 +5,6 @@ import { ProblemSchema } from "../../core/http/problem-schema";
 import { defineRoute } from "../../core/http/route";
 import type { AppEnv } from "../../env";
 import { BULK_MAX_OPERATIONS, bulk } from "./users.bulk";
-import { UserSchema } from "./users.schema";
 
 const BulkRequestSchema = z
   .strictObject({
@@ -37,7 +36,6 @@ const BulkResultSchema = z
         index: z.number().int(),
         status: z.number().int().openapi({ description: "The HTTP status this item would have had on its own." }),
         id: z.string().optional(),
-        data: UserSchema.optional(),
         error: ProblemSchema.optional(),
       }),
     ),

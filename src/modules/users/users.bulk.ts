@@ -7,10 +7,21 @@ import { JsonValueSchema } from "../../core/http/json-value";
 import type { Json } from "../../core/http/merge-patch";
 import type { ProblemSchema } from "../../core/http/problem-schema";
 import { fieldErrors, validationError } from "../../core/http/validation";
+import { insertAuditMany } from "../audit/audit.repo";
+import { auditKeyOf } from "../audit/audit.service";
 import { UserErrors } from "./users.errors";
-import { normalizeEmail, normalizeUsername, toUser } from "./users.mapping";
-import { conflictFor, notFound, type Plan, planCreate, planRestore, planSoftDelete, planUpdate } from "./users.plans";
-import { findTaken, findUsers } from "./users.repo";
+import { normalizeEmail, normalizeUsername } from "./users.mapping";
+import {
+  buildCreate,
+  conflictFor,
+  type NewUser,
+  notFound,
+  type Plan,
+  planRestore,
+  planSoftDelete,
+  planUpdate,
+} from "./users.plans";
+import { insertUsersMany, prefetch } from "./users.repo";
 import { CreateUserSchema } from "./users.schema";
 
 export const BULK_MAX_OPERATIONS = 1000;
@@ -37,16 +48,14 @@ export interface BulkItemResult {
   index: number;
   status: number;
   id?: string;
-  data?: ReturnType<typeof toUser>;
   error?: z.infer<typeof ProblemSchema>;
 }
 
-interface Planned {
-  index: number;
-  plan: Plan;
-}
-
-type Outcome = { index: number; plan: Plan } | { index: number; error: ApiError };
+/** A planned update, delete or restore (no statements when it changes nothing). */
+type Change = { index: number; plan: Plan };
+type Create = { index: number; created: NewUser };
+type Failure = { index: number; error: ApiError };
+type Outcome = Change | Create | Failure;
 
 const STATUS: Record<Plan["action"], number> = {
   "user.created": 201,
@@ -57,17 +66,20 @@ const STATUS: Record<Plan["action"], number> = {
 };
 
 /**
- * Plans every operation in order against an in-memory view of the users it touches (so two operations on
- * one user see each other), after one round of prefetching: the users named by id and the emails and
- * usernames that are already taken. Then commits: atomic → one batch with an assertion after every guarded
- * change, so a concurrent write aborts it all; otherwise → one batch that skips what conflicts, and each
- * skipped item is retried on its own to report exactly why.
+ * Plans every operation in request order against an in-memory view of the users it touches (so operations on
+ * one user see each other, and an email freed by one item may be taken by a later one), after one round trip
+ * that prefetches the users named by id and which emails and usernames are taken. Then one D1 batch commits
+ * everything: the updates, deletes and restores as version-guarded statements in order, then all creates and
+ * their audit events set-based (json_each), which is what makes 1000 creates cheap.
+ * Atomic: an assertion after every guarded change and plain inserts, so any concurrent interference aborts
+ * the whole batch. Non-atomic: creates skip on conflict and audit only what was written; an item whose write
+ * did not happen is reported as a conflict.
  */
 export async function bulk(
   ctx: ServiceContext,
   operations: readonly unknown[],
   atomic: boolean,
-): Promise<{ results: BulkItemResult[]; committed: boolean }> {
+): Promise<{ results: BulkItemResult[] }> {
   if (operations.length > BULK_MAX_OPERATIONS) {
     throw new ApiError(UserErrors.BULK_TOO_LARGE, {
       detail: `At most ${BULK_MAX_OPERATIONS} operations per request; got ${operations.length}.`,
@@ -86,8 +98,7 @@ export async function bulk(
     p.success && p.data.op === "create" ? CreateUserSchema.safeParse(p.data.data) : null,
   );
   // The emails and usernames this request may claim: those of the creates, and those an update sets (a merge
-  // patch replaces these top-level members as given), so that a taken one fails its own item, even in an
-  // atomic bulk, instead of the whole batch on a unique index.
+  // patch replaces these top-level members as given), so that a taken one fails its own item.
   const updates = parsed.flatMap((p) => (p.success && p.data.op === "update" && p.data.data ? [p.data.data] : []));
   const emails = [
     ...creates.flatMap((c) => (c?.success ? [normalizeEmail(c.data.email)] : [])),
@@ -97,18 +108,14 @@ export async function bulk(
     ...creates.flatMap((c) => (c?.success && c.data.username ? [normalizeUsername(c.data.username) as string] : [])),
     ...updates.flatMap((d) => (typeof d.username === "string" ? [normalizeUsername(d.username) as string] : [])),
   ];
-  const [state, takenEmails, takenUsernames] = await Promise.all([
-    findUsers(ctx.db, ids),
-    findTaken(ctx.db, "emailNormalized", emails),
-    findTaken(ctx.db, "usernameNormalized", usernames),
-  ]);
+  const [known, key] = await Promise.all([prefetch(ctx.db, ids, emails, usernames), auditKeyOf(ctx)]);
+  const { users: state, emails: takenEmails, usernames: takenUsernames } = known;
 
   const outcomes: Outcome[] = [];
   for (const [index, result] of parsed.entries()) {
     try {
       if (!result.success) throw validationError(fieldErrors(result.error.issues), "operation");
       const op = result.data;
-      let plan: Plan | null;
       if (op.op === "create") {
         const input = creates[index];
         if (!input?.success) throw validationError(fieldErrors(input?.error.issues ?? [], ["data"]), "operation");
@@ -116,31 +123,37 @@ export async function bulk(
         const username = normalizeUsername(input.data.username);
         if (takenEmails.has(email)) throw conflictFor("users.email_normalized");
         if (username && takenUsernames.has(username)) throw conflictFor("users.username_normalized");
-        plan = await planCreate(ctx, input.data, at, { skipOnConflict: !atomic });
-        takenEmails.set(email, plan.after?.id as string);
-        if (username) takenUsernames.set(username, plan.after?.id as string);
+        const created = await buildCreate(ctx, key, input.data, at);
+        takenEmails.set(email, created.row.id);
+        if (username) takenUsernames.set(username, created.row.id);
+        outcomes.push({ index, created });
+        continue;
+      }
+      const current = state.get(op.id as string);
+      if (!current) throw notFound(op.id as string);
+      let plan: Plan | null;
+      if (op.op === "update") {
+        if (current.status === "deleted") throw notFound(current.id);
+        plan = await planUpdate(ctx, current, op.data as Json, at, ["data"]);
+        if (plan?.after) claimIdentifiers(plan.after, current, takenEmails, takenUsernames);
       } else {
-        const current = state.get(op.id as string);
-        if (!current) throw notFound(op.id as string);
-        if (op.op === "update") {
-          if (current.status === "deleted") throw notFound(current.id);
-          plan = await planUpdate(ctx, current, op.data as Json, at, ["data"]);
-          if (plan?.after) claimIdentifiers(plan.after, current, takenEmails, takenUsernames);
-        } else {
-          plan = op.op === "delete" ? await planSoftDelete(ctx, current, at) : await planRestore(ctx, current, at);
-        }
+        plan = op.op === "delete" ? await planSoftDelete(ctx, current, at) : await planRestore(ctx, current, at);
       }
       if (plan?.after) state.set(plan.after.id, plan.after);
-      outcomes.push(plan ? { index, plan } : { index, plan: noChange(state.get(result.data.id as string) as UserRow) });
+      outcomes.push({
+        index,
+        plan: plan ?? { action: "user.updated", before: current, after: current, statements: [] },
+      });
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       outcomes.push({ index, error });
     }
   }
 
-  const planned = outcomes.filter((o): o is Planned => "plan" in o && o.plan.statements.length > 0);
-  const failed = outcomes.filter((o): o is { index: number; error: ApiError } => "error" in o);
+  const changes = outcomes.filter((o): o is Change => "plan" in o && o.plan.statements.length > 0);
+  const created = outcomes.filter((o): o is Create => "created" in o);
   if (atomic) {
+    const failed = outcomes.filter((o): o is Failure => "error" in o);
     if (failed.length > 0) {
       throw new ApiError(UserErrors.BULK_ATOMIC_FAILED, {
         detail: `${failed.length} of ${operations.length} operations are not valid; nothing was committed.`,
@@ -152,14 +165,11 @@ export async function bulk(
         })),
       });
     }
-    await commitAtomic(ctx, planned);
-    return { results: outcomes.map((o) => resultOf(ctx, o)), committed: true };
+    await commitAtomic(ctx, changes, created);
+    return { results: outcomes.map((o) => resultOf(ctx, o)) };
   }
-  const retried = await commitEach(ctx, planned);
-  return {
-    results: outcomes.map((o) => resultOf(ctx, retried.get(o.index) ?? o)),
-    committed: planned.length > 0,
-  };
+  const lost = await commitEach(ctx, changes, created);
+  return { results: outcomes.map((o) => resultOf(ctx, lost.get(o.index) ?? o)) };
 }
 
 /**
@@ -187,16 +197,32 @@ function claim(owners: Map<string, string>, from: string | null, to: string | nu
   if (to !== null) owners.set(to, id);
 }
 
-function noChange(row: UserRow): Plan {
-  return { action: "user.updated", before: row, after: row, statements: [] };
+/** Creates go after the other changes: an update may free an email a create then takes (in request order). */
+function createStatements(ctx: ServiceContext, created: Create[], skipOnConflict: boolean) {
+  if (created.length === 0) return [];
+  return [
+    ...insertUsersMany(
+      ctx.db,
+      created.map((c) => c.created.row),
+      { skipOnConflict },
+    ),
+    ...insertAuditMany(
+      ctx.db,
+      created.map((c) => c.created.audit),
+      skipOnConflict,
+    ),
+  ];
 }
 
-async function commitAtomic(ctx: ServiceContext, planned: Planned[]): Promise<void> {
-  if (planned.length === 0) return;
-  const statements = planned.flatMap(({ plan }) => {
-    const [change, ...rest] = plan.statements as [D1PreparedStatement, ...D1PreparedStatement[]];
-    return plan.action === "user.created" ? plan.statements : [change, assertPreviousChanged(ctx.db), ...rest];
-  });
+async function commitAtomic(ctx: ServiceContext, changes: Change[], created: Create[]): Promise<void> {
+  const statements = [
+    ...changes.flatMap(({ plan }) => {
+      const [change, ...rest] = plan.statements as [D1PreparedStatement, ...D1PreparedStatement[]];
+      return [change, assertPreviousChanged(ctx.db), ...rest];
+    }),
+    ...createStatements(ctx, created, false),
+  ];
+  if (statements.length === 0) return;
   try {
     await ctx.db.batch([...statements, clearAssertions(ctx.db)]);
   } catch (error) {
@@ -217,50 +243,57 @@ async function commitAtomic(ctx: ServiceContext, planned: Planned[]): Promise<vo
 }
 
 /**
- * Non-atomic: one batch where creates skip on conflict and updates are version-guarded, each audit row
- * written only if its change was. Items whose change did not happen are reported as conflicts.
+ * Non-atomic: one batch; returns the items whose write did not happen (a concurrent request got there
+ * first), as conflicts. Should an update's new email collide with a concurrent write, the shared batch fails
+ * on the unique index, and the items are then committed one by one to tell exactly which.
  */
-async function commitEach(ctx: ServiceContext, planned: Planned[]): Promise<Map<number, Outcome>> {
-  const changed = new Map<number, Outcome>();
-  if (planned.length === 0) return changed;
+async function commitEach(ctx: ServiceContext, changes: Change[], created: Create[]): Promise<Map<number, Failure>> {
+  const lost = new Map<number, Failure>();
+  const creates = createStatements(ctx, created, true);
+  const statements = [...changes.flatMap(({ plan }) => plan.statements), ...creates];
+  if (statements.length === 0) return lost;
   let results: D1Result[];
   try {
-    results = await ctx.db.batch(planned.flatMap(({ plan }) => plan.statements));
+    results = await ctx.db.batch(statements);
   } catch (error) {
     if (!uniqueViolation(error)) throw error;
-    results = await commitOneByOne(ctx, planned, changed);
+    results = [];
+    for (const change of changes) {
+      try {
+        results.push(...(await ctx.db.batch(change.plan.statements)));
+      } catch (one) {
+        const conflict = conflictFor(uniqueViolation(one));
+        if (!conflict) throw one;
+        lost.set(change.index, { index: change.index, error: conflict });
+        results.push(...change.plan.statements.map(() => ({ meta: { changes: 1 } }) as D1Result));
+      }
+    }
+    if (creates.length > 0) results.push(...(await ctx.db.batch(creates)));
   }
   let offset = 0;
-  for (const item of planned) {
-    const changes = results[offset]?.meta.changes ?? 0;
-    offset += item.plan.statements.length;
-    if (changes === 0) {
-      const error =
-        item.plan.action === "user.created"
-          ? new ApiError(UserErrors.EMAIL_TAKEN, { detail: "Another request took this email or username meanwhile." })
-          : new ApiError(UserErrors.USER_WRITE_CONFLICT, {
-              detail: "The user changed meanwhile; retry this operation.",
-            });
-      changed.set(item.index, { index: item.index, error });
+  for (const change of changes) {
+    if ((results[offset]?.meta.changes ?? 0) === 0 && !lost.has(change.index)) {
+      const error = new ApiError(UserErrors.USER_WRITE_CONFLICT, {
+        detail: "The user changed meanwhile; retry this operation.",
+      });
+      lost.set(change.index, { index: change.index, error });
+    }
+    offset += change.plan.statements.length;
+  }
+  const inserted = new Set(
+    results
+      .slice(offset)
+      .flatMap((result) => (result.results as { id?: string }[]).flatMap((row) => (row.id ? [row.id] : []))),
+  );
+  for (const { index, created: user } of created) {
+    if (!inserted.has(user.row.id)) {
+      const error = new ApiError(UserErrors.EMAIL_TAKEN, {
+        detail: "Another request took this email or username meanwhile.",
+      });
+      lost.set(index, { index, error });
     }
   }
-  return changed;
-}
-
-/** The slow path, when a concurrent write made the shared batch fail on a unique index. */
-async function commitOneByOne(ctx: ServiceContext, planned: Planned[], failed: Map<number, Outcome>) {
-  const results: D1Result[] = [];
-  for (const item of planned) {
-    try {
-      results.push(...(await ctx.db.batch(item.plan.statements)));
-    } catch (error) {
-      const conflict = conflictFor(uniqueViolation(error));
-      if (!conflict) throw error;
-      failed.set(item.index, { index: item.index, error: conflict });
-      results.push(...item.plan.statements.map(() => ({ meta: { changes: 1 } }) as D1Result));
-    }
-  }
-  return results;
+  return lost;
 }
 
 function resultOf(ctx: ServiceContext, outcome: Outcome): BulkItemResult {
@@ -271,11 +304,7 @@ function resultOf(ctx: ServiceContext, outcome: Outcome): BulkItemResult {
       error: problemBody(outcome.error, ctx.request.requestId) as BulkItemResult["error"],
     };
   }
+  if ("created" in outcome) return { index: outcome.index, status: 201, id: outcome.created.row.id };
   const row = outcome.plan.after ?? outcome.plan.before;
-  return {
-    index: outcome.index,
-    status: STATUS[outcome.plan.action],
-    ...(row ? { id: row.id } : {}),
-    ...(outcome.plan.after ? { data: toUser(outcome.plan.after) } : {}),
-  };
+  return { index: outcome.index, status: STATUS[outcome.plan.action], ...(row ? { id: row.id } : {}) };
 }

@@ -5,7 +5,9 @@ import { ApiError } from "../../core/errors";
 import { applyMergePatch, type Json } from "../../core/http/merge-patch";
 import { fieldErrors, validationError } from "../../core/http/validation";
 import { newId } from "../../core/ids";
-import { type AuditEntry, auditStatement } from "../audit/audit.service";
+import { insertAudit } from "../audit/audit.repo";
+import { type AuditEntry, auditKeyOf, auditRecord, auditStatement } from "../audit/audit.service";
+import type { AuditKey, AuditRecord } from "../audit/audit-chain";
 import { diffChanges } from "../audit/audit-changes";
 import { UserErrors } from "./users.errors";
 import { auditView, normalizeEmail, normalizeUsername, USER_CHANGE_POLICY } from "./users.mapping";
@@ -23,26 +25,34 @@ export interface Plan {
   statements: D1PreparedStatement[];
 }
 
-function audit(ctx: ServiceContext, plan: Omit<Plan, "statements">, at: string, guarded: boolean) {
-  const id = (plan.after ?? plan.before)?.id ?? null;
-  const entry: AuditEntry = {
+function auditEntry(plan: Omit<Plan, "statements">): AuditEntry {
+  return {
     action: plan.action,
-    resource: { type: "user", id },
+    resource: { type: "user", id: (plan.after ?? plan.before)?.id ?? null },
     // a purge keeps a tombstone: who and when, never what
     changes:
       plan.action === "user.purged"
         ? {}
         : diffChanges(auditView(plan.before), auditView(plan.after), USER_CHANGE_POLICY),
   };
-  return auditStatement(ctx, entry, { onlyIfPreviousChanged: guarded, at });
 }
 
-export async function planCreate(
+function audit(ctx: ServiceContext, plan: Omit<Plan, "statements">, at: string, guarded: boolean) {
+  return auditStatement(ctx, auditEntry(plan), { onlyIfPreviousChanged: guarded, at });
+}
+
+/** A new user: its row and its `user.created` audit record, not yet written anywhere. */
+export interface NewUser {
+  row: UserRow;
+  audit: AuditRecord;
+}
+
+export async function buildCreate(
   ctx: ServiceContext,
+  key: AuditKey,
   input: CreateUserInput,
   at: string,
-  options: { skipOnConflict?: boolean } = {},
-): Promise<Plan> {
+): Promise<NewUser> {
   const row: UserRow = {
     id: newId("usr", Date.parse(at)),
     email: input.email.trim(),
@@ -63,11 +73,16 @@ export async function planCreate(
     lastLoginAt: null,
     version: 1,
   };
-  const plan = { action: "user.created" as const, before: null, after: row };
-  const guarded = options.skipOnConflict ?? false;
+  return { row, audit: auditRecord(ctx, key, auditEntry({ action: "user.created", before: null, after: row }), at) };
+}
+
+export async function planCreate(ctx: ServiceContext, input: CreateUserInput, at: string): Promise<Plan> {
+  const { row, audit: record } = await buildCreate(ctx, await auditKeyOf(ctx), input, at);
   return {
-    ...plan,
-    statements: [insertUser(ctx.db, row, { skipOnConflict: guarded }), await audit(ctx, plan, at, guarded)],
+    action: "user.created",
+    before: null,
+    after: row,
+    statements: [insertUser(ctx.db, row), insertAudit(ctx.db, record, false)],
   };
 }
 

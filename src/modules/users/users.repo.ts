@@ -1,5 +1,6 @@
-import { and, asc, desc, eq, gt, inArray, lt, ne, or, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { jsonChunks } from "../../core/db/json-rows";
 import { toStatement } from "../../core/db/statements";
 import { type UserRow, users } from "../../core/db/tenant-schema";
 import type { UserSort } from "./users.schema";
@@ -7,44 +8,107 @@ import type { UserSort } from "./users.schema";
 export type NewUserRow = typeof users.$inferInsert;
 export type UserChanges = Partial<Omit<NewUserRow, "id" | "createdAt" | "version">>;
 
-/** D1 binds at most 100 parameters per statement. */
-const IN_CHUNK = 90;
-
 export async function findUser(db: D1Database, id: string): Promise<UserRow | undefined> {
   return drizzle(db).select().from(users).where(eq(users.id, id)).get();
 }
 
-export async function findUsers(db: D1Database, ids: readonly string[]): Promise<Map<string, UserRow>> {
-  const found = new Map<string, UserRow>();
-  const orm = drizzle(db);
-  const chunks = chunk([...new Set(ids)]);
-  if (chunks.length === 0) return found;
-  const results = await orm.batch(
-    chunks.map((part) => orm.select().from(users).where(inArray(users.id, part))) as [never, ...never[]],
-  );
-  for (const rows of results as UserRow[][]) for (const row of rows) found.set(row.id, row);
-  return found;
+function inJson(values: readonly string[]) {
+  return sql`(SELECT value FROM json_each(${JSON.stringify([...new Set(values)])}))`;
 }
 
-/** Which of these normalized emails / usernames already belong to a user (and to whom). */
-export async function findTaken(
+export interface Prefetched {
+  /** The users named by id. */
+  users: Map<string, UserRow>;
+  /** Normalized email → the id of the user who has it. */
+  emails: Map<string, string>;
+  /** Normalized username → the id of the user who has it. */
+  usernames: Map<string, string>;
+}
+
+/** One round trip: the users a bulk request names, and which of its emails and usernames are taken. */
+export async function prefetch(
   db: D1Database,
-  column: "emailNormalized" | "usernameNormalized",
-  values: readonly string[],
-): Promise<Map<string, string>> {
-  const taken = new Map<string, string>();
-  const chunks = chunk([...new Set(values)]);
-  if (chunks.length === 0) return taken;
+  ids: readonly string[],
+  emails: readonly string[],
+  usernames: readonly string[],
+): Promise<Prefetched> {
   const orm = drizzle(db);
-  const results = await orm.batch(
-    chunks.map((part) =>
-      orm.select({ id: users.id, value: users[column] }).from(users).where(inArray(users[column], part)),
-    ) as [never, ...never[]],
-  );
-  for (const rows of results as { id: string; value: string | null }[][]) {
-    for (const row of rows) if (row.value !== null) taken.set(row.value, row.id);
-  }
-  return taken;
+  const [rows, takenEmails, takenUsernames] = await orm.batch([
+    orm
+      .select()
+      .from(users)
+      .where(inArray(users.id, inJson(ids))),
+    orm
+      .select({ id: users.id, value: users.emailNormalized })
+      .from(users)
+      .where(inArray(users.emailNormalized, inJson(emails))),
+    orm
+      .select({ id: users.id, value: users.usernameNormalized })
+      .from(users)
+      .where(inArray(users.usernameNormalized, inJson(usernames))),
+  ]);
+  const owners = (found: { id: string; value: string | null }[]) =>
+    new Map(found.flatMap((row) => (row.value === null ? [] : [[row.value, row.id] as const])));
+  return {
+    users: new Map(rows.map((row) => [row.id, row])),
+    emails: owners(takenEmails),
+    usernames: owners(takenUsernames),
+  };
+}
+
+const USER_COLUMNS = [
+  "id",
+  "email",
+  "email_normalized",
+  "username",
+  "username_normalized",
+  "name",
+  "phone",
+  "status",
+  "restore_status",
+  "attributes",
+  "roles",
+  "password_hash",
+  "mfa_totp",
+  "created_at",
+  "updated_at",
+  "deleted_at",
+  "last_login_at",
+  "version",
+] as const;
+
+function columnValues(row: UserRow): unknown[] {
+  return [
+    row.id,
+    row.email,
+    row.emailNormalized,
+    row.username,
+    row.usernameNormalized,
+    row.name,
+    row.phone,
+    row.status,
+    row.restoreStatus,
+    JSON.stringify(row.attributes),
+    JSON.stringify(row.roles),
+    row.passwordHash,
+    row.mfaTotp ? 1 : 0,
+    row.createdAt,
+    row.updatedAt,
+    row.deletedAt,
+    row.lastLoginAt,
+    row.version,
+  ];
+}
+
+/**
+ * Inserts many new users set-based (json_each), returning the ids inserted. With `skipOnConflict`, a row
+ * whose email or username is taken is skipped (and its id is missing from the result) instead of failing all.
+ */
+export function insertUsersMany(db: D1Database, rows: readonly UserRow[], options: { skipOnConflict: boolean }) {
+  const select = USER_COLUMNS.map((_, i) => `value ->> ${i}`).join(", ");
+  const sqlText = `INSERT INTO users (${USER_COLUMNS.join(", ")}) SELECT ${select} FROM json_each(?) WHERE true
+    ${options.skipOnConflict ? "ON CONFLICT DO NOTHING" : ""} RETURNING id`;
+  return jsonChunks(rows.map(columnValues)).map((chunk) => db.prepare(sqlText).bind(chunk));
 }
 
 export interface ListPosition {
@@ -74,9 +138,8 @@ export async function listUsers(
     .limit(options.limit);
 }
 
-export function insertUser(db: D1Database, row: NewUserRow, options: { skipOnConflict?: boolean } = {}) {
-  const insert = drizzle(db).insert(users).values(row);
-  return toStatement(db, options.skipOnConflict ? insert.onConflictDoNothing() : insert);
+export function insertUser(db: D1Database, row: NewUserRow) {
+  return toStatement(db, drizzle(db).insert(users).values(row));
 }
 
 /** Updates only if the row is still at `version` (optimistic concurrency); bumps the version. */
@@ -97,10 +160,4 @@ export function deleteUserRow(db: D1Database, id: string, version: number) {
       .delete(users)
       .where(and(eq(users.id, id), eq(users.version, version))),
   );
-}
-
-function chunk<T>(values: T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < values.length; i += IN_CHUNK) out.push(values.slice(i, i + IN_CHUNK));
-  return out;
 }
