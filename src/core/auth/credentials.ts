@@ -13,8 +13,10 @@ interface VerifiedKey {
 }
 
 interface CacheEntry {
-  key: VerifiedKey | null;
+  /** Shared by every request that misses at once, so a burst costs one lookup, not one each. */
+  key: Promise<VerifiedKey | null>;
   until: number;
+  tenantId?: string;
 }
 
 /**
@@ -64,11 +66,20 @@ async function verifyApiKey(env: Env, secret: string): Promise<VerifiedKey | nul
   const now = Date.now();
   const hit = cache.get(hash);
   if (hit && hit.until > now) return hit.key;
-  const key = await lookup(env, hash);
-  const seconds = key ? Number(env.CREDENTIAL_CACHE_SECONDS ?? 10) : NEGATIVE_SECONDS;
   if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value as string);
-  cache.set(hash, { key, until: now + seconds * 1000 });
-  return key;
+  const entry: CacheEntry = { key: lookup(env, hash), until: now + NEGATIVE_SECONDS * 1000 };
+  cache.set(hash, entry);
+  try {
+    const key = await entry.key;
+    if (key) {
+      entry.until = now + Number(env.CREDENTIAL_CACHE_SECONDS ?? 10) * 1000;
+      entry.tenantId = key.tenant.id;
+    }
+    return key;
+  } catch (error) {
+    if (cache.get(hash) === entry) cache.delete(hash);
+    throw error;
+  }
 }
 
 interface KeyRow {
@@ -103,6 +114,6 @@ async function lookup(env: Env, hash: string): Promise<VerifiedKey | null> {
 /** Drops this isolate's cached keys of a tenant (after the tenant is deleted or its plan changes). */
 export function forgetTenantCredentials(tenantId: string): void {
   for (const [hash, entry] of cache) {
-    if (entry.key?.tenant.id === tenantId) cache.delete(hash);
+    if (entry.tenantId === tenantId) cache.delete(hash);
   }
 }

@@ -1,4 +1,4 @@
-import { createRoute, type RouteConfig } from "@hono/zod-openapi";
+import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../../env";
 import { type CredentialKind, requireCredential } from "../auth/middleware";
@@ -15,6 +15,17 @@ type DefineRouteConfig = Omit<RouteConfig, "middleware" | "security"> & {
 };
 
 export const BEARER_SECURITY = [{ bearerAuth: [] }];
+
+// Documented here; checked and acted on by the idempotency middleware (which runs before validation).
+const IdempotencyKeyHeader = z
+  .string()
+  .optional()
+  .openapi({
+    description:
+      "1–255 visible ASCII characters. The same key and body within 24 h replays the first response " +
+      "(`Idempotent-Replayed: true`); the same key with another body is 409 IDEMPOTENCY_KEY_REUSED.",
+    example: "3f2b9c1e-7d4a-4e8b-9a61-0c5d2e7f8a90",
+  });
 
 /** A stable operationId from method and path, for routes that name none: `GET /v1/users/{id}` → `getV1UsersById`. */
 export function operationIdOf(method: string, path: string): string {
@@ -43,13 +54,17 @@ export function defineRoute<const R extends DefineRouteConfig>(config: R) {
   }
   if (route.request?.body) for (const status of [400, 413, 415]) statuses.add(status);
   if (route.request?.query || route.request?.params) statuses.add(400);
+  let request = route.request;
   if (route.method === "post" && credential !== "none") {
     middleware.push(idempotency());
     statuses.add(409);
+    const headers = request?.headers instanceof z.ZodObject ? request.headers : z.object({});
+    request = { ...request, headers: headers.extend({ "idempotency-key": IdempotencyKeyHeader }) };
   }
   const responses = { ...problemResponses([...statuses].sort()), ...route.responses };
   return createRoute({
     ...route,
+    ...(request ? { request } : {}),
     operationId: route.operationId ?? operationIdOf(route.method, route.path),
     responses,
     middleware,
