@@ -12,11 +12,3 @@ export async function constantTimeEqual(a: string, b: string): Promise<boolean> 
   ]);
   return crypto.subtle.timingSafeEqual(da, db);
 }
-
-export async function hmacKey(raw: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
-  return crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-}
-
-export async function hmacHex(key: CryptoKey, text: string): Promise<string> {
-  return toHex(await crypto.subtle.sign("HMAC", key, utf8(text)));
-}

@@ -26,9 +26,3 @@ export function assertIfMatch(ifMatch: string | undefined, etag: string): void {
     });
   }
 }
-
-/** The version an If-Match names, to guard the write itself (`WHERE version = ?`), or undefined for none/`*`. */
-export function versionFromIfMatch(ifMatch: string | undefined): number | undefined {
-  const match = /^"v(\d+)"$/.exec(ifMatch?.trim() ?? "");
-  return match ? Number(match[1]) : undefined;
-}

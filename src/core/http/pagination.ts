@@ -34,14 +34,48 @@ export function encodeCursor(kind: string, position: readonly unknown[]): string
   return toBase64Url(utf8(JSON.stringify([kind, ...position])));
 }
 
-export function decodeCursor(kind: string, cursor: string): unknown[] {
+type PositionType = "string" | "number";
+type Position<T extends readonly PositionType[]> = { [K in keyof T]: T[K] extends "number" ? number : string };
+
+/** The position a cursor of this list holds, typed as `types`; anything else is 400 INVALID_CURSOR. */
+export function decodeCursor<const T extends readonly PositionType[]>(
+  kind: string,
+  cursor: string,
+  types: T,
+): Position<T> {
   try {
     const parsed: unknown = JSON.parse(new TextDecoder().decode(fromBase64Url(cursor)));
-    if (Array.isArray(parsed) && parsed[0] === kind) return parsed.slice(1);
+    if (
+      Array.isArray(parsed) &&
+      parsed[0] === kind &&
+      parsed.length === types.length + 1 &&
+      types.every((type, i) => typeof parsed[i + 1] === type)
+    ) {
+      return parsed.slice(1) as Position<T>;
+    }
   } catch {
     // fall through to the problem below
   }
   throw new ApiError(CoreErrors.INVALID_CURSOR, {
     detail: "The cursor is malformed or belongs to another list or sort order; start again without it.",
   });
+}
+
+/**
+ * A page from rows fetched with `limit + 1` (the extra row only tells that more follow), and the cursor at
+ * its last row.
+ */
+export function pageOf<T, U>(
+  rows: readonly T[],
+  limit: number,
+  kind: string,
+  position: (row: T) => readonly unknown[],
+  toItem: (row: T) => U,
+): { data: U[]; nextCursor: string | null } {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    data: page.map(toItem),
+    nextCursor: rows.length > limit && last !== undefined ? encodeCursor(kind, position(last)) : null,
+  };
 }

@@ -1,6 +1,10 @@
+import type { z } from "@hono/zod-openapi";
 import type { ServiceContext } from "../../core/context";
+import type { AuditEventRow } from "../../core/db/shared-schema";
+import { decodeCursor, pageOf } from "../../core/http/pagination";
 import { newId } from "../../core/ids";
-import { insertAudit, sealPending, verifyChain } from "./audit.repo";
+import { insertAudit, listAuditEvents, sealPending, verifyChain } from "./audit.repo";
+import type { AuditQuerySchema } from "./audit.schema";
 import { type AuditKey, type AuditRecord, auditKey, macOf } from "./audit-chain";
 import type { Changes } from "./audit-changes";
 
@@ -63,4 +67,37 @@ export async function verifyAuditTrail(ctx: Pick<ServiceContext, "env" | "db" | 
   const key = await auditKeyOf(ctx);
   await sealPending(ctx.db, key);
   return verifyChain(ctx.db, key);
+}
+
+export function toEvent(row: AuditEventRow) {
+  return {
+    id: row.id,
+    action: row.action,
+    actor: { type: row.actorType, id: row.actorId },
+    resource: { type: row.resourceType, id: row.resourceId },
+    changes: JSON.parse(row.changes) as Record<string, { from: unknown; to: unknown }>,
+    requestId: row.requestId,
+    ip: row.ip,
+    userAgent: row.userAgent,
+    createdAt: row.createdAt,
+    hash: row.hash,
+  };
+}
+
+/** Newest first; seals first, so every event listed carries its chain link. */
+export async function listAuditTrail(ctx: ServiceContext, query: z.infer<typeof AuditQuerySchema>) {
+  const { limit, cursor, since, until, ...filters } = query;
+  const beforeSeq = cursor ? decodeCursor("audit", cursor, ["number"])[0] : undefined;
+  await sealAuditTrail(ctx);
+  const rows = await listAuditEvents(
+    ctx.db,
+    {
+      ...filters,
+      beforeSeq,
+      since: since ? new Date(since).toISOString() : undefined,
+      until: until ? new Date(until).toISOString() : undefined,
+    },
+    limit + 1,
+  );
+  return pageOf(rows, limit, "audit", (row) => [row.seq], toEvent);
 }

@@ -5,7 +5,7 @@ import { sha256Hex } from "../../core/crypto/hash";
 import { tenantDatabases } from "../../core/db/databases";
 import { ApiError, CoreErrors } from "../../core/errors";
 import { assertIfMatch, etagOf } from "../../core/http/etag";
-import { decodeCursor, encodeCursor } from "../../core/http/pagination";
+import { decodeCursor, pageOf } from "../../core/http/pagination";
 import { validationError } from "../../core/http/validation";
 import { newId } from "../../core/ids";
 import { auditStatement } from "../audit/audit.service";
@@ -114,21 +114,10 @@ export async function getTenant(ctx: ServiceContext, id: string) {
 }
 
 export async function listTenants(ctx: ServiceContext, query: { limit: number; cursor?: string | undefined }) {
-  let after = null;
-  if (query.cursor) {
-    const [createdAt, id] = decodeCursor("tenants", query.cursor);
-    if (typeof createdAt !== "string" || typeof id !== "string") {
-      throw new ApiError(CoreErrors.INVALID_CURSOR, { detail: "The cursor is malformed." });
-    }
-    after = { createdAt, id };
-  }
+  const position = query.cursor ? decodeCursor("tenants", query.cursor, ["string", "string"]) : null;
+  const after = position ? { createdAt: position[0], id: position[1] } : null;
   const rows = await listTenantRows(ctx.db, after, query.limit + 1);
-  const page = rows.slice(0, query.limit);
-  const last = page.at(-1);
-  return {
-    data: page.map(toTenant),
-    nextCursor: rows.length > query.limit && last ? encodeCursor("tenants", [last.createdAt, last.id]) : null,
-  };
+  return pageOf(rows, query.limit, "tenants", (row) => [row.createdAt, row.id], toTenant);
 }
 
 /** A guarded write lost to a concurrent one this many times in a row gives up (409). */

@@ -2,7 +2,6 @@ import { z } from "@hono/zod-openapi";
 import { JsonValueSchema } from "../../core/http/json-value";
 
 export const USER_STATUSES = ["active", "disabled", "deleted"] as const;
-export type UserStatus = (typeof USER_STATUSES)[number];
 
 const Email = z.email({ error: "Must be an email address." }).max(254);
 const Username = z
@@ -65,7 +64,6 @@ export const WritableUserSchema = z.strictObject({
   roles: Roles,
   password: Password.optional(),
 });
-export type WritableUser = z.infer<typeof WritableUserSchema>;
 
 export const UserPatchSchema = z.record(z.string(), JsonValueSchema).openapi("UserPatch", {
   description: "A JSON merge patch (RFC 7396) of the user: members set fields, null removes optional ones.",

@@ -1,10 +1,10 @@
 import type { ServiceContext } from "../../core/context";
 import { uniqueViolation } from "../../core/db/statements";
 import type { UserRow } from "../../core/db/tenant-schema";
-import { ApiError, CoreErrors } from "../../core/errors";
+import { ApiError } from "../../core/errors";
 import { assertIfMatch, etagOf } from "../../core/http/etag";
 import type { Json } from "../../core/http/merge-patch";
-import { decodeCursor, encodeCursor } from "../../core/http/pagination";
+import { decodeCursor, pageOf } from "../../core/http/pagination";
 import { UserErrors } from "./users.errors";
 import { toUser } from "./users.mapping";
 import {
@@ -121,20 +121,9 @@ export async function listUsers(
   query: { limit: number; cursor?: string | undefined; sort: UserSort; includeDeleted: boolean },
 ): Promise<{ data: User[]; nextCursor: string | null }> {
   const kind = `users:${query.sort}:${query.includeDeleted ? "all" : "live"}`;
-  let after = null;
-  if (query.cursor) {
-    const [value, id] = decodeCursor(kind, query.cursor);
-    if (typeof value !== "string" || typeof id !== "string") {
-      throw new ApiError(CoreErrors.INVALID_CURSOR, { detail: "The cursor is malformed." });
-    }
-    after = { value, id };
-  }
+  const position = query.cursor ? decodeCursor(kind, query.cursor, ["string", "string"]) : null;
+  const after = position ? { value: position[0], id: position[1] } : null;
   const rows = await listUserRows(ctx.db, { ...query, after, limit: query.limit + 1 });
-  const page = rows.slice(0, query.limit);
-  const last = page.at(-1);
   const sortValue = (row: UserRow) => (query.sort.endsWith("updatedAt") ? row.updatedAt : row.createdAt);
-  return {
-    data: page.map(toUser),
-    nextCursor: rows.length > query.limit && last ? encodeCursor(kind, [sortValue(last), last.id]) : null,
-  };
+  return pageOf(rows, query.limit, kind, (row) => [sortValue(row), row.id], toUser);
 }
