@@ -237,6 +237,19 @@ describe("GET /v1/users query validation", () => {
     });
   }
 
+  it("an unknown query parameter → 400 naming it, never silently ignored", async () => {
+    const problem = await expectProblem(
+      await call("GET", "/v1/users?filter=status%20eq%20%22active%22&limit=5", { token: tenant.key }),
+      400,
+      "VALIDATION_FAILED",
+    );
+    expect(problem.errors).toEqual([
+      { field: "filter", code: "unknown_parameter", detail: "Unknown parameter 'filter'." },
+    ]);
+    const single = await call("GET", `/v1/users/usr_x?includedeleted=true`, { token: tenant.key });
+    expect((await expectProblem(single, 400)).errors?.[0]?.field).toBe("includedeleted");
+  });
+
   it("limit=1 and limit=1000 are accepted", async () => {
     expect((await call("GET", "/v1/users?limit=1", { token: tenant.key })).status).toBe(200);
     expect((await call("GET", "/v1/users?limit=1000", { token: tenant.key })).status).toBe(200);

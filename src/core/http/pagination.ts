@@ -3,7 +3,9 @@ import { fromBase64Url, toBase64Url, utf8 } from "../crypto/encoding";
 import { ApiError, CoreErrors } from "../errors";
 
 /** `limit` (1–1000, default 50) and `cursor`, shared by every list. */
-export const PageQuerySchema = z.object({
+// strict, like every query here: an unknown parameter (a typo, or a filter this version lacks) is a 400,
+// never silently ignored
+export const PageQuerySchema = z.strictObject({
   limit: z.coerce
     .number()
     .int()

@@ -8,14 +8,18 @@ function dotted(path: readonly PropertyKey[]): string {
 }
 
 /** One entry per field; an unknown key is reported under its own name. */
-export function fieldErrors(issues: readonly Issue[], prefix: readonly PropertyKey[] = []): FieldError[] {
+export function fieldErrors(
+  issues: readonly Issue[],
+  prefix: readonly PropertyKey[] = [],
+  unknownKind = "field",
+): FieldError[] {
   return issues.flatMap((issue): FieldError[] => {
     const path = [...prefix, ...issue.path];
     if (issue.code === "unrecognized_keys") {
       return issue.keys.map((key) => ({
         field: dotted([...path, key]),
-        code: "unknown_field",
-        detail: `Unknown field '${key}'.`,
+        code: `unknown_${unknownKind}`,
+        detail: `Unknown ${unknownKind} '${key}'.`,
       }));
     }
     return [{ field: dotted(path) || "(body)", code: issue.code, detail: issue.message }];
@@ -35,6 +39,10 @@ export function validationError(errors: FieldError[], what = "request"): ApiErro
 /** zod-openapi's hook: a failed validation becomes a 400 problem with one entry per field. */
 export function validationHook(result: { success: boolean; error?: z.ZodError; target?: string }): void {
   if (!result.success && result.error) {
-    throw validationError(fieldErrors(result.error.issues), result.target === "json" ? "body" : result.target);
+    const query = result.target === "query";
+    throw validationError(
+      fieldErrors(result.error.issues, [], query ? "parameter" : "field"),
+      result.target === "json" ? "body" : result.target,
+    );
   }
 }

@@ -50,7 +50,8 @@ const listRoute = defineRoute({
   request: {
     query: PageQuerySchema.extend({
       sort: z.enum(USER_SORTS).default("createdAt").openapi({ description: "Order; `-` for descending." }),
-    }).merge(IncludeDeletedQuerySchema),
+      ...IncludeDeletedQuerySchema.shape,
+    }),
   },
   responses: {
     200: {

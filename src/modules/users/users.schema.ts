@@ -101,11 +101,11 @@ const BooleanQuery = z
   .optional()
   .transform((v) => v === "true");
 
-export const IncludeDeletedQuerySchema = z.object({
+export const IncludeDeletedQuerySchema = z.strictObject({
   includeDeleted: BooleanQuery.openapi({ description: "Also find soft-deleted users." }),
 });
 
-export const DeleteQuerySchema = z.object({
+export const DeleteQuerySchema = z.strictObject({
   permanent: BooleanQuery.openapi({
     description: "Purge for good (204); the audit trail keeps a tombstone without personal data.",
   }),
