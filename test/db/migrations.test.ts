@@ -46,7 +46,7 @@ describe("control database", () => {
       "SELECT binding, tenant_id FROM tenant_databases ORDER BY CAST(substr(binding, 11) AS INTEGER)",
     ).all<{ binding: string; tenant_id: string | null }>();
     const declared = Object.keys(env).filter((k) => /^TENANT_DB_\d+$/.test(k));
-    expect(declared).toHaveLength(8);
+    expect(declared.length).toBeGreaterThanOrEqual(8); // the issue asks for at least 8 locally
     expect(results.map((r) => r.binding)).toEqual(declared.sort((a, b) => Number(a.slice(10)) - Number(b.slice(10))));
   });
 });

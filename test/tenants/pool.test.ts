@@ -61,7 +61,7 @@ describe("the tenant database pool", () => {
     const free = (await slots()).filter((s) => s.tenant_id === null).length;
     for (let i = 0; i < free; i++) alive.push(await createTenant({ name: `Filler ${i}` }));
     expect((await slots()).every((s) => s.tenant_id !== null)).toBe(true);
-    expect(alive).toHaveLength(8);
+    expect(alive).toHaveLength((await slots()).length);
 
     const tenantsBefore = await count(env.CONTROL_DB, "tenants");
     const keysBefore = await count(env.CONTROL_DB, "api_keys");
