@@ -16,15 +16,16 @@ function packageVersion(name) {
 /** Why a target is missed, from profiling (bench/README in the results); keyed by the target's first words. */
 const KNOWN_REASONS = {
   "bulk create":
-    "one call of 1,000 creates spends about 5 ms validating, 4 ms on its one prefetch round trip (the ids, emails " +
-    "and usernames it names), 15 ms planning (per row a ULID, the masked audit diff and the audit event's " +
-    "HMAC-SHA256, about 9 µs of it through node:crypto) and 35–40 ms in D1 writing 1,000 user rows (5 indexes) and " +
-    "1,000 audit rows (6 indexes) set-based through json_each. SQLite alone needs 20–26 ms for that on this machine " +
-    "(the same schema under Python's sqlite3), so storage takes about half of the 50 ms that 20,000 users/s allows " +
-    "before the wrangler dev proxy and the worker do anything. Set-based writes took it from about 3,000 to " +
-    "10,000–14,000 users/s. Next: skip the prefetch for create-only requests (conflicts come back from RETURNING; " +
-    "look up only those), validate each item once instead of twice, cut the per-row audit cost (one MAC pass over a " +
-    "pre-serialised buffer), and measure on a quiet machine.",
+    "measured inside the worker under wrangler dev, one call of 1,000 creates spends about 4 ms validating, 6–10 ms " +
+    "on its one prefetch round trip (the ids, emails and usernames it names), 20–25 ms planning (per row a ULID, the " +
+    "masked audit diff and the audit event's HMAC-SHA256, about 9 µs of it in node:crypto) and 45–50 ms in D1 " +
+    "writing 1,000 user rows (5 indexes) and 1,000 audit rows (6 indexes) set-based through json_each; the dev " +
+    "proxy adds 10–15 ms. The D1 write alone nearly fills the 50 ms that 20,000 users/s allows (SQLite by itself " +
+    "needs 20–26 ms for the same rows on this machine, under Python's sqlite3). Set-based writes took bulk from " +
+    "about 3,000 to 8,000–14,000 users/s depending on load. Next: skip the prefetch for create-only requests " +
+    "(conflicts come back from RETURNING; look up only those), cut the per-row audit work, and decide whether a " +
+    "bulk request may record one audit event per request with per-user index rows instead of one full event per " +
+    "user (a design change: the audit trail is per change today).",
 };
 
 export function environment() {
