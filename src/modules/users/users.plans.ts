@@ -128,14 +128,8 @@ export async function planUpdate(
     updatedAt: at,
     version: current.version + 1,
   };
-  const changes = diffChanges(auditView(current), auditView(after));
-  if (Object.keys(changes).length === 0) return null;
-  const { id, createdAt, version, ...fields } = after;
-  const plan = { action: "user.updated" as const, before: current, after };
-  return {
-    ...plan,
-    statements: [updateUser(ctx.db, id, current.version, fields), await audit(ctx, plan, at, true)],
-  };
+  if (Object.keys(diffChanges(auditView(current), auditView(after))).length === 0) return null;
+  return guardedChange(ctx, "user.updated", current, after, at);
 }
 
 export async function planSoftDelete(ctx: ServiceContext, current: UserRow, at: string): Promise<Plan> {
@@ -174,9 +168,10 @@ export async function planPurge(ctx: ServiceContext, current: UserRow, at: strin
   };
 }
 
+/** An update of the row at its current version, and its audit event written only if the update matched. */
 async function guardedChange(
   ctx: ServiceContext,
-  action: "user.deleted" | "user.restored",
+  action: "user.updated" | "user.deleted" | "user.restored",
   before: UserRow,
   after: UserRow,
   at: string,
