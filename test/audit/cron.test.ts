@@ -1,28 +1,8 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ADMIN_TOKEN, call, createTenant, createUser, json } from "../helpers/api";
+import { ADMIN_TOKEN, createTenant, createUser } from "../helpers/api";
+import { rawEvents, verify } from "../helpers/audit";
 import { count, runCron, tenantDatabase } from "../helpers/db";
-
-interface RawEvent {
-  seq: number;
-  id: string;
-  action: string;
-  changes: string;
-  hash: string | null;
-}
-
-async function rawEvents(db: D1Database): Promise<RawEvent[]> {
-  const { results } = await db
-    .prepare("SELECT seq, id, action, changes, hash FROM audit_events ORDER BY seq")
-    .all<RawEvent>();
-  return results;
-}
-
-async function verify(token: string) {
-  const response = await call("GET", "/v1/audit-events/verify", { token });
-  expect(response.status).toBe(200);
-  return json<{ intact: boolean; checked: number; firstBrokenId?: string }>(response);
-}
 
 describe("sealing by the minute cron", () => {
   it("seals rows nobody listed, in every tenant database and the control database", async () => {

@@ -1,27 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { call, createTenant, createUser, json, type TestTenant } from "../helpers/api";
+import { call, createTenant, createUser, type TestTenant } from "../helpers/api";
+import { type RawEvent, rawEvents, verify } from "../helpers/audit";
 import { tenantDatabase } from "../helpers/db";
-
-interface RawEvent {
-  seq: number;
-  id: string;
-  action: string;
-  changes: string;
-  hash: string | null;
-}
-
-async function rawEvents(db: D1Database): Promise<RawEvent[]> {
-  const { results } = await db
-    .prepare("SELECT seq, id, action, changes, hash FROM audit_events ORDER BY seq")
-    .all<RawEvent>();
-  return results;
-}
-
-async function verify(token: string) {
-  const response = await call("GET", "/v1/audit-events/verify", { token });
-  expect(response.status).toBe(200);
-  return json<{ intact: boolean; checked: number; firstBrokenId?: string }>(response);
-}
 
 /** A tenant with `users` user.created events in its own database, sealed by a listing. */
 async function tenantWithTrail(users: number): Promise<{ tenant: TestTenant; db: D1Database; rows: RawEvent[] }> {

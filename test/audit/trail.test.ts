@@ -1,20 +1,9 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, call, createTenant, createUser, expectProblem, json, type TestTenant } from "../helpers/api";
+import type { AuditEvent } from "../helpers/audit";
 import { count } from "../helpers/db";
 
-interface AuditEvent {
-  id: string;
-  action: string;
-  actor: { type: string; id: string | null };
-  resource: { type: string; id: string | null };
-  changes: Record<string, { from: unknown; to: unknown }>;
-  requestId: string | null;
-  ip: string | null;
-  userAgent: string | null;
-  createdAt: string;
-  hash: string | null;
-}
 interface Page {
   data: AuditEvent[];
   nextCursor: string | null;

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, createTenant, expectProblem, json, type TestTenant, uniqueEmail } from "../helpers/api";
-import { type ApiUser, type AuditEvent, auditOf, bulkOk, patchUser } from "./support";
+import type { AuditEvent } from "../helpers/audit";
+import { type ApiUser, auditOf, bulkOk, patchUser } from "./support";
 
 let tenant: TestTenant;
 

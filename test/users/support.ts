@@ -1,5 +1,6 @@
 import { expect } from "vitest";
 import { call, json, type TestTenant } from "../helpers/api";
+import type { AuditEvent } from "../helpers/audit";
 
 /** The public shape of a user (API.md, "Users"). */
 export interface ApiUser {
@@ -16,19 +17,6 @@ export interface ApiUser {
   updatedAt: string;
   deletedAt: string | null;
   lastLoginAt: string | null;
-}
-
-export interface AuditEvent {
-  id: string;
-  action: string;
-  actor: { type: string; id: string | null };
-  resource: { type: string; id: string | null };
-  changes: Record<string, { from: unknown; to: unknown }>;
-  requestId: string | null;
-  ip: string | null;
-  userAgent: string | null;
-  createdAt: string;
-  hash: string | null;
 }
 
 export interface BulkItem {
