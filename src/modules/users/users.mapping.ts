@@ -1,5 +1,6 @@
 import type { UserRow } from "../../core/db/tenant-schema";
 import type { ChangePolicy } from "../audit/audit-changes";
+import type { UserView } from "./users.repo";
 import type { User } from "./users.schema";
 
 export function normalizeEmail(email: string): string {
@@ -10,7 +11,7 @@ export function normalizeUsername(username: string | null | undefined): string |
   return username ? username.normalize("NFC").toLowerCase() : null;
 }
 
-export function toUser(row: UserRow): User {
+export function toUser(row: UserView): User {
   return {
     id: row.id,
     email: row.email,

@@ -116,10 +116,28 @@ export interface ListPosition {
   id: string;
 }
 
+/** The columns a user's representation needs (lists leave out hashes and bookkeeping). */
+const VIEW_COLUMNS = {
+  id: users.id,
+  email: users.email,
+  username: users.username,
+  name: users.name,
+  phone: users.phone,
+  status: users.status,
+  attributes: users.attributes,
+  roles: users.roles,
+  mfaTotp: users.mfaTotp,
+  createdAt: users.createdAt,
+  updatedAt: users.updatedAt,
+  deletedAt: users.deletedAt,
+  lastLoginAt: users.lastLoginAt,
+};
+export type UserView = Pick<UserRow, keyof typeof VIEW_COLUMNS>;
+
 export async function listUsers(
   db: D1Database,
   options: { sort: UserSort; after: ListPosition | null; includeDeleted: boolean; limit: number },
-): Promise<UserRow[]> {
+): Promise<UserView[]> {
   const descending = options.sort.startsWith("-");
   const column = options.sort.endsWith("updatedAt") ? users.updatedAt : users.createdAt;
   const conditions: (SQL | undefined)[] = [];
@@ -131,7 +149,7 @@ export async function listUsers(
   }
   const order = descending ? desc : asc;
   return drizzle(db)
-    .select()
+    .select(VIEW_COLUMNS)
     .from(users)
     .where(and(...conditions))
     .orderBy(order(column), order(users.id))

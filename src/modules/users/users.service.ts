@@ -17,7 +17,7 @@ import {
   planSoftDelete,
   planUpdate,
 } from "./users.plans";
-import { findUser, listUsers as listUserRows } from "./users.repo";
+import { findUser, listUsers as listUserRows, type UserView } from "./users.repo";
 import type { CreateUserInput, User, UserSort } from "./users.schema";
 
 export interface VersionedUser {
@@ -124,6 +124,6 @@ export async function listUsers(
   const position = query.cursor ? decodeCursor(kind, query.cursor, ["string", "string"]) : null;
   const after = position ? { value: position[0], id: position[1] } : null;
   const rows = await listUserRows(ctx.db, { ...query, after, limit: query.limit + 1 });
-  const sortValue = (row: UserRow) => (query.sort.endsWith("updatedAt") ? row.updatedAt : row.createdAt);
+  const sortValue = (row: UserView) => (query.sort.endsWith("updatedAt") ? row.updatedAt : row.createdAt);
   return pageOf(rows, query.limit, kind, (row) => [sortValue(row), row.id], toUser);
 }
