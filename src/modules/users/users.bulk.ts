@@ -21,7 +21,7 @@ import {
   planSoftDelete,
   planUpdate,
 } from "./users.plans";
-import { insertUsersMany, prefetch } from "./users.repo";
+import { insertUsersMany, type Prefetched, prefetch } from "./users.repo";
 import { CreateUserSchema } from "./users.schema";
 
 export const BULK_MAX_OPERATIONS = 1000;
@@ -56,6 +56,8 @@ type Change = { index: number; plan: Plan };
 type Create = { index: number; created: NewUser };
 type Failure = { index: number; error: ApiError };
 type Outcome = Change | Create | Failure;
+
+const NOTHING_KNOWN = async (): Promise<Prefetched> => ({ users: new Map(), emails: new Map(), usernames: new Map() });
 
 const STATUS: Record<Plan["action"], number> = {
   "user.created": 201,
@@ -108,7 +110,13 @@ export async function bulk(
     ...creates.flatMap((c) => (c?.success && c.data.username ? [normalizeUsername(c.data.username) as string] : [])),
     ...updates.flatMap((d) => (typeof d.username === "string" ? [normalizeUsername(d.username) as string] : [])),
   ];
-  const [known, key] = await Promise.all([prefetch(ctx.db, ids, emails, usernames), auditKeyOf(ctx)]);
+  // Creates alone need nothing read first: the unique indexes refuse a taken email or username at commit, and
+  // only then is it looked up which (the common path saves a round trip).
+  const createOnly = ids.length === 0 && updates.length === 0;
+  const [known, key] = await Promise.all([
+    createOnly ? NOTHING_KNOWN() : prefetch(ctx.db, ids, emails, usernames),
+    auditKeyOf(ctx),
+  ]);
   const { users: state, emails: takenEmails, usernames: takenUsernames } = known;
 
   const outcomes: Outcome[] = [];
@@ -227,6 +235,13 @@ async function commitAtomic(ctx: ServiceContext, changes: Change[], created: Cre
     await ctx.db.batch([...statements, clearAssertions(ctx.db)]);
   } catch (error) {
     const conflict = conflictFor(uniqueViolation(error));
+    const taken = conflict ? await takenBy(ctx, created) : [];
+    if (taken.length > 0) {
+      throw new ApiError(UserErrors.BULK_ATOMIC_FAILED, {
+        detail: `${taken.length} of the creates take an email or username that is taken; nothing was committed.`,
+        errors: taken.map(({ index, error }) => ({ index, code: error.code, detail: error.detail ?? error.title })),
+      });
+    }
     if (conflict || isAssertionFailure(error)) {
       throw new ApiError(UserErrors.BULK_ATOMIC_FAILED, {
         detail: "Another request changed these users while the bulk request ran; nothing was committed. Retry it.",
@@ -285,15 +300,40 @@ async function commitEach(ctx: ServiceContext, changes: Change[], created: Creat
       .slice(offset)
       .flatMap((result) => (result.results as { id?: string }[]).flatMap((row) => (row.id ? [row.id] : []))),
   );
-  for (const { index, created: user } of created) {
-    if (!inserted.has(user.row.id)) {
-      const error = new ApiError(UserErrors.EMAIL_TAKEN, {
-        detail: "Another request took this email or username meanwhile.",
-      });
-      lost.set(index, { index, error });
-    }
+  const skipped = created.filter(({ created: user }) => !inserted.has(user.row.id));
+  for (const { index } of skipped) {
+    // unless the lookup below says on what, a skipped create lost a race that has since undone itself
+    const error = new ApiError(UserErrors.EMAIL_TAKEN, {
+      detail: "Another request took this email or username meanwhile.",
+    });
+    lost.set(index, { index, error });
   }
+  for (const failure of await takenBy(ctx, skipped)) lost.set(failure.index, failure);
   return lost;
+}
+
+/**
+ * Which of these creates conflict with a stored user, and on what: one lookup, made only once a unique index
+ * has refused something.
+ */
+async function takenBy(ctx: ServiceContext, creates: Create[]): Promise<Failure[]> {
+  if (creates.length === 0) return [];
+  const rows = creates.map(({ created }) => created.row);
+  const taken = await prefetch(
+    ctx.db,
+    [],
+    rows.map((row) => row.emailNormalized),
+    rows.flatMap((row) => (row.usernameNormalized ? [row.usernameNormalized] : [])),
+  );
+  return creates.flatMap(({ index, created: { row } }) => {
+    const column = taken.emails.has(row.emailNormalized)
+      ? "users.email_normalized"
+      : row.usernameNormalized && taken.usernames.has(row.usernameNormalized)
+        ? "users.username_normalized"
+        : undefined;
+    const error = conflictFor(column);
+    return error ? [{ index, error }] : [];
+  });
 }
 
 function resultOf(ctx: ServiceContext, outcome: Outcome): BulkItemResult {
