@@ -16,14 +16,14 @@ function packageVersion(name) {
 /** Why a target is missed, from profiling (bench/README in the results); keyed by the target's first words. */
 const KNOWN_REASONS = {
   "bulk create":
-    "measured inside the worker under wrangler dev, one call of 1,000 creates spends about 4 ms validating, 6–10 ms " +
-    "on its one prefetch round trip (the ids, emails and usernames it names), 20–25 ms planning (per row a ULID, the " +
+    "measured inside the worker under wrangler dev, one call of 1,000 creates spends about 4 ms validating (a mixed " +
+    "request then 6–10 ms on one prefetch round trip for the ids, emails and usernames it names; a create-only " +
+    "request skips it), 20–25 ms planning (per row a ULID, the " +
     "masked audit diff and the audit event's HMAC-SHA256, about 9 µs of it in node:crypto) and 45–50 ms in D1 " +
     "writing 1,000 user rows (5 indexes) and 1,000 audit rows (6 indexes) set-based through json_each; the dev " +
     "proxy adds 10–15 ms. The D1 write alone nearly fills the 50 ms that 20,000 users/s allows (SQLite by itself " +
     "needs 20–26 ms for the same rows on this machine, under Python's sqlite3). Set-based writes took bulk from " +
-    "about 3,000 to 8,000–14,000 users/s depending on load. Next: skip the prefetch for create-only requests " +
-    "(conflicts come back from RETURNING; look up only those), cut the per-row audit work, and decide whether a " +
+    "about 3,000 to 8,000–14,000 users/s depending on load. Next: cut the per-row audit work, and decide whether a " +
     "bulk request may record one audit event per request with per-user index rows instead of one full event per " +
     "user (a design change: the audit trail is per change today).",
 };
