@@ -57,7 +57,7 @@ type Create = { index: number; created: NewUser };
 type Failure = { index: number; error: ApiError };
 type Outcome = Change | Create | Failure;
 
-const NOTHING_KNOWN = async (): Promise<Prefetched> => ({ users: new Map(), emails: new Map(), usernames: new Map() });
+const nothingKnown = async (): Promise<Prefetched> => ({ users: new Map(), emails: new Map(), usernames: new Map() });
 
 const STATUS: Record<Plan["action"], number> = {
   "user.created": 201,
@@ -114,7 +114,7 @@ export async function bulk(
   // only then is it looked up which (the common path saves a round trip).
   const createOnly = ids.length === 0 && updates.length === 0;
   const [known, key] = await Promise.all([
-    createOnly ? NOTHING_KNOWN() : prefetch(ctx.db, ids, emails, usernames),
+    createOnly ? nothingKnown() : prefetch(ctx.db, ids, emails, usernames),
     auditKeyOf(ctx),
   ]);
   const { users: state, emails: takenEmails, usernames: takenUsernames } = known;
