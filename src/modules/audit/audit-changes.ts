@@ -25,6 +25,7 @@ export function maskPersonal(value: unknown): unknown {
 }
 
 function same(a: unknown, b: unknown): boolean {
+  if (typeof a !== "object" && typeof b !== "object") return a === b;
   return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 }
 
