@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { createTenant, createUser, expectProblem, type TestTenant, uniqueEmail } from "../helpers/api";
-import { auditOf, bulk, bulkOk, listAll } from "./support";
+import { auditOf, bulk, bulkOk, snapshot } from "./support";
 
 // Create-only bulk requests read nothing first: a taken email or username is refused by the unique index at
 // commit and only then looked up. These tests pin that path's answers to the ones the prefetching path gives.
@@ -10,10 +10,6 @@ let tenant: TestTenant;
 beforeAll(async () => {
   tenant = await createTenant({ name: "Bulk creates" });
 });
-
-async function snapshot() {
-  return (await listAll(tenant, { includeDeleted: "true" })).users;
-}
 
 describe("create-only bulk", () => {
   it("non-atomic: items taking a stored email or username fail alone with the precise 409", async () => {
@@ -33,7 +29,7 @@ describe("create-only bulk", () => {
       [2, 409, "USERNAME_TAKEN"],
       [3, 201, undefined],
     ]);
-    const emails = (await snapshot()).map((u) => u.email);
+    const emails = (await snapshot(tenant)).map((u) => u.email);
     expect(emails).toEqual(expect.arrayContaining(fresh));
     expect(emails.filter((e) => e.toLowerCase() === String(holder.email).toLowerCase())).toHaveLength(1);
     // only the created users have an audit event
@@ -43,7 +39,7 @@ describe("create-only bulk", () => {
 
   it("atomic: a stored email → 422 listing that item, nothing committed", async () => {
     const holder = await createUser(tenant);
-    const before = await snapshot();
+    const before = await snapshot(tenant);
     const problem = await expectProblem(
       await bulk(tenant, {
         atomic: true,
@@ -57,7 +53,7 @@ describe("create-only bulk", () => {
       "BULK_ATOMIC_FAILED",
     );
     expect(problem.errors?.map((e) => [e.index, e.code])).toEqual([[1, "EMAIL_TAKEN"]]);
-    expect(await snapshot()).toEqual(before);
+    expect(await snapshot(tenant)).toEqual(before);
   });
 
   it("a duplicate inside the request is caught before anything is written", async () => {

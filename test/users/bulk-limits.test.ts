@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, createTenant, expectProblem, json, type TestTenant, uniqueEmail } from "../helpers/api";
-import { type ApiUser, type BulkItem, bulk, listAll } from "./support";
+import { type ApiUser, type BulkItem, bulk, snapshot } from "./support";
 
 let tenant: TestTenant;
 
@@ -8,31 +8,26 @@ beforeAll(async () => {
   tenant = await createTenant({ name: "Users bulk limits" });
 });
 
-/** Every user of the tenant (deleted too), to compare before and after a refused request. */
-async function snapshot() {
-  return (await listAll(tenant, { includeDeleted: "true" })).users;
-}
-
 describe("POST /v1/users/bulk, limits and envelope", () => {
   it("1001 operations → 413 BULK_TOO_LARGE, nothing created", async () => {
-    const before = await snapshot();
+    const before = await snapshot(tenant);
     const operations = Array.from({ length: 1001 }, () => ({ op: "create", data: { email: uniqueEmail("big") } }));
     await expectProblem(await bulk(tenant, { operations }), 413, "BULK_TOO_LARGE");
-    expect(await snapshot()).toEqual(before);
+    expect(await snapshot(tenant)).toEqual(before);
   });
 
   it("more than 20 passwords in one request → 413, nothing created", async () => {
-    const before = await snapshot();
+    const before = await snapshot(tenant);
     const operations = Array.from({ length: 21 }, () => ({
       op: "create",
       data: { email: uniqueEmail("pw"), password: "a long enough password" },
     }));
     await expectProblem(await bulk(tenant, { operations }), 413, "BULK_TOO_LARGE");
-    expect(await snapshot()).toEqual(before);
+    expect(await snapshot(tenant)).toEqual(before);
   });
 
   it("a bad envelope → 400 and nothing changed", async () => {
-    const before = await snapshot();
+    const before = await snapshot(tenant);
     await expectProblem(await bulk(tenant, { operations: [] }), 400, "VALIDATION_FAILED");
     await expectProblem(await bulk(tenant, {}), 400, "VALIDATION_FAILED");
     const unknown = await expectProblem(
@@ -54,7 +49,7 @@ describe("POST /v1/users/bulk, limits and envelope", () => {
       400,
       "MALFORMED_JSON",
     );
-    expect(await snapshot()).toEqual(before);
+    expect(await snapshot(tenant)).toEqual(before);
   });
 });
 

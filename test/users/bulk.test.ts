@@ -1,17 +1,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, createTenant, createUser, expectProblem, json, type TestTenant, uniqueEmail } from "../helpers/api";
-import { type BulkItem, bulk, bulkOk, expectUserShape, listAll, readUser } from "./support";
+import { type BulkItem, bulk, bulkOk, expectUserShape, readUser, snapshot } from "./support";
 
 let tenant: TestTenant;
 
 beforeAll(async () => {
   tenant = await createTenant({ name: "Users bulk" });
 });
-
-/** Every user of the tenant (deleted too), to compare before and after a refused request. */
-async function snapshot() {
-  return (await listAll(tenant, { includeDeleted: "true" })).users;
-}
 
 describe("POST /v1/users/bulk, non-atomic", () => {
   it("runs mixed operations with per-item results in request order; commits the valid ones", async () => {
@@ -91,7 +86,7 @@ describe("POST /v1/users/bulk, non-atomic", () => {
     expect((await readUser(tenant, toRestore.id)).user.status).toBe("active");
     expect((await readUser(tenant, existing.id)).user.status).toBe("active");
     // and nothing else was created
-    const all = await snapshot();
+    const all = await snapshot(tenant);
     expect(all.filter((u) => u.email.toLowerCase() === fresh.toLowerCase())).toHaveLength(1);
     expect(all.filter((u) => u.email.toLowerCase() === existing.email.toLowerCase())).toHaveLength(1);
   });
@@ -169,7 +164,7 @@ describe("POST /v1/users/bulk, atomic", () => {
   it("one invalid item → 422 BULK_ATOMIC_FAILED listing it, and nothing committed", async () => {
     const user = await createUser(tenant, { name: "Untouched" });
     const taken = await createUser(tenant);
-    const before = await snapshot();
+    const before = await snapshot(tenant);
     const { etag } = await readUser(tenant, user.id);
     const problem = await expectProblem(
       await bulk(tenant, {
@@ -192,7 +187,7 @@ describe("POST /v1/users/bulk, atomic", () => {
       [4, "EMAIL_TAKEN"],
     ]);
     for (const e of problem.errors ?? []) expect(e.detail).toEqual(expect.any(String));
-    expect(await snapshot()).toEqual(before);
+    expect(await snapshot(tenant)).toEqual(before);
     expect((await readUser(tenant, user.id)).etag).toBe(etag);
   });
 
@@ -211,7 +206,7 @@ describe("POST /v1/users/bulk, atomic", () => {
     expect(response.status).toBe(200);
     const { results } = await json<{ results: BulkItem[] }>(response);
     expect(results.map((r) => r.status)).toEqual([201, 201, 200, 200]);
-    const all = await snapshot();
+    const all = await snapshot(tenant);
     for (const email of emails) expect(all.filter((u) => u.email === email)).toHaveLength(1);
     expect((await readUser(tenant, user.id)).user.attributes).toEqual({ tier: "gold" });
     expect((await readUser(tenant, victim.id)).user.status).toBe("deleted");
@@ -219,7 +214,7 @@ describe("POST /v1/users/bulk, atomic", () => {
 
   it("two creates of one email in one atomic bulk → 422 naming the second", async () => {
     const email = uniqueEmail("twice");
-    const before = await snapshot();
+    const before = await snapshot(tenant);
     const problem = await expectProblem(
       await bulk(tenant, {
         atomic: true,
@@ -232,6 +227,6 @@ describe("POST /v1/users/bulk, atomic", () => {
       "BULK_ATOMIC_FAILED",
     );
     expect(problem.errors?.map((e) => [e.index, e.code])).toEqual([[1, "EMAIL_TAKEN"]]);
-    expect(await snapshot()).toEqual(before);
+    expect(await snapshot(tenant)).toEqual(before);
   });
 });

@@ -80,6 +80,11 @@ export async function listAll(
   return { users, pages };
 }
 
+/** Every user of the tenant (deleted too), to compare before and after a refused request. */
+export async function snapshot(tenant: TestTenant): Promise<ApiUser[]> {
+  return (await listAll(tenant, { includeDeleted: "true" })).users;
+}
+
 export async function listIds(tenant: TestTenant, query: Record<string, string> = {}): Promise<string[]> {
   return (await listAll(tenant, query)).users.map((u) => u.id);
 }
