@@ -7,6 +7,7 @@ import { requestLog } from "./core/http/request-log";
 import { validationHook } from "./core/http/validation";
 import type { AppEnv } from "./env";
 import { auditRoutes } from "./modules/audit/audit.routes";
+import { mfaRoutes } from "./modules/mfa/mfa.routes";
 import { systemRoutes } from "./modules/system/system.routes";
 import { tenantsRoutes } from "./modules/tenants/tenants.routes";
 import { usersRoutes } from "./modules/users/users.routes";
@@ -34,6 +35,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", systemRoutes);
   app.route("/", tenantsRoutes);
   app.route("/", usersRoutes);
+  app.route("/", mfaRoutes);
   app.route("/", auditRoutes);
   mountOpenApi(app);
 

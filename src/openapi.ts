@@ -53,6 +53,7 @@ function documentConfig(origin: string): OpenApiConfig {
     tags: [
       { name: "Tenants", description: "Platform: tenants and their databases (admin token)" },
       { name: "Users", description: "A tenant's users" },
+      { name: "MFA", description: "A user's second factor: TOTP and recovery codes" },
       { name: "Audit", description: "The tamper-evident audit trail" },
       { name: "System", description: "Health, documentation" },
     ],

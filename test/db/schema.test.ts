@@ -95,7 +95,7 @@ describe("drizzle schema vs SQL migrations", () => {
     const names = (tables: SQLiteTable[]) => tables.map((t) => getTableConfig(t).name).sort();
     expect(names(tablesOf(controlSchema))).toEqual(["api_keys", "tenant_databases", "tenants"]);
     expect(names(tablesOf(sharedSchema))).toEqual(["audit_events", "idempotency_keys"]);
-    expect(names(tablesOf(tenantSchema))).toEqual(["users"]);
+    expect(names(tablesOf(tenantSchema))).toEqual(["user_recovery_codes", "user_totp", "users"]);
   });
 
   it("the control database has exactly the columns of control-schema.ts and shared-schema.ts", async () => {

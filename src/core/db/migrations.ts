@@ -1,6 +1,7 @@
 import controlInit from "../../../migrations/control/0001_init.sql";
 import sharedAuditIdempotency from "../../../migrations/shared/audit-and-idempotency.sql";
 import tenantInit from "../../../migrations/tenant/0001_init.sql";
+import tenantMfaTotp from "../../../migrations/tenant/0002_mfa_totp.sql";
 
 export interface Migration {
   version: number;
@@ -17,6 +18,7 @@ export const controlMigrations: readonly Migration[] = [
 /** Tenant database migrations, in order; every pooled database is brought to the last one on first use. */
 export const tenantMigrations: readonly Migration[] = [
   { version: 1, name: "0001_init", sql: [tenantInit, sharedAuditIdempotency] },
+  { version: 2, name: "0002_mfa_totp", sql: [tenantMfaTotp] },
 ];
 
 export function statementsOf(migration: Migration): string[] {

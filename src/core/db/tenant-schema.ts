@@ -28,3 +28,23 @@ export const users = sqliteTable(
 );
 
 export type UserRow = typeof users.$inferSelect;
+
+export const userTotp = sqliteTable("user_totp", {
+  userId: text("user_id").primaryKey(),
+  secretSealed: text("secret_sealed").notNull(),
+  state: text("state", { enum: ["pending", "active"] }).notNull(),
+  lastStep: integer("last_step").notNull().default(0),
+  createdAt: text("created_at").notNull(),
+  activatedAt: text("activated_at"),
+});
+
+export const userRecoveryCodes = sqliteTable(
+  "user_recovery_codes",
+  {
+    codeHash: text("code_hash").primaryKey(),
+    userId: text("user_id").notNull(),
+    createdAt: text("created_at").notNull(),
+    usedAt: text("used_at"),
+  },
+  (t) => [index("user_recovery_codes_user_idx").on(t.userId)],
+);
