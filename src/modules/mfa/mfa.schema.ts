@@ -39,6 +39,6 @@ export const RecoveryCodesSchema = z
   .object({
     recoveryCodes: z
       .array(z.string())
-      .openapi({ description: "Ten single-use codes, shown this once.", example: ["k7qm-2xrp-9tfa"] }),
+      .openapi({ description: "Ten single-use codes, shown this once.", example: ["k7qm-2xrp-9tfa-m4ze"] }),
   })
   .openapi("RecoveryCodes");

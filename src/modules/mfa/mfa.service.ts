@@ -128,7 +128,7 @@ function alreadyEnabled(userId: string): ApiError {
   });
 }
 
-/** 80 random bits as three groups of base32 (`k7qm-2xrp-9tfa…`), easy to type from a printout. */
+/** 80 random bits as four groups of base32 (`k7qm-2xrp-9tfa-m4ze`), easy to type from a printout. */
 function newRecoveryCode(): string {
   const text = base32Encode(crypto.getRandomValues(new Uint8Array(10))).toLowerCase();
   return `${text.slice(0, 4)}-${text.slice(4, 8)}-${text.slice(8, 12)}-${text.slice(12, 16)}`;
