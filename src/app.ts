@@ -8,6 +8,7 @@ import { validationHook } from "./core/http/validation";
 import type { AppEnv } from "./env";
 import { auditRoutes } from "./modules/audit/audit.routes";
 import { mfaRoutes } from "./modules/mfa/mfa.routes";
+import { passwordsRoutes } from "./modules/passwords/passwords.routes";
 import { systemRoutes } from "./modules/system/system.routes";
 import { tenantsRoutes } from "./modules/tenants/tenants.routes";
 import { usersRoutes } from "./modules/users/users.routes";
@@ -36,6 +37,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", tenantsRoutes);
   app.route("/", usersRoutes);
   app.route("/", mfaRoutes);
+  app.route("/", passwordsRoutes);
   app.route("/", auditRoutes);
   mountOpenApi(app);
 

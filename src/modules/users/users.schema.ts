@@ -14,7 +14,7 @@ const Phone = z.string().regex(/^\+[1-9]\d{6,14}$/, "An E.164 phone number, such
 const RoleName = z
   .string()
   .regex(/^[a-z][a-z0-9_-]{0,63}$/, "Lower-case letters, digits, '_' and '-', starting with a letter.");
-const Password = z.string().min(8).max(256);
+export const PasswordSchema = z.string().min(8).max(256);
 const ATTRIBUTE_KEY = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 const MAX_ATTRIBUTES_BYTES = 16 * 1024;
 
@@ -48,7 +48,7 @@ export const CreateUserSchema = z
     status: z.enum(["active", "disabled"]).default("active"),
     attributes: Attributes.default({}),
     roles: Roles.default([]),
-    password: Password.optional().openapi({ description: "Write-only; stored as a PBKDF2 hash." }),
+    password: PasswordSchema.optional().openapi({ description: "Write-only; stored as a PBKDF2 hash." }),
   })
   .openapi("CreateUser");
 export type CreateUserInput = z.infer<typeof CreateUserSchema>;
@@ -62,7 +62,7 @@ export const WritableUserSchema = z.strictObject({
   status: z.enum(["active", "disabled"], { error: "Use DELETE to delete a user and /restore to restore one." }),
   attributes: Attributes,
   roles: Roles,
-  password: Password.optional(),
+  password: PasswordSchema.optional(),
 });
 
 export const UserPatchSchema = z.record(z.string(), JsonValueSchema).openapi("UserPatch", {
