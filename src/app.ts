@@ -1,5 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { secureHeaders } from "hono/secure-headers";
 import { ApiError, CoreErrors } from "./core/errors";
 import { notFoundHandler, onError } from "./core/http/error-handler";
 import { requestId } from "./core/http/request-id";
@@ -28,7 +29,8 @@ function sizeLimit(maxSize: number) {
 /** The whole HTTP surface: middleware in pipeline order (DESIGN.md), then every module's routes. */
 export function buildApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  app.use("*", requestId(), requestLog());
+  // nosniff, HSTS, frame and referrer policies on every response (hono defaults; no CSP, which /docs would need)
+  app.use("*", requestId(), requestLog(), secureHeaders());
   const bulkLimit = sizeLimit(5 * MB);
   const defaultLimit = sizeLimit(MB);
   app.use("*", (c, next) => (c.req.path === "/v1/users/bulk" ? bulkLimit : defaultLimit)(c, next));

@@ -10,7 +10,7 @@ const KEY_SHAPE = /^[\x21-\x7e]{1,255}$/;
 const TTL_MS = 24 * 60 * 60 * 1000;
 /** A claim older than this whose request never finished (the isolate died) may be taken over. */
 const ABANDONED_MS = 60 * 1000;
-const REPLAYED_HEADERS = ["content-type", "etag", "location"];
+const REPLAYED_HEADERS = ["content-type", "etag", "location", "cache-control"];
 const PURPOSE = "uom/idempotency/v1";
 
 interface StoredResponse {

@@ -59,11 +59,13 @@ const removeRoute = defineRoute({
 export const mfaRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(startRoute, async (c) => {
     const { issuer } = c.req.valid("json");
-    return c.json(await mfa.startTotp(await serviceContext(c), c.req.valid("param").id, issuer), 201);
+    const enrolment = await mfa.startTotp(await serviceContext(c), c.req.valid("param").id, issuer);
+    return c.json(enrolment, 201, { "Cache-Control": "no-store" });
   })
   .openapi(verifyRoute, async (c) => {
     const { code } = c.req.valid("json");
-    return c.json(await mfa.verifyTotp(await serviceContext(c), c.req.valid("param").id, code), 200);
+    const codes = await mfa.verifyTotp(await serviceContext(c), c.req.valid("param").id, code);
+    return c.json(codes, 200, { "Cache-Control": "no-store" });
   })
   .openapi(removeRoute, async (c) => {
     await mfa.removeUserTotp(await serviceContext(c), c.req.valid("param").id);

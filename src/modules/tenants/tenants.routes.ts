@@ -101,7 +101,11 @@ const deleteRoute = defineRoute({
 export const tenantsRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(createRoute, async (c) => {
     const { tenant, etag, apiKey } = await tenants.createTenant(await serviceContext(c), c.req.valid("json"));
-    return c.json({ ...tenant, apiKey }, 201, { ETag: etag, Location: `/v1/tenants/${tenant.id}` });
+    return c.json({ ...tenant, apiKey }, 201, {
+      ETag: etag,
+      Location: `/v1/tenants/${tenant.id}`,
+      "Cache-Control": "no-store", // it carries the API key secret
+    });
   })
   .openapi(listRoute, async (c) =>
     c.json(await tenants.listTenants(await serviceContext(c), c.req.valid("query")), 200),
