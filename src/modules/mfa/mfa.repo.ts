@@ -30,16 +30,17 @@ export function activate(db: D1Database, userId: string, step: number, at: strin
     .bind(userId, step, at);
 }
 
-export function removeTotp(db: D1Database, userId: string) {
-  return [
-    db.prepare("DELETE FROM user_totp WHERE user_id = ?").bind(userId),
-    db.prepare("DELETE FROM user_recovery_codes WHERE user_id = ?").bind(userId),
-  ];
+export function deleteEnrolment(db: D1Database, userId: string) {
+  return db.prepare("DELETE FROM user_totp WHERE user_id = ?").bind(userId);
+}
+
+export function deleteRecoveryCodes(db: D1Database, userId: string) {
+  return db.prepare("DELETE FROM user_recovery_codes WHERE user_id = ?").bind(userId);
 }
 
 export function replaceRecoveryCodes(db: D1Database, userId: string, hashes: readonly string[], at: string) {
   return [
-    db.prepare("DELETE FROM user_recovery_codes WHERE user_id = ?").bind(userId),
+    deleteRecoveryCodes(db, userId),
     ...jsonChunks(hashes).map((chunk) =>
       db
         .prepare(

@@ -9,7 +9,15 @@ import { auditStatement } from "../audit/audit.service";
 import { notFound } from "../users/users.plans";
 import { findUser } from "../users/users.repo";
 import { MfaErrors } from "./mfa.errors";
-import { activate, findTotp, removeTotp, replaceRecoveryCodes, setUserTotpFlag, startEnrolment } from "./mfa.repo";
+import {
+  activate,
+  deleteEnrolment,
+  deleteRecoveryCodes,
+  findTotp,
+  replaceRecoveryCodes,
+  setUserTotpFlag,
+  startEnrolment,
+} from "./mfa.repo";
 
 const SECRET_PURPOSE = "uom/totp-secret/v1";
 const DEFAULT_ISSUER = "User Ops Manager";
@@ -96,12 +104,11 @@ export async function removeUserTotp(ctx: ServiceContext, userId: string): Promi
   const enrolment = await findTotp(ctx.db, userId);
   if (!enrolment) throw new ApiError(MfaErrors.MFA_NOT_ENABLED, { detail: `User ${userId} has no TOTP.` });
   const at = new Date().toISOString();
-  const [remove, ...rest] = removeTotp(ctx.db, userId);
   try {
     await ctx.db.batch([
-      remove as D1PreparedStatement,
+      deleteEnrolment(ctx.db, userId),
       assertPreviousChanged(ctx.db),
-      ...rest,
+      deleteRecoveryCodes(ctx.db, userId),
       ...(enrolment.state === "active" ? [setUserTotpFlag(ctx.db, userId, false, at)] : []),
       await auditStatement(
         ctx,
