@@ -1,3 +1,5 @@
+import { base32 } from "./crypto/encoding";
+
 /**
  * Type-prefixed, time-ordered IDs (`usr_01JD…`): a ULID (48-bit millisecond time + 80 random bits,
  * Crockford base32) so that IDs sort by creation time, monotonic within an isolate.
@@ -33,18 +35,7 @@ function ulid(now: number): string {
     timePart = CROCKFORD[time % 32] + timePart;
     time = Math.floor(time / 32);
   }
-  let randomPart = "";
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of lastRandom) {
-    buffer = (buffer << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      randomPart += CROCKFORD[(buffer >> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  return timePart + randomPart;
+  return timePart + base32(lastRandom, CROCKFORD);
 }
 
 export type IdPrefix = "usr" | "ten" | "key" | "aud" | "req";

@@ -65,3 +65,20 @@ export function crc32(text: string): number {
   for (const byte of utf8(text)) crc = (CRC_TABLE[(crc ^ byte) & 0xff] as number) ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }
+
+/** Base32 of bytes, 5 bits a character, in the given 32-character alphabet (RFC 4648's, or Crockford's). */
+export function base32(bytes: Uint8Array, alphabet: string): string {
+  let out = "";
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    buffer = ((buffer << 8) | byte) & 0xffff;
+    bits += 8;
+    while (bits >= 5) {
+      out += alphabet[(buffer >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += alphabet[(buffer << (5 - bits)) & 31];
+  return out;
+}

@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { base32 } from "./encoding";
 
 /** TOTP as authenticator apps expect it (RFC 6238 over RFC 4226): HMAC-SHA1, 6 digits, 30 s steps. */
 export const TOTP_DIGITS = 6;
@@ -10,19 +11,7 @@ const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 /** RFC 4648 §6 base32 without padding, as otpauth URIs carry secrets. */
 export function base32Encode(bytes: Uint8Array): string {
-  let out = "";
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of bytes) {
-    buffer = (buffer << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32[(buffer >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += BASE32[(buffer << (5 - bits)) & 31];
-  return out;
+  return base32(bytes, BASE32);
 }
 
 export function base32Decode(text: string): Uint8Array {
