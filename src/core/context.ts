@@ -18,10 +18,6 @@ export interface ServiceContext {
   waitUntil(promise: Promise<unknown>): void;
 }
 
-export interface TenantServiceContext extends ServiceContext {
-  tenant: TenantRef;
-}
-
 export function requestInfo(c: Context<AppEnv>): RequestInfo {
   return {
     requestId: c.get("requestId"),
@@ -50,10 +46,4 @@ export async function serviceContext(c: Context<AppEnv>): Promise<ServiceContext
     return { ...base, db, scope: auth.tenant.id, tenant: auth.tenant };
   }
   return { ...base, db: await controlDb(c.env), scope: "platform", tenant: null };
-}
-
-export async function tenantServiceContext(c: Context<AppEnv>): Promise<TenantServiceContext> {
-  const ctx = await serviceContext(c);
-  if (!ctx.tenant) throw new Error("tenantServiceContext on a platform request");
-  return ctx as TenantServiceContext;
 }

@@ -46,6 +46,16 @@ export async function expectProblem(response: Response, status: number, code?: s
   return problem;
 }
 
+/** A tenant as the API returns it. */
+export interface ApiTenant {
+  id: string;
+  name: string;
+  plan: string;
+  parentId: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
 export interface TestTenant {
   id: string;
   key: string;

@@ -1,19 +1,13 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { isWellFormedApiKey, maskedTail } from "../../src/core/auth/api-key-format";
-import { ADMIN_TOKEN, call, createTenant, expectProblem, json } from "../helpers/api";
+import { ADMIN_TOKEN, type ApiTenant, call, createTenant, expectProblem, json } from "../helpers/api";
 import { count, dumpDatabase, sha256, tenantDatabase } from "../helpers/db";
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const ULID = "[0-9A-HJKMNP-TV-Z]{26}";
 
-interface CreatedTenant {
-  id: string;
-  name: string;
-  plan: string;
-  parentId: string | null;
-  createdAt: string;
-  updatedAt: string;
+interface CreatedTenant extends ApiTenant {
   apiKey: { id: string; secret: string };
 }
 

@@ -1,16 +1,17 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ADMIN_TOKEN, call, createTenant, createUser, expectProblem, json, type TestTenant } from "../helpers/api";
+import {
+  ADMIN_TOKEN,
+  call,
+  createTenant,
+  createUser,
+  expectProblem,
+  json,
+  type ApiTenant as Tenant,
+  type TestTenant,
+} from "../helpers/api";
 import { bindingOf, poolDatabase, tableNames } from "../helpers/db";
 
-interface Tenant {
-  id: string;
-  name: string;
-  plan: string;
-  parentId: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
 interface Page {
   data: Tenant[];
   nextCursor: string | null;

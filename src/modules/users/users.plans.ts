@@ -11,7 +11,7 @@ import type { AuditKey, AuditRecord } from "../audit/audit-chain";
 import { diffChanges } from "../audit/audit-changes";
 import { UserErrors } from "./users.errors";
 import { auditView, normalizeEmail, normalizeUsername, USER_CHANGE_POLICY } from "./users.mapping";
-import { deleteUserRow, insertUser, updateUser } from "./users.repo";
+import { deleteUserRow, insertUsersMany, updateUser } from "./users.repo";
 import { type CreateUserInput, WritableUserSchema } from "./users.schema";
 
 /**
@@ -82,7 +82,7 @@ export async function planCreate(ctx: ServiceContext, input: CreateUserInput, at
     action: "user.created",
     before: null,
     after: row,
-    statements: [insertUser(ctx.db, row), insertAudit(ctx.db, record, false)],
+    statements: [...insertUsersMany(ctx.db, [row], { skipOnConflict: false }), insertAudit(ctx.db, record, false)],
   };
 }
 

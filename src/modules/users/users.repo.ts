@@ -5,8 +5,7 @@ import { toStatement } from "../../core/db/statements";
 import { type UserRow, users } from "../../core/db/tenant-schema";
 import type { UserSort } from "./users.schema";
 
-export type NewUserRow = typeof users.$inferInsert;
-export type UserChanges = Partial<Omit<NewUserRow, "id" | "createdAt" | "version">>;
+export type UserChanges = Partial<Omit<typeof users.$inferInsert, "id" | "createdAt" | "version">>;
 
 export async function findUser(db: D1Database, id: string): Promise<UserRow | undefined> {
   return drizzle(db).select().from(users).where(eq(users.id, id)).get();
@@ -101,8 +100,8 @@ function columnValues(row: UserRow): unknown[] {
 }
 
 /**
- * Inserts many new users set-based (json_each), returning the ids inserted. With `skipOnConflict`, a row
- * whose email or username is taken is skipped (and its id is missing from the result) instead of failing all.
+ * Inserts new users set-based (json_each), returning the ids inserted; single creates use it too, so one column
+ * mapping serves both. With `skipOnConflict`, a row whose email or username is taken is skipped (and its id is missing from the result) instead of failing all.
  */
 export function insertUsersMany(db: D1Database, rows: readonly UserRow[], options: { skipOnConflict: boolean }) {
   const select = USER_COLUMNS.map((_, i) => `value ->> ${i}`).join(", ");
@@ -154,10 +153,6 @@ export async function listUsers(
     .where(and(...conditions))
     .orderBy(order(column), order(users.id))
     .limit(options.limit);
-}
-
-export function insertUser(db: D1Database, row: NewUserRow) {
-  return toStatement(db, drizzle(db).insert(users).values(row));
 }
 
 /** Updates only if the row is still at `version` (optimistic concurrency); bumps the version. */
