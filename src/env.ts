@@ -1,3 +1,4 @@
+import type { Permission } from "./core/auth/permissions";
 import type { Plan } from "./modules/tenants/tenants.schema";
 
 /** Who is acting: recorded in audit events and used by permission checks. */
@@ -5,6 +6,7 @@ export type Actor =
   | { type: "admin"; id: "admin" }
   | { type: "api_key"; id: string }
   | { type: "user"; id: string }
+  | { type: "client"; id: string }
   | { type: "system"; id: string };
 
 /** The tenant a request acts on: always the credential's tenant. */
@@ -17,7 +19,13 @@ export interface TenantRef {
 
 export type Auth =
   | { kind: "admin"; actor: Actor }
-  | { kind: "tenant"; actor: Actor; tenant: TenantRef; roles: readonly string[] };
+  | {
+      kind: "tenant";
+      actor: Actor;
+      tenant: TenantRef;
+      /** What this credential may do: from its roles (API key, end user) or its granted scope (OAuth client). */
+      permissions: ReadonlySet<Permission>;
+    };
 
 /** Facts about the request that audit events record. */
 export interface RequestInfo {

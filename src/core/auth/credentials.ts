@@ -1,31 +1,9 @@
-import type { Actor, Auth, TenantRef } from "../../env";
-import type { Plan } from "../../modules/tenants/tenants.schema";
-import { constantTimeEqual, sha256Hex } from "../crypto/hash";
-import { controlDb } from "../db/databases";
+import type { Actor, Auth } from "../../env";
+import { constantTimeEqual } from "../crypto/hash";
 import { ApiError, CoreErrors } from "../errors";
-import { API_KEY_PREFIX, isWellFormedApiKey } from "./api-key-format";
-
-interface VerifiedKey {
-  actor: Actor;
-  tenant: TenantRef;
-  roles: readonly string[];
-  expiresAt: number | null;
-}
-
-interface CacheEntry {
-  /** Shared by every request that misses at once, so a burst costs one lookup, not one each. */
-  key: Promise<VerifiedKey | null>;
-  until: number;
-  tenantId?: string;
-}
-
-/**
- * Verified API keys, kept in the isolate for CREDENTIAL_CACHE_SECONDS so that the request path spends no
- * D1 query on authentication. Unknown hashes are cached too (briefly), so guessing costs no query either.
- */
-const cache = new Map<string, CacheEntry>();
-const MAX_ENTRIES = 10_000;
-const NEGATIVE_SECONDS = 2;
+import { authenticateAccessToken, forgetTokenTenant, looksLikeJwt } from "./access-token-auth";
+import { authenticateApiKey, forgetApiKeysOfTenant } from "./api-key-auth";
+import { API_KEY_PREFIX } from "./api-key-format";
 
 const ADMIN: Actor = { type: "admin", id: "admin" };
 
@@ -34,7 +12,11 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
-export async function authenticate(env: Env, header: string | undefined): Promise<Auth> {
+/**
+ * Who is calling: the platform admin token, a tenant API key, or an OAuth access token (JWT). `origin` is the
+ * request's origin, from which the expected token issuer follows when OAUTH_ISSUER is not configured.
+ */
+export async function authenticate(env: Env, header: string | undefined, origin: string): Promise<Auth> {
   if (!header) {
     throw new ApiError(CoreErrors.UNAUTHENTICATED, {
       detail: "Send a credential: Authorization: Bearer <token>.",
@@ -42,78 +24,23 @@ export async function authenticate(env: Env, header: string | undefined): Promis
     });
   }
   const token = bearerToken(header);
-  if (!token) throw invalid("The Authorization header must be 'Bearer <token>'.");
-  if (token.startsWith(API_KEY_PREFIX)) {
-    if (!isWellFormedApiKey(token)) throw invalid("The API key is malformed (its checksum does not match).");
-    const key = await verifyApiKey(env, token);
-    if (!key) throw invalid("The API key is unknown or revoked.");
-    if (key.expiresAt !== null && key.expiresAt <= Date.now()) throw invalid("The API key has expired.");
-    return { kind: "tenant", actor: key.actor, tenant: key.tenant, roles: key.roles };
-  }
+  if (!token) throw invalidCredential("The Authorization header must be 'Bearer <token>'.");
+  if (token.startsWith(API_KEY_PREFIX)) return authenticateApiKey(env, token);
+  if (looksLikeJwt(token)) return authenticateAccessToken(env, token, origin);
   if (env.ADMIN_TOKEN && (await constantTimeEqual(token, env.ADMIN_TOKEN))) return { kind: "admin", actor: ADMIN };
-  throw invalid("The credential is not recognised.");
+  throw invalidCredential("The credential is not recognised.");
 }
 
-function invalid(detail: string): ApiError {
+/** 401 with the RFC 6750 §3 challenge. */
+export function invalidCredential(detail: string): ApiError {
   return new ApiError(CoreErrors.INVALID_CREDENTIAL, {
     detail,
     headers: { "WWW-Authenticate": 'Bearer realm="uom", error="invalid_token"' },
   });
 }
 
-async function verifyApiKey(env: Env, secret: string): Promise<VerifiedKey | null> {
-  const hash = await sha256Hex(secret);
-  const now = Date.now();
-  const hit = cache.get(hash);
-  if (hit && hit.until > now) return hit.key;
-  if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value as string);
-  const entry: CacheEntry = { key: lookup(env, hash), until: now + NEGATIVE_SECONDS * 1000 };
-  cache.set(hash, entry);
-  try {
-    const key = await entry.key;
-    if (key) {
-      entry.until = now + Number(env.CREDENTIAL_CACHE_SECONDS ?? 10) * 1000;
-      entry.tenantId = key.tenant.id;
-    }
-    return key;
-  } catch (error) {
-    if (cache.get(hash) === entry) cache.delete(hash);
-    throw error;
-  }
-}
-
-interface KeyRow {
-  id: string;
-  roles: string;
-  expires_at: string | null;
-  tenant_id: string;
-  plan: Plan;
-  parent_id: string | null;
-  database_binding: string;
-}
-
-async function lookup(env: Env, hash: string): Promise<VerifiedKey | null> {
-  const db = await controlDb(env);
-  const row = await db
-    .prepare(
-      `SELECT k.id, k.roles, k.expires_at, t.id AS tenant_id, t.plan, t.parent_id, t.database_binding
-       FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
-       WHERE k.secret_hash = ? AND k.revoked_at IS NULL`,
-    )
-    .bind(hash)
-    .first<KeyRow>();
-  if (!row) return null;
-  return {
-    actor: { type: "api_key", id: row.id },
-    tenant: { id: row.tenant_id, plan: row.plan, parentId: row.parent_id, databaseBinding: row.database_binding },
-    roles: JSON.parse(row.roles) as string[],
-    expiresAt: row.expires_at ? Date.parse(row.expires_at) : null,
-  };
-}
-
-/** Drops this isolate's cached keys of a tenant (after the tenant is deleted or its plan changes). */
+/** Drops what this isolate caches about a tenant's credentials (after the tenant is deleted or its plan changes). */
 export function forgetTenantCredentials(tenantId: string): void {
-  for (const [hash, entry] of cache) {
-    if (entry.tenantId === tenantId) cache.delete(hash);
-  }
+  forgetApiKeysOfTenant(tenantId);
+  forgetTokenTenant(tenantId);
 }

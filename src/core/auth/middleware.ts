@@ -1,24 +1,48 @@
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../../env";
+import type { AppEnv, Auth } from "../../env";
 import { ApiError, CoreErrors } from "../errors";
 import { authenticate } from "./credentials";
+import type { Permission } from "./permissions";
 
 export type CredentialKind = "admin" | "tenant";
 
-/** Authenticates the request and requires one of the given kinds of credential. */
-export function requireCredential(kinds: readonly CredentialKind[]): MiddlewareHandler<AppEnv> {
+export interface Access {
+  /** Kinds of credential the route accepts. */
+  kinds: readonly CredentialKind[];
+  /** What a tenant credential needs (the admin token may do everything it is let in for). */
+  permission?: Permission;
+  /**
+   * The path parameter naming a user: an end user's own token passes without the permission when it names
+   * themself (their profile, password, second factor), so `basic` users can look after their own account.
+   */
+  self?: string;
+}
+
+/** Authenticates the request, then requires one of the given kinds of credential and the route's permission. */
+export function requireCredential(access: Access): MiddlewareHandler<AppEnv> {
   return async function credentialMiddleware(c, next) {
-    const auth = await authenticate(c.env, c.req.header("authorization"));
-    if (!kinds.includes(auth.kind)) {
-      throw kinds.includes("tenant")
+    const auth = await authenticate(c.env, c.req.header("authorization"), new URL(c.req.url).origin);
+    if (!access.kinds.includes(auth.kind)) {
+      throw access.kinds.includes("tenant")
         ? new ApiError(CoreErrors.TENANT_CREDENTIAL_REQUIRED, {
-            detail: "Use one of the tenant's API keys; the platform admin token manages tenants.",
+            detail: "Use a tenant credential (API key or access token); the platform admin token manages tenants.",
           })
         : new ApiError(CoreErrors.ADMIN_CREDENTIAL_REQUIRED, {
             detail: "Only the platform admin token manages tenants.",
           });
     }
+    if (!allowed(auth, access, access.self ? c.req.param(access.self) : undefined)) {
+      throw new ApiError(CoreErrors.FORBIDDEN, {
+        detail: `This credential lacks the permission ${access.permission}.`,
+      });
+    }
     c.set("auth", auth);
     await next();
   };
+}
+
+function allowed(auth: Auth, access: Access, selfId: string | undefined): boolean {
+  if (auth.kind === "admin" || !access.permission) return true;
+  if (auth.permissions.has(access.permission)) return true;
+  return selfId !== undefined && auth.actor.type === "user" && auth.actor.id === selfId;
 }

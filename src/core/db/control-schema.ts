@@ -13,6 +13,7 @@ export const tenants = sqliteTable(
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
     version: integer("version").notNull().default(1),
+    securityPolicy: text("security_policy", { mode: "json" }).$type<Record<string, unknown>>().notNull().default({}),
   },
   (t) => [index("tenants_parent_idx").on(t.parentId), index("tenants_created_idx").on(t.createdAt, t.id)],
 );

@@ -1,7 +1,9 @@
 import controlInit from "../../../migrations/control/0001_init.sql";
+import controlSecurityPolicy from "../../../migrations/control/0002_security_policy.sql";
 import sharedAuditIdempotency from "../../../migrations/shared/audit-and-idempotency.sql";
 import tenantInit from "../../../migrations/tenant/0001_init.sql";
 import tenantMfaTotp from "../../../migrations/tenant/0002_mfa_totp.sql";
+import tenantOutbox from "../../../migrations/tenant/0003_outbox.sql";
 
 export interface Migration {
   version: number;
@@ -13,12 +15,14 @@ export interface Migration {
 /** Control database migrations, in order. Append only: an applied migration is never edited. */
 export const controlMigrations: readonly Migration[] = [
   { version: 1, name: "0001_init", sql: [controlInit, sharedAuditIdempotency] },
+  { version: 2, name: "0002_security_policy", sql: [controlSecurityPolicy] },
 ];
 
 /** Tenant database migrations, in order; every pooled database is brought to the last one on first use. */
 export const tenantMigrations: readonly Migration[] = [
   { version: 1, name: "0001_init", sql: [tenantInit, sharedAuditIdempotency] },
   { version: 2, name: "0002_mfa_totp", sql: [tenantMfaTotp] },
+  { version: 3, name: "0003_outbox", sql: [tenantOutbox] },
 ];
 
 export function statementsOf(migration: Migration): string[] {

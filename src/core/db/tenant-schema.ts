@@ -48,3 +48,17 @@ export const userRecoveryCodes = sqliteTable(
   },
   (t) => [index("user_recovery_codes_user_idx").on(t.userId)],
 );
+
+export const outboxEvents = sqliteTable(
+  "outbox_events",
+  {
+    id: text("id").primaryKey(),
+    type: text("type").notNull(),
+    subjectId: text("subject_id"),
+    data: text("data").notNull(),
+    secretSealed: text("secret_sealed"),
+    createdAt: text("created_at").notNull(),
+    dispatchedAt: text("dispatched_at"),
+  },
+  (t) => [index("outbox_events_pending_idx").on(t.createdAt), index("outbox_events_type_idx").on(t.type, t.createdAt)],
+);

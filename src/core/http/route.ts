@@ -2,6 +2,7 @@ import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../../env";
 import { type CredentialKind, requireCredential } from "../auth/middleware";
+import type { Permission } from "../auth/permissions";
 import { idempotency } from "./idempotency";
 import { problemResponses } from "./problem-schema";
 
@@ -10,6 +11,10 @@ export type RouteCredential = readonly CredentialKind[] | "none";
 type DefineRouteConfig = Omit<RouteConfig, "middleware" | "security"> & {
   /** Who may call it. Every credentialed route is covered by test/security/every-route.test.ts. */
   credential: RouteCredential;
+  /** The permission a tenant credential needs; required on every route a tenant credential may call. */
+  permission?: Permission;
+  /** The path parameter naming a user whose own access token may call the route without the permission. */
+  self?: string;
   /** Problem statuses this route answers besides the ones every route of its kind can answer. */
   errors?: readonly number[];
 };
@@ -45,11 +50,18 @@ export function operationIdOf(method: string, path: string): string {
  * Idempotency-Key handling on POST, the security requirement and the problem responses it can answer.
  */
 export function defineRoute<const R extends DefineRouteConfig>(config: R) {
-  const { credential, errors = [], ...route } = config;
+  const { credential, permission, self, errors = [], ...route } = config;
+  if (credential !== "none" && credential.includes("tenant") && !permission) {
+    throw new Error(
+      `${route.method.toUpperCase()} ${route.path}: a route open to tenant credentials declares its permission`,
+    );
+  }
   const middleware: MiddlewareHandler<AppEnv>[] = [];
   const statuses = new Set<number>([...errors, 500]);
   if (credential !== "none") {
-    middleware.push(requireCredential(credential));
+    middleware.push(
+      requireCredential({ kinds: credential, ...(permission ? { permission } : {}), ...(self ? { self } : {}) }),
+    );
     for (const status of [401, 403]) statuses.add(status);
   }
   if (route.request?.body) for (const status of [400, 413, 415]) statuses.add(status);
@@ -71,5 +83,7 @@ export function defineRoute<const R extends DefineRouteConfig>(config: R) {
     // an empty requirement list says "no credential" explicitly (OpenAPI 3.1 §4.8.10)
     security: credential === "none" ? [] : BEARER_SECURITY,
     "x-credential": credential === "none" ? [] : [...credential],
+    ...(permission ? { "x-permission": permission } : {}),
+    ...(self ? { "x-self": self } : {}),
   } as unknown as R & { middleware: MiddlewareHandler<AppEnv>[] });
 }

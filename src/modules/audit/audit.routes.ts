@@ -17,6 +17,7 @@ const listRoute = defineRoute({
   tags,
   summary: "List audit events (newest first)",
   credential,
+  permission: "audit:read",
   request: { query: AuditQuerySchema },
   responses: {
     200: {
@@ -33,6 +34,7 @@ const verifyRoute = defineRoute({
   summary: "Verify the audit chain",
   description: "Recomputes every event's MAC and chain link in order; reports the first broken one.",
   credential,
+  permission: "audit:read",
   responses: {
     200: { description: "The verdict", content: { "application/json": { schema: AuditVerificationSchema } } },
   },

@@ -18,6 +18,8 @@ const startRoute = defineRoute({
     "A new secret for an authenticator app (RFC 6238: SHA-1, 6 digits, 30 s), shown this once; it takes effect " +
     "only after POST …/mfa/totp/verify. Starting again replaces a pending enrolment, never an active one.",
   credential: ["tenant"],
+  permission: "users:write",
+  self: "id",
   errors: [404, 409],
   request: {
     params: UserIdParamSchema,
@@ -35,6 +37,8 @@ const verifyRoute = defineRoute({
   summary: "Activate TOTP with a current code",
   description: "A code is accepted once: neither it nor an older one works again. Returns ten recovery codes, once.",
   credential: ["tenant"],
+  permission: "users:write",
+  self: "id",
   errors: [404, 409],
   request: {
     params: UserIdParamSchema,
@@ -51,6 +55,8 @@ const removeRoute = defineRoute({
   tags,
   summary: "Remove TOTP",
   credential: ["tenant"],
+  permission: "users:write",
+  self: "id",
   errors: [404, 409],
   request: { params: UserIdParamSchema },
   responses: { 204: { description: "Removed, with its recovery codes" } },

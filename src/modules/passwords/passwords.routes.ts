@@ -17,6 +17,8 @@ const setRoute = defineRoute({
   summary: "Set a user's password",
   description: "Write-only: stored as a salted hash, never returned, and the audit trail records only that it changed.",
   credential: ["tenant"],
+  permission: "users:write",
+  self: "id",
   errors: [404],
   request: {
     params: UserIdParamSchema,

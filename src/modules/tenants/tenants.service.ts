@@ -67,6 +67,7 @@ export async function createTenant(
       createdAt: now,
       updatedAt: now,
       version: 1,
+      securityPolicy: {},
     };
     const keyId = newId("key");
     const key = {

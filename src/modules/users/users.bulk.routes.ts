@@ -51,6 +51,7 @@ export const bulkRoute = defineRoute({
     "Per-item results in request order. Non-atomic (default): every valid item is committed and every invalid one reported. " +
     "`atomic: true`: all or nothing; any invalid item → 422 `BULK_ATOMIC_FAILED` listing them.",
   credential: ["tenant"],
+  permission: "users:write",
   errors: [422],
   request: { body: { required: true, content: { "application/json": { schema: BulkRequestSchema } } } },
   responses: {

@@ -35,6 +35,7 @@ const createRoute = defineRoute({
   tags,
   summary: "Create a user",
   credential: ["tenant"],
+  permission: "users:write",
   errors: [409],
   request: { body: { required: true, content: { "application/json": { schema: CreateUserSchema } } } },
   responses: { 201: single("The user was created") },
@@ -47,6 +48,7 @@ const listRoute = defineRoute({
   summary: "List users",
   description: "Keyset pagination in a stable order: walking `nextCursor` visits every user exactly once.",
   credential: ["tenant"],
+  permission: "users:read",
   request: {
     query: PageQuerySchema.extend({
       sort: z.enum(USER_SORTS).default("createdAt").openapi({ description: "Order; `-` for descending." }),
@@ -67,6 +69,8 @@ const getRoute = defineRoute({
   tags,
   summary: "Get a user",
   credential: ["tenant"],
+  permission: "users:read",
+  self: "id",
   errors: [404],
   request: {
     params: UserIdParamSchema,
@@ -82,6 +86,7 @@ const patchRoute = defineRoute({
   tags,
   summary: "Update a user (JSON merge patch)",
   credential: ["tenant"],
+  permission: "users:write",
   errors: [404, 409, 412],
   request: {
     params: UserIdParamSchema,
@@ -103,6 +108,7 @@ const deleteRoute = defineRoute({
   tags,
   summary: "Delete a user (soft by default)",
   credential: ["tenant"],
+  permission: "users:delete",
   errors: [404, 412],
   request: { params: UserIdParamSchema, query: DeleteQuerySchema, headers: ifMatchHeaders },
   responses: {
@@ -117,6 +123,7 @@ const restoreRoute = defineRoute({
   tags,
   summary: "Restore a soft-deleted user",
   credential: ["tenant"],
+  permission: "users:write",
   errors: [404, 412],
   request: { params: UserIdParamSchema, headers: ifMatchHeaders },
   responses: { 200: single("The restored user") },

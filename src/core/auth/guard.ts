@@ -1,0 +1,9 @@
+/**
+ * The Durable Object that holds a credential's must-be-immediate state (see durable-objects/credential-state.ts).
+ * Names: `key:<apiKeyId>`, `client:<oauthClientId>`, `user:<tenantId>:<userId>`.
+ */
+export type GuardName = `key:${string}` | `client:${string}` | `user:${string}:${string}`;
+
+export function credentialGuard(env: Env, name: GuardName) {
+  return env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(name));
+}

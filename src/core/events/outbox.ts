@@ -1,0 +1,36 @@
+import type { ServiceContext } from "../context";
+import { open, seal } from "../crypto/sealed-box";
+import { newId } from "../ids";
+
+const SECRET_PURPOSE = "uom/event-secret/v1";
+
+export interface DomainEvent {
+  /** `user.login`, `user.password_reset_requested`, … */
+  type: string;
+  /** The resource the event is about (a user id), for the event log's filters. */
+  subjectId: string | null;
+  /** Ids and non-personal facts: the row is stored in plaintext. */
+  data: Record<string, unknown>;
+  /** What only the recipient may read (a reset token): stored sealed under MASTER_KEY, bound to the event id. */
+  secret?: Record<string, string>;
+}
+
+/** The INSERT of an event into the tenant's outbox, to go in the same D1 batch as the change it announces. */
+export async function eventStatement(
+  ctx: Pick<ServiceContext, "env" | "db">,
+  event: DomainEvent,
+  at = new Date().toISOString(),
+): Promise<D1PreparedStatement> {
+  const id = newId("evt");
+  const sealed = event.secret ? await seal(ctx.env.MASTER_KEY, SECRET_PURPOSE, id, JSON.stringify(event.secret)) : null;
+  return ctx.db
+    .prepare(
+      "INSERT INTO outbox_events (id, type, subject_id, data, secret_sealed, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id, event.type, event.subjectId, JSON.stringify(event.data), sealed, at);
+}
+
+/** The secret part of an event, for its dispatcher (and tests). */
+export async function openEventSecret(env: Env, eventId: string, sealed: string): Promise<Record<string, string>> {
+  return JSON.parse(await open(env.MASTER_KEY, SECRET_PURPOSE, eventId, sealed)) as Record<string, string>;
+}
