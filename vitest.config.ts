@@ -23,6 +23,7 @@ export default defineConfig({
           MASTER_KEY: TEST_MASTER_KEY,
           LOG_LEVEL: "silent",
           CREDENTIAL_CACHE_SECONDS: "1",
+          LAST_USED_FLUSH_SECONDS: "1",
           DATABASE_QUARANTINE_SECONDS: "1",
         },
       },

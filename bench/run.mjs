@@ -11,6 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
+import { measureHashCost, seedIdentity } from "./identity.mjs";
 import { environment, markdownReport, tableRows, textTable, verdicts } from "./report.mjs";
 import { startServer } from "./server.mjs";
 
@@ -203,6 +204,9 @@ async function main() {
     busyAtStart = `Load average was ${load.toFixed(2)} on ${env.cores} cores when the run started: other work shared the machine, so absolute figures are low and ratios noisy.`;
     log(`⚠ ${busyAtStart}`);
   }
+  log("Password hash alone, in workerd (bench/hash-worker.ts)…");
+  const hash = await measureHashCost(root);
+  log(`  ${hash.phc.split("$").slice(0, 3).join("$")}: p50 ${hash.p50.toFixed(1)} ms, p99 ${hash.p99.toFixed(1)} ms`);
   log("Starting wrangler dev…");
   server = await startServer({ cwd: root });
   log(`  ready at ${server.origin} in ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${server.pid})`);
@@ -246,8 +250,13 @@ async function main() {
       setupRequest: (r) => ({ ...r, body: bulkBody(BULK_SIZE) }),
     },
   });
+  const identity = await seedIdentity(api, token, nextEmail);
+  const ceilingOne = await measure("GET /health", { connections: 1, request: { method: "GET", path: "/health" } });
+  const loginOne = await measure("POST /oauth/token (password)", { connections: 1, request: identity.login });
+  const loginTen = await measure("POST /oauth/token (password)", { request: identity.login });
+  const grants = await measure("POST /oauth/token (client_credentials)", { request: identity.clientCredentials });
   const drift = await measure("GET /health (again, drift check)", { request: { method: "GET", path: "/health" } });
-  const measurements = [ceiling, read, list, create, bulk, drift];
+  const measurements = [ceiling, read, list, create, bulk, ceilingOne, loginOne, loginTen, grants, drift];
 
   const failures = measurements.flatMap((m) => {
     const out = [];
@@ -269,6 +278,10 @@ async function main() {
     seedMedianUsersPerSec: seeded.medianUsersPerSec,
     seedBestUsersPerSec: seeded.bestUsersPerSec,
     bulkSustained: bulk.usersPerSec,
+    hash,
+    ceilingOne,
+    loginOne,
+    grants: grants.rps,
   });
   const notes = busyAtStart ? [busyAtStart] : [];
   const driftPct = ((drift.rps - ceiling.rps) / ceiling.rps) * 100;
@@ -305,6 +318,7 @@ async function main() {
       durations: { warmup: WARMUP, measure: DURATION },
       rows,
       seed: seeded,
+      hash,
       verdictList,
       failures,
       notes,

@@ -2,14 +2,19 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import { ApiError, CoreErrors } from "./core/errors";
+import { tenantCors } from "./core/http/cors";
 import { notFoundHandler, onError } from "./core/http/error-handler";
 import { requestId } from "./core/http/request-id";
 import { requestLog } from "./core/http/request-log";
 import { validationHook } from "./core/http/validation";
 import type { AppEnv } from "./env";
+import { apiKeysRoutes } from "./modules/api-keys/api-keys.routes";
 import { auditRoutes } from "./modules/audit/audit.routes";
 import { mfaRoutes } from "./modules/mfa/mfa.routes";
+import { oauthRoutes } from "./modules/oauth/oauth.routes";
 import { passwordsRoutes } from "./modules/passwords/passwords.routes";
+import { securityPolicyRoutes } from "./modules/security-policy/security-policy.routes";
+import { securityPolicyOf } from "./modules/security-policy/security-policy.service";
 import { systemRoutes } from "./modules/system/system.routes";
 import { tenantsRoutes } from "./modules/tenants/tenants.routes";
 import { usersRoutes } from "./modules/users/users.routes";
@@ -31,6 +36,13 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   // nosniff, HSTS, frame and referrer policies on every response (hono defaults; no CSP, which /docs would need)
   app.use("*", requestId(), requestLog(), secureHeaders());
+  app.use(
+    "*",
+    tenantCors({
+      allowedOrigins: async (env, tenantId) => (await securityPolicyOf(env, tenantId)).cors.allowedOrigins,
+      isPublic: (path) => path === "/health" || path === "/v1/openapi.json" || path.startsWith("/.well-known/"),
+    }),
+  );
   const bulkLimit = sizeLimit(5 * MB);
   const defaultLimit = sizeLimit(MB);
   app.use("*", (c, next) => (c.req.path === "/v1/users/bulk" ? bulkLimit : defaultLimit)(c, next));
@@ -40,7 +52,10 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", usersRoutes);
   app.route("/", mfaRoutes);
   app.route("/", passwordsRoutes);
+  app.route("/", securityPolicyRoutes);
   app.route("/", auditRoutes);
+  app.route("/", apiKeysRoutes);
+  app.route("/", oauthRoutes);
   mountOpenApi(app);
 
   app.onError(onError);

@@ -1,6 +1,8 @@
 import { controlDb, tenantDatabases } from "./core/db/databases";
 import { loggableError } from "./core/http/error-handler";
 import { sealAuditTrail } from "./modules/audit/audit.service";
+import { oauthDailyMaintenance } from "./modules/oauth/maintenance";
+import { continueDataKeyRotations } from "./modules/tenants/tenants.keys.service";
 import { reclaimOrphanedDatabases } from "./modules/tenants/tenants.service";
 
 interface AssignedDatabase {
@@ -8,17 +10,23 @@ interface AssignedDatabase {
   binding: string;
 }
 
-/** Every minute: seal the audit chains, so `hash` is set within a minute even on trails nobody reads. */
+/**
+ * Every minute: seal the audit chains, so `hash` is set within a minute even on trails nobody reads; then carry
+ * on unfinished data-key rotations (re-encrypting users in bounded batches).
+ */
 export async function sealAllAuditTrails(env: Env): Promise<void> {
   const control = await controlDb(env);
   const trails = [{ tenant_id: "platform", binding: "CONTROL_DB" }, ...(await assignedDatabases(control))];
   await eachOf("seal audit trail", env, trails, async ({ tenant_id, binding }) => {
     const db = binding === "CONTROL_DB" ? control : await tenantDatabases.forTenant(env, { databaseBinding: binding });
     await sealAuditTrail({ env, db, scope: tenant_id });
-  });
+  }).finally(() => continueDataKeyRotations(env));
 }
 
-/** Daily: drop expired Idempotency-Key records and finish tenant deletions that stopped half-way. */
+/**
+ * Daily: drop expired Idempotency-Key records, finish tenant deletions that stopped half-way, rotate the token
+ * signing key when due and drop ended refresh tokens.
+ */
 export async function dailyMaintenance(env: Env): Promise<void> {
   const control = await controlDb(env);
   const now = new Date().toISOString();
@@ -27,7 +35,9 @@ export async function dailyMaintenance(env: Env): Promise<void> {
   await eachOf("purge idempotency keys", env, databases, async ({ binding }) => {
     const db = binding === "CONTROL_DB" ? control : await tenantDatabases.forTenant(env, { databaseBinding: binding });
     await db.prepare(purge).bind(now).run();
-  }).finally(() => reclaimOrphanedDatabases(env, control));
+  })
+    .finally(() => reclaimOrphanedDatabases(env, control))
+    .finally(() => oauthDailyMaintenance(env));
 }
 
 /**

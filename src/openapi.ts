@@ -54,6 +54,9 @@ function documentConfig(origin: string): OpenApiConfig {
       { name: "Tenants", description: "Platform: tenants and their databases (admin token)" },
       { name: "Users", description: "A tenant's users" },
       { name: "MFA", description: "A user's second factor: TOTP and recovery codes" },
+      { name: "API keys", description: "A tenant's API keys: create, rotate, revoke" },
+      { name: "Security", description: "The tenant's security policy: passwords, second factor, CORS origins" },
+      { name: "OAuth", description: "OAuth 2 clients, token endpoints (RFC 6749, 7662, 7009), signing keys, metadata" },
       { name: "Audit", description: "The tamper-evident audit trail" },
       { name: "System", description: "Health, documentation" },
     ],
@@ -69,7 +72,9 @@ export function mountOpenApi(app: OpenAPIHono<AppEnv>): void {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
-    description: "A tenant API key (`uom_sk_…`) or, for /v1/tenants, the platform admin token.",
+    description:
+      "A tenant API key (`uom_sk_…`), an OAuth access token (ES256 JWT from /oauth/token) or, for /v1/tenants, " +
+      "the platform admin token.",
   });
   app.openAPIRegistry.register("BulkOperation", BulkOperationSchema);
   // /docs is served by the system routes with a plain handler; list it so the document names every route.

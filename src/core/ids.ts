@@ -43,3 +43,12 @@ export type IdPrefix = "usr" | "ten" | "key" | "aud" | "req" | "evt" | "cli" | "
 export function newId(prefix: IdPrefix, now = Date.now()): string {
   return `${prefix}_${ulid(now)}`;
 }
+
+/** The creation time (ms) in an id made by newId, or null when it is not one. */
+export function idTime(id: string): number | null {
+  const match = /^[a-z]{3}_([0-9A-HJKMNP-TV-Z]{10})[0-9A-HJKMNP-TV-Z]{16}$/.exec(id);
+  if (!match) return null;
+  let time = 0;
+  for (const char of match[1] as string) time = time * 32 + CROCKFORD.indexOf(char);
+  return time;
+}

@@ -5,6 +5,8 @@
  * consistent, never holds it. Entries carry their own end, after which they no longer matter and are purged.
  */
 
+import type { TouchTarget } from "./last-used";
+
 /** What a request shows of its credential. */
 export interface CredentialProbe {
   /** SHA-256 of the API-key secret presented. */
@@ -13,14 +15,20 @@ export interface CredentialProbe {
   jti?: string;
   /** An access token's session (refresh-token family) id. */
   sid?: string;
-  /** When the token was issued (seconds since the epoch, `iat`). */
-  issuedAt?: number;
+  /**
+   * When the token was issued, in ms: finer than `iat` (whole seconds), so a token issued just after a
+   * "sign out everywhere" in the same second still works and one issued just before does not.
+   */
+  issuedAtMs?: number;
+  /** Note this use of an API key (its lastUsedAt, written to D1 in batches: see last-used.ts). */
+  touch?: TouchTarget;
 }
 
 export type CredentialVerdict = { ok: true } | { ok: false; reason: string };
 
 const REVOKED = "revoked";
 const NOT_BEFORE = "not-before";
+const ACCESS_NOT_BEFORE = "access-not-before";
 const secretKey = (hash: string) => `secret:${hash}`;
 const tokenKey = (jti: string) => `jti:${jti}`;
 const sessionKey = (sid: string) => `sid:${sid}`;
@@ -39,7 +47,17 @@ export class CredentialState {
   check(probe: CredentialProbe, now = Date.now()): CredentialVerdict {
     if (this.kv.get<number>(REVOKED) !== undefined) return { ok: false, reason: "revoked" };
     const notBefore = this.kv.get<number>(NOT_BEFORE);
-    if (notBefore !== undefined && probe.issuedAt !== undefined && probe.issuedAt * 1000 < notBefore) {
+    if (notBefore !== undefined && probe.issuedAtMs !== undefined && probe.issuedAtMs < notBefore) {
+      return { ok: false, reason: "revoked" };
+    }
+    // access tokens are the probes with a jti; refresh tokens (a sid alone) outlive this cut-off
+    const accessNotBefore = this.kv.get<number>(ACCESS_NOT_BEFORE);
+    if (
+      accessNotBefore !== undefined &&
+      probe.jti &&
+      probe.issuedAtMs !== undefined &&
+      probe.issuedAtMs < accessNotBefore
+    ) {
       return { ok: false, reason: "revoked" };
     }
     if (probe.secretHash) {
@@ -59,6 +77,14 @@ export class CredentialState {
   /** Tokens issued before `at` stop working; later ones still work (a user's "sign out everywhere"). */
   revokeIssuedBefore(at: number): void {
     this.kv.put(NOT_BEFORE, Math.max(at, this.kv.get<number>(NOT_BEFORE) ?? 0));
+  }
+
+  /**
+   * Access tokens issued before `at` stop working, refresh tokens do not: after a change of rights (roles) the
+   * next refresh issues tokens with the new ones, and no token with the old ones works any more.
+   */
+  revokeAccessTokensIssuedBefore(at: number): void {
+    this.kv.put(ACCESS_NOT_BEFORE, Math.max(at, this.kv.get<number>(ACCESS_NOT_BEFORE) ?? 0));
   }
 
   /** One secret of the credential stops working at `notAfter` (rotation with a grace period). */

@@ -1,5 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { type CredentialProbe, CredentialState, type CredentialVerdict } from "./credential-state";
+import { flushIntervalMs, LastUse, writeLastUse } from "./last-used";
+import { type AttemptVerdict, LoginThrottle, THROTTLE_POLICIES, type ThrottleKind } from "./login-throttle";
 
 /**
  * One object per credential (`key:<id>`, `client:<id>`, `user:<tenant>:<id>`): the state that must hold at once
@@ -9,9 +11,16 @@ import { type CredentialProbe, CredentialState, type CredentialVerdict } from ".
  */
 export class RateLimiter extends DurableObject<Env> {
   private readonly credential = new CredentialState(this.ctx.storage.kv);
+  private readonly throttle = new LoginThrottle(this.ctx.storage.kv);
+  private readonly lastUse = new LastUse(this.ctx.storage.kv);
 
   async check(probe: CredentialProbe): Promise<CredentialVerdict> {
-    return this.credential.check(probe);
+    const verdict = this.credential.check(probe);
+    if (verdict.ok && probe.touch) {
+      const flushAt = this.lastUse.touch(probe.touch, Date.now(), flushIntervalMs(this.env));
+      if (flushAt !== undefined) await this.purgeLater(flushAt);
+    }
+    return verdict;
   }
 
   async revoke(): Promise<void> {
@@ -20,6 +29,10 @@ export class RateLimiter extends DurableObject<Env> {
 
   async revokeIssuedBefore(at: number): Promise<void> {
     this.credential.revokeIssuedBefore(at);
+  }
+
+  async revokeAccessTokensIssuedBefore(at: number): Promise<void> {
+    this.credential.revokeAccessTokensIssuedBefore(at);
   }
 
   async retireSecret(secretHash: string, notAfter: number): Promise<void> {
@@ -36,9 +49,26 @@ export class RateLimiter extends DurableObject<Env> {
     await this.purgeLater(until);
   }
 
+  /** Brute-force throttling of logins and second-factor codes (objects `login:…`, `ip:…`, `mfa:…`). */
+  async throttleBegin(kind: ThrottleKind): Promise<AttemptVerdict> {
+    const verdict = this.throttle.begin(THROTTLE_POLICIES[kind]);
+    if (verdict.allowed) await this.purgeLater(verdict.forgetAt);
+    return verdict;
+  }
+
+  async throttleReset(): Promise<void> {
+    this.throttle.reset();
+  }
+
+  async throttleRelease(lockedUntilSet: number | null): Promise<void> {
+    this.throttle.release(lockedUntilSet);
+  }
+
   override async alarm(): Promise<void> {
-    const next = this.credential.purge();
-    if (next !== undefined) await this.ctx.storage.setAlarm(next);
+    const use = this.lastUse.take();
+    if (use) await writeLastUse(this.env, use);
+    const next = [this.credential.purge(), this.throttle.purge(), this.lastUse.due()].filter((t) => t !== undefined);
+    if (next.length > 0) await this.ctx.storage.setAlarm(Math.min(...next));
   }
 
   private async purgeLater(at: number): Promise<void> {

@@ -31,7 +31,7 @@ describe("control database", () => {
     expect(await json(response)).toEqual({ data: [], nextCursor: null });
 
     expect(await tableNames(env.CONTROL_DB)).toEqual(
-      expect.arrayContaining(["_schema_migrations", "tenants", "tenant_databases", "api_keys", ...SHARED_TABLES]),
+      expect.arrayContaining(["_schema_migrations", "tenants", "tenant_databases", "api_key_index", ...SHARED_TABLES]),
     );
     expect(await triggerNames(env.CONTROL_DB)).toEqual(AUDIT_TRIGGERS);
     const applied = await appliedMigrations(env.CONTROL_DB);
@@ -61,7 +61,8 @@ describe("tenant databases", () => {
     expect(await tableNames(db)).toEqual(
       expect.arrayContaining(["_schema_migrations", "users", "_batch_assertions", ...SHARED_TABLES]),
     );
-    expect(await triggerNames(db)).toEqual(AUDIT_TRIGGERS);
+    // tenant databases also un-verify an email when it changes (migrations/tenant/0004_user_tokens.sql)
+    expect(await triggerNames(db)).toEqual([...AUDIT_TRIGGERS, "users_email_changed"]);
     // and the tenant can use it at once
     const users = await call("GET", "/v1/users", { token: tenant.key });
     expect(users.status).toBe(200);

@@ -49,6 +49,8 @@ async function differences(db: D1Database, tables: SQLiteTable[]): Promise<strin
       continue;
     }
     const declared = new Map(config.columns.map((c) => [c.name, c]));
+    // a composite key (`primaryKey({columns})`) marks none of its columns `primary` in drizzle
+    const compositeKey = new Set(config.primaryKeys.flatMap((key) => key.columns.map((c) => c.name)));
     for (const column of actual) {
       const mirror = declared.get(column.name);
       if (!mirror) {
@@ -60,7 +62,9 @@ async function differences(db: D1Database, tables: SQLiteTable[]): Promise<strin
       if (mirror.getSQLType().toUpperCase() !== column.type.toUpperCase()) {
         problems.push(`${where}: drizzle ${mirror.getSQLType()}, SQL ${column.type}`);
       }
-      if (mirror.primary !== column.pk > 0) problems.push(`${where}: primary key differs`);
+      if ((mirror.primary || compositeKey.has(column.name)) !== column.pk > 0) {
+        problems.push(`${where}: primary key differs`);
+      }
       // SQLite does not record NOT NULL on a TEXT PRIMARY KEY; drizzle implies it.
       if (!mirror.primary && mirror.notNull !== (column.notnull === 1)) {
         problems.push(`${where}: drizzle notNull=${mirror.notNull}, SQL notnull=${column.notnull}`);

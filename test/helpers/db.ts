@@ -42,12 +42,17 @@ export async function triggerNames(db: D1Database): Promise<string[]> {
   return results.map((r) => r.name);
 }
 
-/** Every row of every table of ours, as JSON text: to search a database for a value that must not be there. */
+/**
+ * Every row of every table of ours, as JSON text: to search a database for a value that must not be there, or
+ * to compare before and after a request that must change nothing. `api_keys.last_used_at` is left out of the
+ * comparison: any authenticated request, even a refused one, records its key's use, written later by an alarm.
+ */
 export async function dumpDatabase(db: D1Database): Promise<string> {
   const parts: string[] = [];
   for (const table of await tableNames(db)) {
     const { results } = await db.prepare(`SELECT * FROM "${table}"`).all();
-    parts.push(`${table}: ${JSON.stringify(results)}`);
+    const rows = table === "api_keys" ? results.map((row) => ({ ...row, last_used_at: "(bookkeeping)" })) : results;
+    parts.push(`${table}: ${JSON.stringify(rows)}`);
   }
   return parts.join("\n");
 }
@@ -75,4 +80,18 @@ export function sleep(ms: number): Promise<void> {
 export async function sha256(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The rows of one table exactly as stored (raw columns), to check what is at rest. */
+export async function rawRows<T = Record<string, unknown>>(
+  db: D1Database,
+  table: string,
+  where = "1 = 1",
+  ...params: unknown[]
+): Promise<T[]> {
+  const { results } = await db
+    .prepare(`SELECT * FROM "${table}" WHERE ${where}`)
+    .bind(...params)
+    .all<T>();
+  return results;
 }

@@ -15,6 +15,8 @@ export interface SecuredRoute {
   path: string;
   credentials: CredentialKind[];
   operationId: string;
+  /** The permission a tenant credential needs (`x-permission`). */
+  permission?: string;
   /** An example request body, when the route takes one. */
   body?: unknown;
 }
@@ -22,12 +24,16 @@ export interface SecuredRoute {
 export interface PublicRoute {
   method: string;
   path: string;
+  /** An OAuth endpoint that authenticates the client instead of a Bearer credential (`x-client-authentication`). */
+  clientAuthentication?: boolean;
 }
 
 interface Operation {
   operationId?: string;
   security?: unknown[];
   "x-credential"?: unknown;
+  "x-permission"?: string;
+  "x-client-authentication"?: string[];
   requestBody?: { content: Record<string, { example?: unknown; schema?: { $ref?: string; example?: unknown } }> };
 }
 
@@ -58,7 +64,30 @@ export interface PathFixture {
 export const PATH_FIXTURES: PathFixture[] = [
   { pattern: /^\/v1\/tenants\/\{id\}$/, fill: async ({ a }) => ({ id: a.id }) },
   { pattern: /^\/v1\/users\/\{id\}(\/|$)/, fill: async ({ a }) => ({ id: (await createUser(a)).id }) },
+  { pattern: /^\/v1\/api-keys\/\{id\}(\/|$)/, fill: async ({ a }) => ({ id: await createApiKey(a) }) },
+  { pattern: /^\/v1\/tenants\/\{id\}\/data-keys\/rotate$/, fill: async ({ a }) => ({ id: a.id }) },
+  { pattern: /^\/v1\/oauth\/clients\/\{id\}$/, fill: async ({ a }) => ({ id: await createOAuthClient(a) }) },
 ];
+
+/** A fresh OAuth client of the tenant (role basic), to be deleted by a check. */
+async function createOAuthClient(tenant: TestTenant): Promise<string> {
+  const response = await call("POST", "/v1/oauth/clients", {
+    token: tenant.key,
+    body: { name: "Security fixture", grantTypes: ["client_credentials"], roles: ["basic"] },
+  });
+  if (response.status !== 201) throw new Error(`POST /v1/oauth/clients answered ${response.status}`);
+  return (await json<{ id: string }>(response)).id;
+}
+
+/** A fresh key of the tenant (role basic), to be read, rotated or revoked by a check. */
+async function createApiKey(tenant: TestTenant): Promise<string> {
+  const response = await call("POST", "/v1/api-keys", {
+    token: tenant.key,
+    body: { name: "Security fixture", roles: ["basic"] },
+  });
+  if (response.status !== 201) throw new Error(`POST /v1/api-keys answered ${response.status}`);
+  return (await json<{ id: string }>(response)).id;
+}
 
 export async function createSecurityWorld(): Promise<SecurityWorld> {
   return { a: await createTenant({ name: "Security A" }), b: await createTenant({ name: "Security B" }) };
@@ -79,7 +108,11 @@ export async function routeTable(): Promise<{ secured: SecuredRoute[]; open: Pub
       if (!METHODS.includes(method)) continue;
       const where = `${method.toUpperCase()} ${path}`;
       if (!op.security || op.security.length === 0) {
-        open.push({ method: method.toUpperCase(), path });
+        open.push({
+          method: method.toUpperCase(),
+          path,
+          ...(op["x-client-authentication"] ? { clientAuthentication: true } : {}),
+        });
         continue;
       }
       const kinds = op["x-credential"];
@@ -96,6 +129,7 @@ export async function routeTable(): Promise<{ secured: SecuredRoute[]; open: Pub
         path,
         credentials: kinds,
         operationId: op.operationId ?? where,
+        ...(op["x-permission"] ? { permission: op["x-permission"] } : {}),
         body: op.requestBody ? exampleBody(doc, op) : undefined,
       });
     }

@@ -124,8 +124,18 @@ describe("GET /v1/openapi.json", () => {
       expect(problems.length, where).toBeGreaterThan(0);
       expect(Object.keys(op.responses), where).toContain("500");
       if (op.security?.length) expect(Object.keys(op.responses), where).toEqual(expect.arrayContaining(["401", "403"]));
-      if (op.requestBody) expect(Object.keys(op.responses), where).toEqual(expect.arrayContaining(["400", "415"]));
+      if (op.requestBody) {
+        // JSON bodies refuse other media types with 415; the OAuth form endpoints answer 400 invalid_request
+        const json = "application/json" in (op.requestBody.content ?? {});
+        expect(Object.keys(op.responses), where).toEqual(expect.arrayContaining(json ? ["400", "415"] : ["400"]));
+      }
       for (const [status, response] of problems) {
+        // the OAuth endpoints answer their own errors with RFC 6749 §5.2 bodies (DESIGN.md convention 1)
+        const oauthError = path.startsWith("/oauth/") ? response.content?.["application/json"] : undefined;
+        if (oauthError) {
+          expect(oauthError.schema, `${where} ${status}`).toEqual({ $ref: "#/components/schemas/OAuthError" });
+          continue;
+        }
         const media = response.content?.["application/problem+json"];
         expect(media?.schema, `${where} ${status}`).toEqual({ $ref: "#/components/schemas/Problem" });
         expect(media?.example, `${where} ${status}`).toMatchObject({

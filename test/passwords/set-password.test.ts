@@ -1,3 +1,4 @@
+import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { verifyPassword } from "../../src/core/crypto/password";
 import { call, createTenant, createUser, expectProblem, json, type TestTenant } from "../helpers/api";
@@ -30,9 +31,9 @@ describe("POST /v1/users/{id}/password", () => {
     expect((await setPassword(user.id, { password })).status).toBe(204);
 
     const hash = await storedHash(user.id);
-    expect(hash).toMatch(/^\$pbkdf2-sha256\$i=\d+\$/);
-    expect(await verifyPassword(password, hash as string)).toBe(true);
-    expect(await verifyPassword("another password", hash as string)).toBe(false);
+    expect(hash).toMatch(/^\$scrypt\$ln=14,r=8,p=5,k=1\$/);
+    expect(await verifyPassword(env, password, hash as string)).toEqual({ ok: true, needsRehash: false });
+    expect((await verifyPassword(env, "another password", hash as string)).ok).toBe(false);
     expect(await dumpDatabase(await tenantDatabase(tenant.id))).not.toContain(password);
 
     const read = await call("GET", `/v1/users/${user.id}`, { token: tenant.key });
@@ -49,8 +50,8 @@ describe("POST /v1/users/{id}/password", () => {
     const user = await createUser(tenant, { password: "first password 1" });
     expect((await setPassword(user.id, { password: "second password 2" })).status).toBe(204);
     const hash = (await storedHash(user.id)) as string;
-    expect(await verifyPassword("first password 1", hash)).toBe(false);
-    expect(await verifyPassword("second password 2", hash)).toBe(true);
+    expect((await verifyPassword(env, "first password 1", hash)).ok).toBe(false);
+    expect((await verifyPassword(env, "second password 2", hash)).ok).toBe(true);
   });
 
   it("bad input → 400 naming the field, the stored hash unchanged; missing or deleted users → 404", async () => {

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { app } from "../../src/app";
-import { call } from "../helpers/api";
+import { isPermission } from "../../src/core/auth/permissions";
+import { call, json } from "../helpers/api";
 import { dumpDatabase, tenantDatabase } from "../helpers/db";
 import {
   badCredentials,
@@ -106,6 +107,34 @@ describe("every credentialed route", () => {
   });
 });
 
+describe("permissions on every tenant route", () => {
+  it("every route a tenant credential may call names its permission, from the catalogue", () => {
+    const tenantRoutes = secured.filter((r) => r.credentials.includes("tenant"));
+    expect(tenantRoutes.length).toBeGreaterThan(0);
+    expect(tenantRoutes.filter((r) => !r.permission || !isPermission(r.permission)).map(label)).toEqual([]);
+  });
+
+  it("refuses a tenant credential without the route's permission with 403, and changes nothing", async () => {
+    // a key of tenant a whose only role grants no permission
+    const created = await call("POST", "/v1/api-keys", {
+      token: world.a.key,
+      body: { name: "No permissions", roles: ["basic"] },
+    });
+    expect(created.status).toBe(201);
+    const powerless = `Bearer ${(await json<{ secret: string }>(created)).secret}`;
+    const dbA = await tenantDatabase(world.a.id);
+    const failures: string[] = [];
+    for (const route of secured.filter((r) => r.credentials.includes("tenant"))) {
+      const path = await concretePath(route, world);
+      const before = await dumpDatabase(dbA);
+      const issues = await problemMismatch(await send(route, path, powerless), 403, ["FORBIDDEN"]);
+      if ((await dumpDatabase(dbA)) !== before) issues.push("tenant a's database changed");
+      if (issues.length > 0) failures.push(`${label(route)}: ${issues.join("; ")}`);
+    }
+    expect(failures).toEqual([]);
+  });
+});
+
 describe("tenant isolation on every tenant route", () => {
   it("another tenant's resource is 404, never touched; its owner reaches it", async () => {
     const failures: string[] = [];
@@ -143,7 +172,7 @@ describe("tenant isolation on every tenant route", () => {
 });
 
 describe("every public route", () => {
-  it("answers without a credential", async () => {
+  it("answers without a credential; the OAuth endpoints, client-authenticated, refuse an anonymous call the RFC 6749 way", async () => {
     expect(open.map(label)).toEqual(expect.arrayContaining(["GET /health", "GET /v1/openapi.json"]));
     const failures: string[] = [];
     for (const route of open) {
@@ -152,7 +181,15 @@ describe("every public route", () => {
         continue;
       }
       const response = await call(route.method, route.path);
-      if (response.status >= 400) failures.push(`${label(route)}: ${response.status}`);
+      if (route.method === "GET") {
+        if (response.status >= 400) failures.push(`${label(route)}: ${response.status}`);
+        continue;
+      }
+      // POST /oauth/token, /oauth/introspect, /oauth/revoke: no client authentication → 400 or 401 with {error}
+      const body = (await response.json().catch(() => ({}))) as { error?: unknown };
+      if (![400, 401].includes(response.status) || typeof body.error !== "string") {
+        failures.push(`${label(route)}: ${response.status} ${JSON.stringify(body)}`);
+      }
     }
     expect(failures).toEqual([]);
   });

@@ -61,17 +61,19 @@ describe("POST /v1/tenants", () => {
   it("stores only the key's SHA-256 hex hash, never the secret", async () => {
     const tenant = acme; // created with an Idempotency-Key, so its response is kept (sealed) for replays
     const { secret } = tenant.apiKey;
-    const row = await env.CONTROL_DB.prepare("SELECT * FROM api_keys WHERE id = ?")
+    const hash = await sha256(secret);
+    // the key lives in the tenant's own database; the control database indexes its hash to find the tenant
+    const db = await tenantDatabase(tenant.id);
+    const key = await db.prepare("SELECT * FROM api_keys WHERE id = ?").bind(tenant.apiKey.id).first();
+    expect(key).toMatchObject({ name: "Initial admin key", roles: '["admin"]', expires_at: null, revoked_at: null });
+    const stored = await db
+      .prepare("SELECT * FROM api_key_secrets WHERE key_id = ?")
       .bind(tenant.apiKey.id)
       .first<Record<string, unknown>>();
-    expect(row).toMatchObject({
-      tenant_id: tenant.id,
-      secret_hash: await sha256(secret),
-      tail: maskedTail(secret),
-      roles: '["admin"]',
-      revoked_at: null,
-    });
-    expect(row?.secret_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(stored).toMatchObject({ secret_hash: hash, tail: maskedTail(secret), retires_at: null });
+    expect(stored?.secret_hash).toMatch(/^[0-9a-f]{64}$/);
+    const entry = await env.CONTROL_DB.prepare("SELECT * FROM api_key_index WHERE secret_hash = ?").bind(hash).first();
+    expect(entry).toMatchObject({ key_id: tenant.apiKey.id, tenant_id: tenant.id });
 
     // Nowhere in plaintext: not in any control table (keys, audit, the idempotent replay), nor the tenant's.
     const random = secret.slice("uom_sk_".length, -6);

@@ -193,7 +193,7 @@ describe("DELETE /v1/tenants/{id}", () => {
       .first<{ tenant_id: string | null; released_at: string | null }>();
     expect(slot?.tenant_id).toBeNull();
     expect(Date.now() - Date.parse(slot?.released_at ?? "")).toBeLessThan(60_000);
-    const keys = await env.CONTROL_DB.prepare("SELECT count(*) AS n FROM api_keys WHERE tenant_id = ?")
+    const keys = await env.CONTROL_DB.prepare("SELECT count(*) AS n FROM api_key_index WHERE tenant_id = ?")
       .bind(tenant.id)
       .first<{ n: number }>();
     expect(keys?.n).toBe(0);

@@ -64,14 +64,14 @@ describe("the tenant database pool", () => {
     expect(alive).toHaveLength((await slots()).length);
 
     const tenantsBefore = await count(env.CONTROL_DB, "tenants");
-    const keysBefore = await count(env.CONTROL_DB, "api_keys");
+    const keysBefore = await count(env.CONTROL_DB, "api_key_index");
     const slotsBefore = await slots();
     const response = await call("POST", "/v1/tenants", { ...admin, body: { name: "One too many" } });
     const problem = await expectProblem(response, 503, "TENANT_POOL_EXHAUSTED");
     expect(problem.type).toBe("urn:uom:problem:tenant-pool-exhausted");
     expect(response.headers.get("retry-after")).toMatch(/^\d+$/);
     expect(await count(env.CONTROL_DB, "tenants")).toBe(tenantsBefore);
-    expect(await count(env.CONTROL_DB, "api_keys")).toBe(keysBefore);
+    expect(await count(env.CONTROL_DB, "api_key_index")).toBe(keysBefore);
     expect(await slots()).toEqual(slotsBefore);
     const audit = await env.CONTROL_DB.prepare("SELECT count(*) AS n FROM audit_events WHERE changes LIKE ?")
       .bind("%One too many%")
@@ -85,7 +85,7 @@ describe("the tenant database pool", () => {
     const binding = await bindingOf(victim.id);
     await createUser(victim);
     await env.CONTROL_DB.batch([
-      env.CONTROL_DB.prepare("DELETE FROM api_keys WHERE tenant_id = ?").bind(victim.id),
+      env.CONTROL_DB.prepare("DELETE FROM api_key_index WHERE tenant_id = ?").bind(victim.id),
       env.CONTROL_DB.prepare("DELETE FROM tenants WHERE id = ?").bind(victim.id),
     ]);
     await expectProblem(await call("POST", "/v1/tenants", { ...admin, body: { name: "Blocked" } }), 503);

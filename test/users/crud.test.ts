@@ -40,6 +40,7 @@ describe("POST /v1/users", () => {
       attributes: { department: "math", seats: 3, tags: ["a", "b"], nested: { x: 1 } },
       roles: ["admin", "viewer"],
       mfa: { totp: false },
+      emailVerified: false,
       createdAt: user.createdAt,
       updatedAt: user.createdAt,
       deletedAt: null,

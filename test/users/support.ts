@@ -31,6 +31,7 @@ export const USER_KEYS = [
   "createdAt",
   "deletedAt",
   "email",
+  "emailVerified",
   "id",
   "lastLoginAt",
   "mfa",
@@ -51,11 +52,13 @@ export function expectUserShape(user: Record<string, unknown>): asserts user is 
   expect(user.createdAt).toMatch(RFC3339_UTC);
   expect(user.updatedAt).toMatch(RFC3339_UTC);
   expect(user.mfa).toEqual({ totp: expect.any(Boolean) });
+  expect(typeof user.emailVerified).toBe("boolean");
   expect(Array.isArray(user.roles)).toBe(true);
   expect(typeof user.attributes).toBe("object");
   const text = JSON.stringify(user).toLowerCase();
   expect(text).not.toContain("password");
   expect(text).not.toContain("pbkdf2");
+  expect(text).not.toContain("scrypt");
 }
 
 /** Walks every page of GET /v1/users and returns the users in the order they came. */

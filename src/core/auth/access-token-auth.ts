@@ -1,14 +1,162 @@
-import type { Auth } from "../../env";
+import { errors as joseErrors, jwtVerify } from "jose";
+import type { CredentialVerdict } from "../../durable-objects/credential-state";
+import type { Auth, TenantRef } from "../../env";
+import { forgetClientsOfTenant } from "../../modules/oauth/client-auth";
+import { audienceOf, issuerOf } from "../../modules/oauth/oauth.config";
+import { verificationKey } from "../../modules/oauth/signing-keys";
+import type { Plan } from "../../modules/tenants/tenants.schema";
+import { controlDb } from "../db/databases";
+import { idTime } from "../ids";
 import { invalidCredential } from "./credentials";
+import { credentialGuard } from "./guard";
+import { isPermission, type Permission } from "./permissions";
 
 /** A compact JWS (RFC 7515 §7.1): three base64url parts, the header a JSON object. */
 export function looksLikeJwt(token: string): boolean {
   return /^eyJ[\w-]*\.[\w-]*\.[\w-]*$/.test(token);
 }
 
-// OAUTH-HELPER: replaced by the OAuth work (verify ES256 against the signing keys, deny list, tenant lookup).
-export async function authenticateAccessToken(_env: Env, _token: string, _origin: string): Promise<Auth> {
-  throw invalidCredential("Access tokens are not accepted yet.");
+/** The claims of our access tokens (RFC 9068 §2.2, plus `tid`, and `sid`/`roles` on an end user's token). */
+export interface AccessTokenClaims {
+  iss: string;
+  aud: string;
+  /** The client's id (`cli_…`) for client_credentials, the user's id otherwise. */
+  sub: string;
+  tid: string;
+  /** The OAuth client_id the token was issued to. */
+  client_id: string;
+  /** Space-separated permissions. */
+  scope: string;
+  jti: string;
+  iat: number;
+  nbf: number;
+  exp: number;
+  /** The refresh-token family (login session) of an end user's token. */
+  sid?: string;
+  roles?: string[];
 }
 
-export function forgetTokenTenant(_tenantId: string): void {}
+const REQUIRED_CLAIMS = ["iss", "aud", "sub", "tid", "client_id", "scope", "jti", "iat", "nbf", "exp"];
+
+function wellTyped(payload: Record<string, unknown>): payload is Record<string, unknown> & AccessTokenClaims {
+  const strings = ["sub", "tid", "client_id", "scope", "jti"].every((name) => typeof payload[name] === "string");
+  const sid = payload.sid === undefined || typeof payload.sid === "string";
+  const roles =
+    payload.roles === undefined || (Array.isArray(payload.roles) && payload.roles.every((r) => typeof r === "string"));
+  // an end user's token names its session; a client's token is about the client itself
+  const kind = payload.sid === undefined ? String(payload.sub).startsWith("cli_") : payload.roles !== undefined;
+  return strings && sid && roles && kind;
+}
+
+/**
+ * Verifies an access token as RFC 9068 §4 asks: ES256 only (no `none`, no HMAC with a public key), a kid we
+ * publish, our issuer and audience, the `at+jwt` type, every claim present, within nbf/exp. Throws jose's
+ * errors (or a TypeError for a malformed payload).
+ */
+export async function verifyAccessToken(env: Env, token: string, issuer: string): Promise<AccessTokenClaims> {
+  const { payload } = await jwtVerify(
+    token,
+    async (header) => {
+      const key = header.kid ? await verificationKey(env, header.kid) : null;
+      if (!key) throw new joseErrors.JWKSNoMatchingKey();
+      return key;
+    },
+    { algorithms: ["ES256"], issuer, audience: audienceOf(issuer), typ: "at+jwt", requiredClaims: REQUIRED_CLAIMS },
+  );
+  if (!wellTyped(payload)) throw new TypeError("malformed access-token claims");
+  return payload;
+}
+
+/** The Durable Object that can stop a token at once: its client's, or its user's. */
+export function tokenGuard(env: Env, claims: AccessTokenClaims) {
+  return claims.sid === undefined
+    ? credentialGuard(env, `client:${claims.sub}`)
+    : credentialGuard(env, `user:${claims.tid}:${claims.sub}`);
+}
+
+/** One call to the token's guard: is the client deleted, the token denied, the session revoked? */
+export function checkTokenGuard(env: Env, claims: AccessTokenClaims): Promise<CredentialVerdict> {
+  return tokenGuard(env, claims).check({
+    jti: claims.jti,
+    issuedAtMs: idTime(claims.jti) ?? claims.iat * 1000,
+    ...(claims.sid === undefined ? {} : { sid: claims.sid }),
+  });
+}
+
+interface TenantEntry {
+  tenant: Promise<TenantRef | null>;
+  until: number;
+}
+
+/** Tenants of verified tokens, kept per isolate for CREDENTIAL_CACHE_SECONDS (unknown ones briefly). */
+const tenants = new Map<string, TenantEntry>();
+const MAX_TENANTS = 10_000;
+const NEGATIVE_SECONDS = 2;
+
+interface TenantRow {
+  id: string;
+  plan: Plan;
+  parent_id: string | null;
+  database_binding: string;
+}
+
+async function lookupTenant(env: Env, id: string): Promise<TenantRef | null> {
+  const db = await controlDb(env);
+  const row = await db
+    .prepare("SELECT id, plan, parent_id, database_binding FROM tenants WHERE id = ?")
+    .bind(id)
+    .first<TenantRow>();
+  return row ? { id: row.id, plan: row.plan, parentId: row.parent_id, databaseBinding: row.database_binding } : null;
+}
+
+export async function tenantOfToken(env: Env, tenantId: string): Promise<TenantRef | null> {
+  const now = Date.now();
+  const hit = tenants.get(tenantId);
+  if (hit && hit.until > now) return hit.tenant;
+  if (tenants.size >= MAX_TENANTS) tenants.delete(tenants.keys().next().value as string);
+  const entry: TenantEntry = { tenant: lookupTenant(env, tenantId), until: now + NEGATIVE_SECONDS * 1000 };
+  tenants.set(tenantId, entry);
+  try {
+    const tenant = await entry.tenant;
+    if (tenant) entry.until = now + Number(env.CREDENTIAL_CACHE_SECONDS ?? 10) * 1000;
+    return tenant;
+  } catch (error) {
+    if (tenants.get(tenantId) === entry) tenants.delete(tenantId);
+    throw error;
+  }
+}
+
+function refusal(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return "The access token has expired.";
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return "The access token was not signed by a key we publish.";
+  return "The access token is not valid.";
+}
+
+/**
+ * Authenticates an OAuth access token: signature and claims, then the tenant (`tid`), then ONE call to the
+ * guard that holds revocations (deleted client, revoked token or session).
+ */
+export async function authenticateAccessToken(env: Env, token: string, origin: string): Promise<Auth> {
+  let claims: AccessTokenClaims;
+  try {
+    claims = await verifyAccessToken(env, token, issuerOf(env, origin));
+  } catch (error) {
+    throw invalidCredential(refusal(error));
+  }
+  const [tenant, verdict] = await Promise.all([tenantOfToken(env, claims.tid), checkTokenGuard(env, claims)]);
+  if (!tenant) throw invalidCredential("The access token's tenant no longer exists.");
+  if (!verdict.ok) throw invalidCredential("The access token has been revoked.");
+  const permissions = new Set(claims.scope.split(" ").filter(isPermission)) as ReadonlySet<Permission>;
+  return {
+    kind: "tenant",
+    actor: claims.sid === undefined ? { type: "client", id: claims.sub } : { type: "user", id: claims.sub },
+    tenant,
+    permissions,
+  };
+}
+
+/** Drops what this isolate caches about a tenant's tokens and clients (the tenant was deleted or changed). */
+export function forgetTokenTenant(tenantId: string): void {
+  tenants.delete(tenantId);
+  forgetClientsOfTenant(tenantId);
+}

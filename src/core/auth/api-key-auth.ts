@@ -1,16 +1,20 @@
 import type { Actor, Auth, TenantRef } from "../../env";
 import type { Plan } from "../../modules/tenants/tenants.schema";
 import { sha256Hex } from "../crypto/hash";
-import { controlDb } from "../db/databases";
+import { controlDb, tenantDatabases } from "../db/databases";
 import { isWellFormedApiKey } from "./api-key-format";
 import { invalidCredential } from "./credentials";
+import { credentialGuard } from "./guard";
 import { permissionsOfRoles } from "./permissions";
 
 interface VerifiedKey {
-  actor: Actor;
+  actor: Actor & { type: "api_key" };
   tenant: TenantRef;
   roles: readonly string[];
+  /** The key's expiry (immutable, so safe to cache). */
   expiresAt: number | null;
+  /** When this secret of the key stops (rotated out with a grace period), as known at lookup time. */
+  retiresAt: number | null;
 }
 
 interface CacheEntry {
@@ -23,21 +27,37 @@ interface CacheEntry {
 /**
  * Verified API keys, kept in the isolate for CREDENTIAL_CACHE_SECONDS so that the request path spends no
  * D1 query on authentication. Unknown hashes are cached too (briefly), so guessing costs no query either.
+ * What must take effect at once (revocation, a rotated-out secret) is not cached: the key's Durable Object
+ * is asked on every request.
  */
 const cache = new Map<string, CacheEntry>();
 const MAX_ENTRIES = 10_000;
 const NEGATIVE_SECONDS = 2;
+const UNKNOWN = "The API key is unknown or revoked.";
 
 export async function authenticateApiKey(env: Env, token: string): Promise<Auth> {
   if (!isWellFormedApiKey(token)) throw invalidCredential("The API key is malformed (its checksum does not match).");
-  const key = await verifyApiKey(env, token);
-  if (!key) throw invalidCredential("The API key is unknown or revoked.");
-  if (key.expiresAt !== null && key.expiresAt <= Date.now()) throw invalidCredential("The API key has expired.");
+  const secretHash = await sha256Hex(token);
+  const key = await verifyApiKey(env, secretHash);
+  if (!key) throw invalidCredential(UNKNOWN);
+  const now = Date.now();
+  if (key.expiresAt !== null && key.expiresAt <= now) throw invalidCredential("The API key has expired.");
+  if (key.retiresAt !== null && key.retiresAt <= now) throw rotatedOut();
+  // One call per request to the key's Durable Object: the revocation and retired secrets it holds take effect
+  // at once in every isolate, cached or not; it also notes the use (lastUsedAt, written to D1 in batches).
+  const verdict = await credentialGuard(env, `key:${key.actor.id}`).check({
+    secretHash,
+    touch: { binding: key.tenant.databaseBinding, keyId: key.actor.id },
+  });
+  if (!verdict.ok) throw verdict.reason === "expired" ? rotatedOut() : invalidCredential(UNKNOWN);
   return { kind: "tenant", actor: key.actor, tenant: key.tenant, permissions: permissionsOfRoles(key.roles) };
 }
 
-async function verifyApiKey(env: Env, secret: string): Promise<VerifiedKey | null> {
-  const hash = await sha256Hex(secret);
+function rotatedOut() {
+  return invalidCredential("This secret of the API key was rotated out; use the new one.");
+}
+
+async function verifyApiKey(env: Env, hash: string): Promise<VerifiedKey | null> {
   const now = Date.now();
   const hit = cache.get(hash);
   if (hit && hit.until > now) return hit.key;
@@ -57,32 +77,58 @@ async function verifyApiKey(env: Env, secret: string): Promise<VerifiedKey | nul
   }
 }
 
-interface KeyRow {
-  id: string;
-  roles: string;
-  expires_at: string | null;
+interface IndexRow {
+  key_id: string;
   tenant_id: string;
   plan: Plan;
   parent_id: string | null;
   database_binding: string;
 }
 
+interface KeyRow {
+  roles: string;
+  expires_at: string | null;
+  retires_at: string | null;
+}
+
+/**
+ * Two queries: the control database's index finds the tenant (and its database) from the hash, then the
+ * tenant's database holds the key. An index entry without its key row (a creation that failed half-way)
+ * authenticates nobody.
+ */
 async function lookup(env: Env, hash: string): Promise<VerifiedKey | null> {
-  const db = await controlDb(env);
-  const row = await db
+  const control = await controlDb(env);
+  const entry = await control
     .prepare(
-      `SELECT k.id, k.roles, k.expires_at, t.id AS tenant_id, t.plan, t.parent_id, t.database_binding
-       FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
-       WHERE k.secret_hash = ? AND k.revoked_at IS NULL`,
+      `SELECT i.key_id, t.id AS tenant_id, t.plan, t.parent_id, t.database_binding
+       FROM api_key_index i JOIN tenants t ON t.id = i.tenant_id
+       WHERE i.secret_hash = ?`,
     )
     .bind(hash)
+    .first<IndexRow>();
+  if (!entry) return null;
+  const tenant: TenantRef = {
+    id: entry.tenant_id,
+    plan: entry.plan,
+    parentId: entry.parent_id,
+    databaseBinding: entry.database_binding,
+  };
+  const db = await tenantDatabases.forTenant(env, tenant);
+  const row = await db
+    .prepare(
+      `SELECT k.roles, k.expires_at, s.retires_at
+       FROM api_key_secrets s JOIN api_keys k ON k.id = s.key_id
+       WHERE s.secret_hash = ? AND k.id = ? AND k.revoked_at IS NULL`,
+    )
+    .bind(hash, entry.key_id)
     .first<KeyRow>();
   if (!row) return null;
   return {
-    actor: { type: "api_key", id: row.id },
-    tenant: { id: row.tenant_id, plan: row.plan, parentId: row.parent_id, databaseBinding: row.database_binding },
+    actor: { type: "api_key", id: entry.key_id },
+    tenant,
     roles: JSON.parse(row.roles) as string[],
     expiresAt: row.expires_at ? Date.parse(row.expires_at) : null,
+    retiresAt: row.retires_at ? Date.parse(row.retires_at) : null,
   };
 }
 

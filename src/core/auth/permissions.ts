@@ -42,3 +42,8 @@ export function permissionsOfRoles(roles: readonly string[]): ReadonlySet<Permis
 export function rolesBeyond(holder: ReadonlySet<Permission>, roles: readonly string[]): string[] {
   return roles.filter((role) => [...permissionsOfRoles([role])].some((p) => !holder.has(p)));
 }
+
+/** Whether a role name is known (today: the built-in roles; custom roles come with the Access control issue). */
+export function isKnownRole(role: string): boolean {
+  return Object.hasOwn(BUILT_IN_ROLES, role);
+}

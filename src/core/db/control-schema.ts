@@ -1,4 +1,4 @@
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 // Mirrors migrations/control/*.sql (test/db/schema.test.ts checks that they agree).
 
@@ -25,19 +25,49 @@ export const tenantDatabases = sqliteTable("tenant_databases", {
   releasedAt: text("released_at"),
 });
 
-export const apiKeys = sqliteTable(
-  "api_keys",
+/** Secret hash → key and tenant: all authentication needs before it knows the tenant (keys live in its database). */
+export const apiKeyIndex = sqliteTable(
+  "api_key_index",
   {
-    id: text("id").primaryKey(),
+    secretHash: text("secret_hash").primaryKey(),
+    keyId: text("key_id").notNull(),
     tenantId: text("tenant_id").notNull(),
-    name: text("name").notNull(),
-    secretHash: text("secret_hash").notNull().unique(),
-    tail: text("tail").notNull(),
-    roles: text("roles", { mode: "json" }).$type<string[]>().notNull(),
     createdAt: text("created_at").notNull(),
-    expiresAt: text("expires_at"),
-    revokedAt: text("revoked_at"),
-    lastUsedAt: text("last_used_at"),
   },
-  (t) => [index("api_keys_tenant_idx").on(t.tenantId, t.createdAt)],
+  (t) => [index("api_key_index_tenant_idx").on(t.tenantId)],
 );
+
+/** Per-tenant data keys, wrapped under a MASTER_KEY-derived key (src/core/crypto/data-keys.ts). */
+export const tenantDataKeys = sqliteTable(
+  "tenant_data_keys",
+  {
+    tenantId: text("tenant_id").notNull(),
+    version: integer("version").notNull(),
+    wrappedKey: text("wrapped_key").notNull(),
+    createdAt: text("created_at").notNull(),
+    retiredAt: text("retired_at"),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.version] })],
+);
+
+/** OAuth client_id → tenant: all client authentication needs before it knows the tenant (clients live in its database). */
+export const oauthClientIndex = sqliteTable(
+  "oauth_client_index",
+  {
+    clientId: text("client_id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [index("oauth_client_index_tenant_idx").on(t.tenantId)],
+);
+
+/** Access-token signing keys (src/modules/oauth/signing-keys.ts); the private key only sealed under MASTER_KEY. */
+export const signingKeys = sqliteTable("signing_keys", {
+  kid: text("kid").primaryKey(),
+  publicJwk: text("public_jwk").notNull(),
+  privateSealed: text("private_sealed").notNull(),
+  createdAt: text("created_at").notNull(),
+  activatesAt: text("activates_at").notNull(),
+  retiresAt: text("retires_at"),
+  expiresAt: text("expires_at"),
+});

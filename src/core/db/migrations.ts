@@ -1,9 +1,16 @@
 import controlInit from "../../../migrations/control/0001_init.sql";
 import controlSecurityPolicy from "../../../migrations/control/0002_security_policy.sql";
+import controlTenantDataKeys from "../../../migrations/control/0003_tenant_data_keys.sql";
+import controlApiKeyIndex from "../../../migrations/control/0004_api_key_index.sql";
+import controlOauth from "../../../migrations/control/0005_oauth.sql";
 import sharedAuditIdempotency from "../../../migrations/shared/audit-and-idempotency.sql";
 import tenantInit from "../../../migrations/tenant/0001_init.sql";
 import tenantMfaTotp from "../../../migrations/tenant/0002_mfa_totp.sql";
 import tenantOutbox from "../../../migrations/tenant/0003_outbox.sql";
+import tenantUserTokens from "../../../migrations/tenant/0004_user_tokens.sql";
+import tenantEncryptedPii from "../../../migrations/tenant/0005_encrypted_pii.sql";
+import tenantApiKeys from "../../../migrations/tenant/0006_api_keys.sql";
+import tenantOauth from "../../../migrations/tenant/0007_oauth.sql";
 
 export interface Migration {
   version: number;
@@ -16,6 +23,9 @@ export interface Migration {
 export const controlMigrations: readonly Migration[] = [
   { version: 1, name: "0001_init", sql: [controlInit, sharedAuditIdempotency] },
   { version: 2, name: "0002_security_policy", sql: [controlSecurityPolicy] },
+  { version: 3, name: "0003_tenant_data_keys", sql: [controlTenantDataKeys] },
+  { version: 4, name: "0004_api_key_index", sql: [controlApiKeyIndex] },
+  { version: 5, name: "0005_oauth", sql: [controlOauth] },
 ];
 
 /** Tenant database migrations, in order; every pooled database is brought to the last one on first use. */
@@ -23,6 +33,10 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 1, name: "0001_init", sql: [tenantInit, sharedAuditIdempotency] },
   { version: 2, name: "0002_mfa_totp", sql: [tenantMfaTotp] },
   { version: 3, name: "0003_outbox", sql: [tenantOutbox] },
+  { version: 4, name: "0004_user_tokens", sql: [tenantUserTokens] },
+  { version: 5, name: "0005_encrypted_pii", sql: [tenantEncryptedPii] },
+  { version: 6, name: "0006_api_keys", sql: [tenantApiKeys] },
+  { version: 7, name: "0007_oauth", sql: [tenantOauth] },
 ];
 
 export function statementsOf(migration: Migration): string[] {

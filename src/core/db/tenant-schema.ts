@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 // Mirrors migrations/tenant/*.sql (test/db/schema.test.ts checks that they agree).
@@ -6,12 +7,13 @@ export const users = sqliteTable(
   "users",
   {
     id: text("id").primaryKey(),
-    email: text("email").notNull(),
-    emailNormalized: text("email_normalized").notNull().unique(),
+    // personal data: ciphertexts and keyed blind indexes only (src/modules/users/users.pii.ts)
+    emailCt: text("email_ct").notNull(),
+    emailBidx: text("email_bidx").notNull().unique(),
     username: text("username"),
     usernameNormalized: text("username_normalized").unique(),
     name: text("name"),
-    phone: text("phone"),
+    phoneCt: text("phone_ct"),
     status: text("status", { enum: ["active", "disabled", "deleted"] }).notNull(),
     restoreStatus: text("restore_status", { enum: ["active", "disabled"] }),
     attributes: text("attributes", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
@@ -23,11 +25,28 @@ export const users = sqliteTable(
     deletedAt: text("deleted_at"),
     lastLoginAt: text("last_login_at"),
     version: integer("version").notNull().default(1),
+    phoneBidx: text("phone_bidx"),
+    keyVersion: integer("key_version").notNull().default(0),
+    emailVerifiedAt: text("email_verified_at"),
   },
-  (t) => [index("users_created_idx").on(t.createdAt, t.id), index("users_updated_idx").on(t.updatedAt, t.id)],
+  (t) => [
+    index("users_created_idx").on(t.createdAt, t.id),
+    index("users_updated_idx").on(t.updatedAt, t.id),
+    index("users_phone_bidx_idx").on(t.phoneBidx).where(sql`${t.phoneBidx} IS NOT NULL`),
+    index("users_key_version_idx").on(t.keyVersion),
+  ],
 );
 
-export type UserRow = typeof users.$inferSelect;
+/** A users row as stored: personal data encrypted. */
+export type StoredUserRow = typeof users.$inferSelect;
+/** The columns that hold personal data sealed (ciphertexts, blind indexes, their key version). */
+export type SealedUserColumns = "emailCt" | "emailBidx" | "phoneCt" | "phoneBidx" | "keyVersion";
+/** A user as the code handles it: personal data opened, in memory only (never written as such). */
+export type UserRow = Omit<StoredUserRow, SealedUserColumns> & {
+  email: string;
+  emailNormalized: string;
+  phone: string | null;
+};
 
 export const userTotp = sqliteTable("user_totp", {
   userId: text("user_id").primaryKey(),
@@ -61,4 +80,75 @@ export const outboxEvents = sqliteTable(
     dispatchedAt: text("dispatched_at"),
   },
   (t) => [index("outbox_events_pending_idx").on(t.createdAt), index("outbox_events_type_idx").on(t.type, t.createdAt)],
+);
+
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    roles: text("roles", { mode: "json" }).$type<string[]>().notNull(),
+    createdAt: text("created_at").notNull(),
+    expiresAt: text("expires_at"),
+    revokedAt: text("revoked_at"),
+    lastUsedAt: text("last_used_at"),
+    version: integer("version").notNull().default(1),
+  },
+  (t) => [index("api_keys_created_idx").on(t.createdAt, t.id)],
+);
+
+export const apiKeySecrets = sqliteTable(
+  "api_key_secrets",
+  {
+    secretHash: text("secret_hash").primaryKey(),
+    keyId: text("key_id").notNull(),
+    tail: text("tail").notNull(),
+    createdAt: text("created_at").notNull(),
+    retiresAt: text("retires_at"),
+  },
+  (t) => [index("api_key_secrets_key_idx").on(t.keyId, t.createdAt)],
+);
+
+export const oauthClients = sqliteTable(
+  "oauth_clients",
+  {
+    id: text("id").primaryKey(),
+    clientId: text("client_id").notNull().unique(),
+    name: text("name").notNull(),
+    secretHash: text("secret_hash").notNull(),
+    grantTypes: text("grant_types", { mode: "json" }).$type<string[]>().notNull(),
+    roles: text("roles", { mode: "json" }).$type<string[]>().notNull(),
+    createdAt: text("created_at").notNull(),
+    deletedAt: text("deleted_at"),
+  },
+  (t) => [index("oauth_clients_created_idx").on(t.createdAt, t.id)],
+);
+
+export const refreshTokens = sqliteTable(
+  "refresh_tokens",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    familyId: text("family_id").notNull(),
+    userId: text("user_id").notNull(),
+    clientId: text("client_id").notNull(),
+    scope: text("scope").notNull(),
+    createdAt: text("created_at").notNull(),
+    expiresAt: text("expires_at").notNull(),
+    usedAt: text("used_at"),
+    revokedAt: text("revoked_at"),
+  },
+  (t) => [index("refresh_tokens_family_idx").on(t.familyId), index("refresh_tokens_client_idx").on(t.clientId)],
+);
+
+export const userTokens = sqliteTable(
+  "user_tokens",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    userId: text("user_id").notNull(),
+    purpose: text("purpose", { enum: ["password_reset", "email_verification"] }).notNull(),
+    createdAt: text("created_at").notNull(),
+    expiresAt: text("expires_at").notNull(),
+    usedAt: text("used_at"),
+  },
+  (t) => [index("user_tokens_user_idx").on(t.userId, t.purpose)],
 );

@@ -64,7 +64,11 @@ export function defineRoute<const R extends DefineRouteConfig>(config: R) {
     );
     for (const status of [401, 403]) statuses.add(status);
   }
-  if (route.request?.body) for (const status of [400, 413, 415]) statuses.add(status);
+  if (route.request?.body) {
+    for (const status of [400, 413]) statuses.add(status);
+    // a JSON body refuses other media types with 415; form endpoints (OAuth) answer RFC 6749 errors instead
+    if (route.request.body.content["application/json"]) statuses.add(415);
+  }
   if (route.request?.query || route.request?.params) statuses.add(400);
   let request = route.request;
   if (route.method === "post" && credential !== "none") {

@@ -57,3 +57,24 @@ export function setUserTotpFlag(db: D1Database, userId: string, enabled: boolean
     .prepare("UPDATE users SET mfa_totp = ?, updated_at = ?, version = version + 1 WHERE id = ?")
     .bind(enabled ? 1 : 0, at, userId);
 }
+
+/** Spends time step `step` of an active enrolment, only if no request spent it (or a later one) first. */
+export function spendStep(db: D1Database, userId: string, step: number) {
+  return db
+    .prepare("UPDATE user_totp SET last_step = ?2 WHERE user_id = ?1 AND state = 'active' AND last_step < ?2")
+    .bind(userId, step);
+}
+
+export function findRecoveryCode(db: D1Database, codeHash: string) {
+  return db
+    .prepare("SELECT user_id AS userId, used_at AS usedAt FROM user_recovery_codes WHERE code_hash = ?")
+    .bind(codeHash)
+    .first<{ userId: string; usedAt: string | null }>();
+}
+
+/** Marks a recovery code used, only if it is still unused. */
+export function spendRecoveryCode(db: D1Database, userId: string, codeHash: string, at: string) {
+  return db
+    .prepare("UPDATE user_recovery_codes SET used_at = ? WHERE code_hash = ? AND user_id = ? AND used_at IS NULL")
+    .bind(at, codeHash, userId);
+}

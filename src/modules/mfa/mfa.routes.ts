@@ -4,7 +4,13 @@ import { defineRoute } from "../../core/http/route";
 import { validationHook } from "../../core/http/validation";
 import type { AppEnv } from "../../env";
 import { UserIdParamSchema } from "../users/users.schema";
-import { RecoveryCodesSchema, StartTotpSchema, TotpEnrolmentSchema, VerifyTotpSchema } from "./mfa.schema";
+import {
+  RecoveryCodesSchema,
+  RemoveTotpSchema,
+  StartTotpSchema,
+  TotpEnrolmentSchema,
+  VerifyTotpSchema,
+} from "./mfa.schema";
 import * as mfa from "./mfa.service";
 
 const tags = ["MFA"];
@@ -54,11 +60,19 @@ const removeRoute = defineRoute({
   path: "/v1/users/{id}/mfa/totp",
   tags,
   summary: "Remove TOTP",
+  description:
+    "Removes the enrolment and its recovery codes. Users removing their own active TOTP (their access token) " +
+    "prove it with `code`, a current TOTP code or an unused recovery code: missing or wrong → 400 " +
+    "INVALID_TOTP_CODE; after five wrong codes, each further one locks the check for longer (429, Retry-After). " +
+    "A caller with users:write (an admin or manager key) removes anyone's TOTP without a code.",
   credential: ["tenant"],
   permission: "users:write",
   self: "id",
-  errors: [404, 409],
-  request: { params: UserIdParamSchema },
+  errors: [404, 409, 429],
+  request: {
+    params: UserIdParamSchema,
+    body: { required: false, content: { "application/json": { schema: RemoveTotpSchema } } },
+  },
   responses: { 204: { description: "Removed, with its recovery codes" } },
 });
 
@@ -74,6 +88,7 @@ export const mfaRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
     return c.json(codes, 200, { "Cache-Control": "no-store" });
   })
   .openapi(removeRoute, async (c) => {
-    await mfa.removeUserTotp(await serviceContext(c), c.req.valid("param").id);
+    const { code } = c.req.valid("json");
+    await mfa.removeUserTotp(await serviceContext(c), c.req.valid("param").id, code);
     return c.body(null, 204);
   });

@@ -42,3 +42,19 @@ export const RecoveryCodesSchema = z
       .openapi({ description: "Ten single-use codes, shown this once.", example: ["k7qm-2xrp-9tfa-m4ze"] }),
   })
   .openapi("RecoveryCodes");
+
+export const RemoveTotpSchema = z
+  .strictObject({
+    code: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .openapi({
+        description:
+          "A current TOTP code or an unused recovery code. Required when users remove their own active TOTP; " +
+          "ignored for callers acting with the users:write permission on someone else.",
+        example: "123456",
+      }),
+  })
+  .openapi("RemoveTotp", { example: { code: "123456" } });

@@ -1,8 +1,7 @@
 import { renderSVG } from "uqr";
+import { throttleGuard } from "../../core/auth/throttle";
 import type { ServiceContext } from "../../core/context";
-import { sha256Hex } from "../../core/crypto/hash";
-import { open, seal } from "../../core/crypto/sealed-box";
-import { base32Encode, matchingStep, newTotpSecret, otpauthUri } from "../../core/crypto/totp";
+import { newTotpSecret, otpauthUri } from "../../core/crypto/totp";
 import { assertPreviousChanged, clearAssertions, isAssertionFailure } from "../../core/db/statements";
 import { ApiError } from "../../core/errors";
 import { auditStatement } from "../audit/audit.service";
@@ -18,18 +17,14 @@ import {
   setUserTotpFlag,
   startEnrolment,
 } from "./mfa.repo";
+import { checkSecondFactor, hashRecoveryCode, newRecoveryCode } from "./second-factor";
+import { sealTotpSecret, stepOfCode } from "./totp-secret";
 
-const SECRET_PURPOSE = "uom/totp-secret/v1";
 const DEFAULT_ISSUER = "User Ops Manager";
 const RECOVERY_CODES = 10;
 
-/** The key context of a user's TOTP secret: the tenant and the user, so a sealed secret moved elsewhere won't open. */
-function secretContext(ctx: ServiceContext, userId: string): string {
-  return `${ctx.scope}\u0000${userId}`;
-}
-
 async function liveUser(ctx: ServiceContext, userId: string) {
-  const user = await findUser(ctx.db, userId);
+  const user = await findUser(ctx, userId);
   if (!user || user.status === "deleted") throw notFound(userId);
   return user;
 }
@@ -38,7 +33,7 @@ async function liveUser(ctx: ServiceContext, userId: string) {
 export async function startTotp(ctx: ServiceContext, userId: string, issuer = DEFAULT_ISSUER) {
   const user = await liveUser(ctx, userId);
   const secret = newTotpSecret();
-  const sealed = await seal(ctx.env.MASTER_KEY, SECRET_PURPOSE, secretContext(ctx, userId), secret);
+  const sealed = await sealTotpSecret(ctx, userId, secret);
   const at = new Date().toISOString();
   const [started] = await ctx.db.batch([
     startEnrolment(ctx.db, userId, sealed, at),
@@ -61,8 +56,7 @@ export async function verifyTotp(ctx: ServiceContext, userId: string, code: stri
   if (!enrolment) {
     throw new ApiError(MfaErrors.MFA_NOT_PENDING, { detail: `Start with POST /v1/users/${userId}/mfa/totp.` });
   }
-  const secret = await open(ctx.env.MASTER_KEY, SECRET_PURPOSE, secretContext(ctx, userId), enrolment.secretSealed);
-  const step = matchingStep(secret, code, Date.now(), enrolment.lastStep);
+  const step = await stepOfCode(ctx, enrolment, code);
   if (step === null) {
     throw new ApiError(MfaErrors.INVALID_TOTP_CODE, {
       detail: "The code does not match the current time window (or was already used).",
@@ -70,7 +64,7 @@ export async function verifyTotp(ctx: ServiceContext, userId: string, code: stri
     });
   }
   const codes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
-  const hashes = await Promise.all(codes.map((c) => sha256Hex(c)));
+  const hashes = await Promise.all(codes.map(hashRecoveryCode));
   const at = new Date().toISOString();
   try {
     await ctx.db.batch([
@@ -98,14 +92,21 @@ export async function verifyTotp(ctx: ServiceContext, userId: string, code: stri
   return { recoveryCodes: codes };
 }
 
-/** Removes TOTP (pending or active) and its recovery codes. */
-export async function removeUserTotp(ctx: ServiceContext, userId: string): Promise<void> {
+/**
+ * Removes TOTP (pending or active) and its recovery codes. A user removing their own active TOTP proves it with
+ * a current code or a recovery code (a stolen access token alone must not strip the second factor); any other
+ * caller got here with the `users:write` permission and needs none.
+ */
+export async function removeUserTotp(ctx: ServiceContext, userId: string, code?: string): Promise<void> {
   await liveUser(ctx, userId);
   const enrolment = await findTotp(ctx.db, userId);
   if (!enrolment) throw new ApiError(MfaErrors.MFA_NOT_ENABLED, { detail: `User ${userId} has no TOTP.` });
+  const self = ctx.actor.type === "user" && ctx.actor.id === userId;
+  const proof = self && enrolment.state === "active" ? await proveOwnSecondFactor(ctx, userId, code) : null;
   const at = new Date().toISOString();
   try {
     await ctx.db.batch([
+      ...(proof?.statements ?? []),
       deleteEnrolment(ctx.db, userId),
       assertPreviousChanged(ctx.db),
       deleteRecoveryCodes(ctx.db, userId),
@@ -123,20 +124,42 @@ export async function removeUserTotp(ctx: ServiceContext, userId: string): Promi
     ]);
   } catch (error) {
     if (isAssertionFailure(error)) {
+      if (proof && (await findTotp(ctx.db, userId))) {
+        throw invalidCode("This code was just used by another request.", "used");
+      }
       throw new ApiError(MfaErrors.MFA_NOT_ENABLED, { detail: "Another request removed it first." });
     }
     throw error;
   }
+  await proof?.settle();
+}
+
+/**
+ * Checks the user's own second factor, throttled per user like a login (`mfa:<tenant>:<user>`): five wrong codes
+ * are free, then each locks for twice as long, so the six-digit space cannot be walked through.
+ */
+async function proveOwnSecondFactor(ctx: ServiceContext, userId: string, code: string | undefined) {
+  if (!code) throw invalidCode("Removing your own TOTP needs a current code or a recovery code.", "required");
+  const guard = throttleGuard(ctx.env, `mfa:${ctx.scope}:${userId}`);
+  const verdict = await guard.throttleBegin("account");
+  if (!verdict.allowed) {
+    throw new ApiError(MfaErrors.TOO_MANY_CODE_ATTEMPTS, {
+      detail: `Too many wrong codes; try again in ${verdict.retryAfterSeconds} s.`,
+      headers: { "Retry-After": String(verdict.retryAfterSeconds) },
+    });
+  }
+  const check = await checkSecondFactor(ctx, userId, code);
+  // a wrong code stays counted (it was counted when the attempt began)
+  if (!check.ok) throw invalidCode("Not a current TOTP code or an unused recovery code of this user.", "invalid_code");
+  return { statements: check.statements, settle: () => guard.throttleReset() };
+}
+
+function invalidCode(detail: string, code: string): ApiError {
+  return new ApiError(MfaErrors.INVALID_TOTP_CODE, { detail, errors: [{ field: "code", code, detail }] });
 }
 
 function alreadyEnabled(userId: string): ApiError {
   return new ApiError(MfaErrors.MFA_ALREADY_ENABLED, {
     detail: `User ${userId} already has TOTP; DELETE /v1/users/${userId}/mfa/totp first to enrol a new device.`,
   });
-}
-
-/** 80 random bits as four groups of base32 (`k7qm-2xrp-9tfa-m4ze`), easy to type from a printout. */
-function newRecoveryCode(): string {
-  const text = base32Encode(crypto.getRandomValues(new Uint8Array(10))).toLowerCase();
-  return `${text.slice(0, 4)}-${text.slice(4, 8)}-${text.slice(8, 12)}-${text.slice(12, 16)}`;
 }

@@ -1,4 +1,11 @@
+import type { ServiceContext } from "../../core/context";
 import { controlDb } from "../../core/db/databases";
+import { ApiError, CoreErrors } from "../../core/errors";
+import { assertIfMatch, etagOf } from "../../core/http/etag";
+import { auditStatement } from "../audit/audit.service";
+import { diffChanges } from "../audit/audit-changes";
+import { SecurityPolicyErrors } from "./security-policy.errors";
+import { findStoredPolicy, updateStoredPolicy } from "./security-policy.repo";
 import { type SecurityPolicy, SecurityPolicySchema } from "./security-policy.schema";
 
 interface Cached {
@@ -28,14 +35,62 @@ export function securityPolicyOf(env: Env, tenantId: string): Promise<SecurityPo
 }
 
 async function load(env: Env, tenantId: string): Promise<SecurityPolicy> {
-  const row = await (await controlDb(env))
-    .prepare("SELECT security_policy FROM tenants WHERE id = ?")
-    .bind(tenantId)
-    .first<{ security_policy: string }>();
-  return parsePolicy(row ? JSON.parse(row.security_policy) : {});
+  const stored = await findStoredPolicy(await controlDb(env), tenantId);
+  return parsePolicy(stored?.policy ?? {});
 }
 
 /** After this isolate changed a tenant's policy. */
 export function forgetSecurityPolicy(tenantId: string): void {
   cache.delete(tenantId);
+}
+
+const WRITE_ATTEMPTS = 3;
+
+function tenantGone(tenantId: string): ApiError {
+  return new ApiError(CoreErrors.NOT_FOUND, { detail: `No tenant ${tenantId}.` });
+}
+
+/** The policy of the request's tenant, with its ETag (the tenant row's version). */
+export async function readSecurityPolicy(ctx: ServiceContext): Promise<{ policy: SecurityPolicy; etag: string }> {
+  const stored = await findStoredPolicy(await controlDb(ctx.env), ctx.scope);
+  if (!stored) throw tenantGone(ctx.scope);
+  return { policy: parsePolicy(stored.policy), etag: etagOf(stored.version) };
+}
+
+/**
+ * Replaces the tenant's policy. The policy lives in CONTROL_DB beside the tenant (the login path reads it with
+ * the tenant) and the tenant's audit trail in the tenant's own database, so the two cannot share a batch: the
+ * policy is written first, guarded by the tenant row's version, then its audit event
+ * (`tenant.security_policy_updated`, changes = the diff). Should that second write fail, the change stands
+ * unaudited and the request answers 500 (docs/security.md).
+ */
+export async function replaceSecurityPolicy(
+  ctx: ServiceContext,
+  next: SecurityPolicy,
+  ifMatch: string | undefined,
+): Promise<{ policy: SecurityPolicy; etag: string }> {
+  const control = await controlDb(ctx.env);
+  const tenantId = ctx.scope;
+  for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
+    const stored = await findStoredPolicy(control, tenantId);
+    if (!stored) throw tenantGone(tenantId);
+    assertIfMatch(ifMatch, etagOf(stored.version));
+    const current = parsePolicy(stored.policy);
+    const changes = diffChanges(current, next);
+    if (Object.keys(changes).length === 0) return { policy: current, etag: etagOf(stored.version) };
+    const at = new Date().toISOString();
+    const written = await updateStoredPolicy(control, tenantId, stored.version, next, at).run();
+    if (!written.meta.changes) continue;
+    forgetSecurityPolicy(tenantId);
+    const audit = await auditStatement(
+      ctx,
+      { action: "tenant.security_policy_updated", resource: { type: "tenant", id: tenantId }, changes },
+      { at },
+    );
+    await audit.run();
+    return { policy: next, etag: etagOf(stored.version + 1) };
+  }
+  throw new ApiError(SecurityPolicyErrors.SECURITY_POLICY_WRITE_CONFLICT, {
+    detail: `Tenant ${tenantId} changed ${WRITE_ATTEMPTS} times while this request tried to write its policy.`,
+  });
 }

@@ -1,10 +1,9 @@
-import { and, asc, eq, gt, or } from "drizzle-orm";
+import { and, asc, eq, gt, or, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { apiKeys, tenants } from "../../core/db/control-schema";
+import { apiKeyIndex, tenants } from "../../core/db/control-schema";
 import { toStatement } from "../../core/db/statements";
 
 export type TenantRow = typeof tenants.$inferSelect;
-export type ApiKeyRow = typeof apiKeys.$inferInsert;
 
 export function findTenant(db: D1Database, id: string): Promise<TenantRow | undefined> {
   return drizzle(db).select().from(tenants).where(eq(tenants.id, id)).get();
@@ -76,10 +75,6 @@ export function insertTenant(db: D1Database, row: typeof tenants.$inferInsert) {
   return toStatement(db, drizzle(db).insert(tenants).values(row));
 }
 
-export function insertApiKey(db: D1Database, row: ApiKeyRow) {
-  return toStatement(db, drizzle(db).insert(apiKeys).values(row));
-}
-
 export function updateTenant(db: D1Database, id: string, version: number, changes: Partial<TenantRow>) {
   return toStatement(
     db,
@@ -91,17 +86,20 @@ export function updateTenant(db: D1Database, id: string, version: number, change
 }
 
 /**
- * Deletes the tenant row (only at `version`, when given) and then its keys. The keys go by the foreign key's
- * cascade already; the explicit delete keeps that true should the pragma ever be off, and deletes nothing when
- * the guarded tenant delete matched no row.
+ * Deletes the tenant row (only at `version`, when given) and then its API-key index entries. The entries go by
+ * the foreign key's cascade already; the explicit delete keeps that true should the pragma ever be off, and
+ * deletes nothing when the guarded tenant delete matched no row.
  */
 export function deleteTenantRows(db: D1Database, id: string, version?: number) {
   const orm = drizzle(db);
   const where = version === undefined ? eq(tenants.id, id) : and(eq(tenants.id, id), eq(tenants.version, version));
   return {
     tenant: toStatement(db, orm.delete(tenants).where(where)),
-    keys: db
-      .prepare("DELETE FROM api_keys WHERE tenant_id = ?1 AND NOT EXISTS (SELECT 1 FROM tenants WHERE id = ?1)")
-      .bind(id),
+    keyIndex: toStatement(
+      db,
+      orm
+        .delete(apiKeyIndex)
+        .where(and(eq(apiKeyIndex.tenantId, id), sql`NOT EXISTS (SELECT 1 FROM tenants WHERE id = ${id})`)),
+    ),
   };
 }

@@ -5,6 +5,7 @@ import { PageQuerySchema, pageSchema } from "../../core/http/pagination";
 import { defineRoute } from "../../core/http/route";
 import { validationHook } from "../../core/http/validation";
 import type { AppEnv } from "../../env";
+import { rotateDataKey } from "./tenants.keys.service";
 import {
   CreatedTenantSchema,
   CreateTenantSchema,
@@ -98,6 +99,45 @@ const deleteRoute = defineRoute({
   responses: { 204: { description: "Deleted; its database is erased and returned to the pool" } },
 });
 
+const RotateDataKeySchema = z
+  .strictObject({
+    newVersion: z.boolean().optional().openapi({
+      description: "Create a new active key version (default true); false only carries on re-encrypting.",
+    }),
+  })
+  .openapi("RotateDataKey", { example: { newVersion: true } });
+
+const DataKeyRotationSchema = z
+  .object({
+    version: z.number().int().openapi({ description: "The active data-key version.", example: 2 }),
+    reencrypted: z.number().int().openapi({ description: "Users re-encrypted by this request.", example: 1000 }),
+    remaining: z.number().int().openapi({
+      description: "Users still under an older version; the per-minute cron (or another call) carries on.",
+      example: 0,
+    }),
+  })
+  .openapi("DataKeyRotation");
+
+const rotateDataKeyRoute = defineRoute({
+  method: "post",
+  path: "/v1/tenants/{id}/data-keys/rotate",
+  tags,
+  summary: "Rotate the tenant's data key",
+  description:
+    "Makes a new data key the active one for the tenant's personal data (email, phone) and re-encrypts up to " +
+    "1000 users before answering; the per-minute cron re-encrypts the rest. An older key stays available for " +
+    "decryption until no user row uses it. `npm run keys:rotate -- --tenant <id>` calls this until `remaining` is 0.",
+  credential,
+  errors: [404],
+  request: {
+    params: TenantIdParamSchema,
+    body: { required: false, content: { "application/json": { schema: RotateDataKeySchema } } },
+  },
+  responses: {
+    200: { description: "Rotation progress", content: { "application/json": { schema: DataKeyRotationSchema } } },
+  },
+});
+
 export const tenantsRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(createRoute, async (c) => {
     const { tenant, etag, apiKey } = await tenants.createTenant(await serviceContext(c), c.req.valid("json"));
@@ -124,4 +164,9 @@ export const tenantsRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
   .openapi(deleteRoute, async (c) => {
     await tenants.deleteTenant(await serviceContext(c), c.req.valid("param").id, c.req.header("if-match"));
     return c.body(null, 204);
+  })
+  .openapi(rotateDataKeyRoute, async (c) => {
+    // an absent body is `{}` (the body is optional)
+    const newVersion = c.req.valid("json").newVersion ?? true;
+    return c.json(await rotateDataKey(await serviceContext(c), c.req.valid("param").id, { newVersion }), 200);
   });

@@ -1,13 +1,14 @@
-import { generateApiKeySecret, maskedTail } from "../../core/auth/api-key-format";
 import { forgetTenantCredentials } from "../../core/auth/credentials";
+import { credentialGuard } from "../../core/auth/guard";
 import type { ServiceContext } from "../../core/context";
-import { sha256Hex } from "../../core/crypto/hash";
 import { tenantDatabases } from "../../core/db/databases";
 import { ApiError, CoreErrors } from "../../core/errors";
 import { assertIfMatch, etagOf } from "../../core/http/etag";
 import { decodeCursor, pageOf } from "../../core/http/pagination";
 import { validationError } from "../../core/http/validation";
 import { newId } from "../../core/ids";
+import { liveApiKeyIds } from "../api-keys/api-keys.repo";
+import { indexEntryStatement, newApiKey, storeKeyStatements } from "../api-keys/api-keys.service";
 import { auditStatement } from "../audit/audit.service";
 import { diffChanges } from "../audit/audit-changes";
 import { TenantErrors } from "./tenants.errors";
@@ -16,7 +17,6 @@ import {
   deleteTenantRows,
   findTenant,
   hasChildren,
-  insertApiKey,
   insertTenant,
   listTenants as listTenantRows,
   orphanedDatabases,
@@ -56,8 +56,7 @@ export async function createTenant(
   }
   try {
     await tenantDatabases.erase(ctx.env, binding);
-    await tenantDatabases.prepare(ctx.env, binding);
-    const secret = generateApiKeySecret();
+    const tenantDb = await tenantDatabases.prepare(ctx.env, binding);
     const row: TenantRow = {
       id,
       name: input.name,
@@ -69,19 +68,20 @@ export async function createTenant(
       version: 1,
       securityPolicy: {},
     };
-    const keyId = newId("key");
-    const key = {
-      id: keyId,
-      tenantId: id,
-      name: "Initial admin key",
-      secretHash: await sha256Hex(secret),
-      tail: maskedTail(secret),
-      roles: ["admin"],
-      createdAt: now,
+    // The first key is stored in the new tenant's database first, then the control batch makes tenant and key
+    // real together (its event goes to the platform trail with tenant.created): until then the database is
+    // unowned and no index entry points at the key, so a failure in between leaves nothing that authenticates.
+    const key = await newApiKey({ name: "Initial admin key", roles: ["admin"], expiresAt: null });
+    const tenantCtx = {
+      ...ctx,
+      db: tenantDb,
+      scope: id,
+      tenant: { id, plan: row.plan, parentId: row.parentId, databaseBinding: binding },
     };
+    await tenantDb.batch(await storeKeyStatements(tenantCtx, key, { audited: false }));
     await ctx.db.batch([
       insertTenant(ctx.db, row),
-      insertApiKey(ctx.db, key),
+      indexEntryStatement(ctx.db, key.id, key, id),
       await auditStatement(
         ctx,
         {
@@ -95,13 +95,13 @@ export async function createTenant(
         ctx,
         {
           action: "api_key.created",
-          resource: { type: "api_key", id: keyId },
+          resource: { type: "api_key", id: key.id },
           changes: diffChanges(null, { tenantId: id, name: key.name, roles: key.roles }),
         },
         { at: now },
       ),
     ]);
-    return { tenant: toTenant(row), etag: etagOf(1), apiKey: { id: keyId, secret } };
+    return { tenant: toTenant(row), etag: etagOf(1), apiKey: { id: key.id, secret: key.secret } };
   } catch (error) {
     await releaseDatabase(ctx.db, binding, null).run();
     throw error;
@@ -190,7 +190,7 @@ export async function deleteTenant(ctx: ServiceContext, id: string, ifMatch: str
         },
         { onlyIfPreviousChanged: true },
       ),
-      rows.keys,
+      rows.keyIndex,
     ]);
     deleted = result?.meta.changes ?? 0;
   } catch (error) {
@@ -213,8 +213,25 @@ function hasChildrenError(): ApiError {
 }
 
 async function eraseAndRelease(env: Env, control: D1Database, binding: string) {
+  await revokeKeysOf(env, binding);
   await tenantDatabases.erase(env, binding);
   await releaseDatabase(control, binding, new Date().toISOString()).run();
+}
+
+/**
+ * Revokes the Durable Object of every live key in the database, so that an isolate that still caches one of
+ * them refuses it at once. Their index entries are already gone with the tenant row.
+ */
+async function revokeKeysOf(env: Env, binding: string): Promise<void> {
+  let ids: string[];
+  try {
+    ids = await liveApiKeyIds((env as unknown as Record<string, D1Database>)[binding] as D1Database);
+  } catch {
+    return; // an erase that stopped half-way left no table; the index entries, which authenticate, are gone anyway
+  }
+  for (let i = 0; i < ids.length; i += 50) {
+    await Promise.all(ids.slice(i, i + 50).map((keyId) => credentialGuard(env, `key:${keyId}`).revoke()));
+  }
 }
 
 /** Cron: finish deletions that stopped between removing the tenant and freeing its database. */

@@ -14,18 +14,21 @@ import { normalizeEmail, normalizeUsername } from "./users.mapping";
 import {
   buildCreate,
   conflictFor,
+  EMAIL_UNIQUE,
   type NewUser,
   notFound,
   type Plan,
   planRestore,
   planSoftDelete,
   planUpdate,
+  USERNAME_UNIQUE,
 } from "./users.plans";
 import { insertUsersMany, type Prefetched, prefetch } from "./users.repo";
 import { CreateUserSchema } from "./users.schema";
+import { endSessionsIfRightsChanged } from "./users.sessions";
 
 export const BULK_MAX_OPERATIONS = 1000;
-/** Password hashing is deliberately slow (PBKDF2); more than this many in one request would blow the CPU budget. */
+/** Password hashing is deliberately slow (scrypt); more than this many in one request would blow the CPU budget. */
 export const BULK_MAX_PASSWORDS = 20;
 
 export const BulkOperationSchema = z
@@ -114,7 +117,7 @@ export async function bulk(
   // only then is it looked up which (the common path saves a round trip).
   const createOnly = ids.length === 0 && updates.length === 0;
   const [known, key] = await Promise.all([
-    createOnly ? nothingKnown() : prefetch(ctx.db, ids, emails, usernames),
+    createOnly ? nothingKnown() : prefetch(ctx, ids, emails, usernames),
     auditKeyOf(ctx),
   ]);
   const { users: state, emails: takenEmails, usernames: takenUsernames } = known;
@@ -129,8 +132,8 @@ export async function bulk(
         if (!input?.success) throw validationError(fieldErrors(input?.error.issues ?? [], ["data"]), "operation");
         const email = normalizeEmail(input.data.email);
         const username = normalizeUsername(input.data.username);
-        if (takenEmails.has(email)) throw conflictFor("users.email_normalized");
-        if (username && takenUsernames.has(username)) throw conflictFor("users.username_normalized");
+        if (takenEmails.has(email)) throw conflictFor(EMAIL_UNIQUE);
+        if (username && takenUsernames.has(username)) throw conflictFor(USERNAME_UNIQUE);
         const created = await buildCreate(ctx, key, input.data, at);
         takenEmails.set(email, created.row.id);
         if (username) takenUsernames.set(username, created.row.id);
@@ -174,10 +177,20 @@ export async function bulk(
       });
     }
     await commitAtomic(ctx, changes, created);
+    await endSessions(ctx, changes);
     return { results: outcomes.map((o) => resultOf(ctx, o)) };
   }
   const lost = await commitEach(ctx, changes, created);
+  await endSessions(
+    ctx,
+    changes.filter((c) => !lost.has(c.index)),
+  );
   return { results: outcomes.map((o) => resultOf(ctx, lost.get(o.index) ?? o)) };
+}
+
+/** Users a committed bulk request disabled, deleted or re-roled keep none of their tokens (users.sessions.ts). */
+async function endSessions(ctx: ServiceContext, changes: Change[]): Promise<void> {
+  await Promise.all(changes.map(({ plan }) => endSessionsIfRightsChanged(ctx, plan.before, plan.after)));
 }
 
 /**
@@ -191,8 +204,8 @@ function claimIdentifiers(
   emails: Map<string, string>,
   usernames: Map<string, string>,
 ) {
-  claim(emails, before.emailNormalized, after.emailNormalized, after.id, "users.email_normalized");
-  claim(usernames, before.usernameNormalized, after.usernameNormalized, after.id, "users.username_normalized");
+  claim(emails, before.emailNormalized, after.emailNormalized, after.id, EMAIL_UNIQUE);
+  claim(usernames, before.usernameNormalized, after.usernameNormalized, after.id, USERNAME_UNIQUE);
 }
 
 function claim(owners: Map<string, string>, from: string | null, to: string | null, id: string, column: string) {
@@ -206,14 +219,14 @@ function claim(owners: Map<string, string>, from: string | null, to: string | nu
 }
 
 /** Creates go after the other changes: an update may free an email a create then takes (in request order). */
-function createStatements(ctx: ServiceContext, created: Create[], skipOnConflict: boolean) {
+async function createStatements(ctx: ServiceContext, created: Create[], skipOnConflict: boolean) {
   if (created.length === 0) return [];
   return [
-    ...insertUsersMany(
-      ctx.db,
+    ...(await insertUsersMany(
+      ctx,
       created.map((c) => c.created.row),
       { skipOnConflict },
-    ),
+    )),
     ...insertAuditMany(
       ctx.db,
       created.map((c) => c.created.audit),
@@ -228,7 +241,7 @@ async function commitAtomic(ctx: ServiceContext, changes: Change[], created: Cre
       const [change, ...rest] = plan.statements as [D1PreparedStatement, ...D1PreparedStatement[]];
       return [change, assertPreviousChanged(ctx.db), ...rest];
     }),
-    ...createStatements(ctx, created, false),
+    ...(await createStatements(ctx, created, false)),
   ];
   if (statements.length === 0) return;
   try {
@@ -264,7 +277,7 @@ async function commitAtomic(ctx: ServiceContext, changes: Change[], created: Cre
  */
 async function commitEach(ctx: ServiceContext, changes: Change[], created: Create[]): Promise<Map<number, Failure>> {
   const lost = new Map<number, Failure>();
-  const creates = createStatements(ctx, created, true);
+  const creates = await createStatements(ctx, created, true);
   const statements = [...changes.flatMap(({ plan }) => plan.statements), ...creates];
   if (statements.length === 0) return lost;
   let results: D1Result[];
@@ -320,16 +333,16 @@ async function takenBy(ctx: ServiceContext, creates: Create[]): Promise<Failure[
   if (creates.length === 0) return [];
   const rows = creates.map(({ created }) => created.row);
   const taken = await prefetch(
-    ctx.db,
+    ctx,
     [],
     rows.map((row) => row.emailNormalized),
     rows.flatMap((row) => (row.usernameNormalized ? [row.usernameNormalized] : [])),
   );
   return creates.flatMap(({ index, created: { row } }) => {
     const column = taken.emails.has(row.emailNormalized)
-      ? "users.email_normalized"
+      ? EMAIL_UNIQUE
       : row.usernameNormalized && taken.usernames.has(row.usernameNormalized)
-        ? "users.username_normalized"
+        ? USERNAME_UNIQUE
         : undefined;
     const error = conflictFor(column);
     return error ? [{ index, error }] : [];

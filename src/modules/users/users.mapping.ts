@@ -22,6 +22,7 @@ export function toUser(row: UserView): User {
     attributes: row.attributes,
     roles: row.roles,
     mfa: { totp: row.mfaTotp },
+    emailVerified: row.emailVerifiedAt !== null,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
     deletedAt: row.deletedAt,

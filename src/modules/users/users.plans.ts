@@ -1,5 +1,4 @@
 import type { ServiceContext } from "../../core/context";
-import { hashPassword } from "../../core/crypto/password";
 import type { UserRow } from "../../core/db/tenant-schema";
 import { ApiError } from "../../core/errors";
 import { applyMergePatch, type Json } from "../../core/http/merge-patch";
@@ -9,6 +8,7 @@ import { insertAudit } from "../audit/audit.repo";
 import { type AuditEntry, auditKeyOf, auditRecord, auditStatement } from "../audit/audit.service";
 import type { AuditKey, AuditRecord } from "../audit/audit-chain";
 import { diffChanges } from "../audit/audit-changes";
+import { hashNewPassword } from "../passwords/password-policy";
 import { UserErrors } from "./users.errors";
 import { auditView, normalizeEmail, normalizeUsername, USER_CHANGE_POLICY } from "./users.mapping";
 import { deleteUserRow, insertUsersMany, updateUser } from "./users.repo";
@@ -65,12 +65,13 @@ export async function buildCreate(
     restoreStatus: null,
     attributes: input.attributes,
     roles: [...new Set(input.roles)],
-    passwordHash: input.password ? await hashPassword(input.password) : null,
+    passwordHash: input.password ? await hashNewPassword(ctx, input.password) : null,
     mfaTotp: false,
     createdAt: at,
     updatedAt: at,
     deletedAt: null,
     lastLoginAt: null,
+    emailVerifiedAt: null,
     version: 1,
   };
   return { row, audit: auditRecord(ctx, key, auditEntry({ action: "user.created", before: null, after: row }), at) };
@@ -82,7 +83,7 @@ export async function planCreate(ctx: ServiceContext, input: CreateUserInput, at
     action: "user.created",
     before: null,
     after: row,
-    statements: [...insertUsersMany(ctx.db, [row], { skipOnConflict: false }), insertAudit(ctx.db, record, false)],
+    statements: [...(await insertUsersMany(ctx, [row], { skipOnConflict: false })), insertAudit(ctx.db, record, false)],
   };
 }
 
@@ -117,6 +118,8 @@ export async function planUpdate(
     ...current,
     email: next.email.trim(),
     emailNormalized: normalizeEmail(next.email),
+    // a new address is unproven (the users_email_changed trigger does the same in the database)
+    emailVerifiedAt: normalizeEmail(next.email) === current.emailNormalized ? current.emailVerifiedAt : null,
     username: next.username ?? null,
     usernameNormalized: normalizeUsername(next.username),
     name: next.name ?? null,
@@ -124,7 +127,11 @@ export async function planUpdate(
     status: next.status,
     attributes: next.attributes,
     roles: [...new Set(next.roles)],
-    passwordHash: passwordPatched ? (next.password ? await hashPassword(next.password) : null) : current.passwordHash,
+    passwordHash: passwordPatched
+      ? next.password
+        ? await hashNewPassword(ctx, next.password, [...fieldPrefix, "password"].join("."))
+        : null
+      : current.passwordHash,
     updatedAt: at,
     version: current.version + 1,
   };
@@ -180,7 +187,7 @@ async function guardedChange(
   const plan = { action, before, after };
   return {
     ...plan,
-    statements: [updateUser(ctx.db, id, before.version, fields), await audit(ctx, plan, at, true)],
+    statements: [await updateUser(ctx, id, before.version, fields), await audit(ctx, plan, at, true)],
   };
 }
 
@@ -188,14 +195,18 @@ export function notFound(id: string): ApiError {
   return new ApiError(UserErrors.USER_NOT_FOUND, { detail: `No user ${id}.` });
 }
 
+/** The unique constraints D1 names in its errors: the email's blind index, the normalised username. */
+export const EMAIL_UNIQUE = "users.email_bidx";
+export const USERNAME_UNIQUE = "users.username_normalized";
+
 /** Maps a unique-index violation from D1 to the conflict it means. */
 export function conflictFor(column: string | undefined): ApiError | undefined {
-  if (column === "users.email_normalized") {
+  if (column === EMAIL_UNIQUE) {
     return new ApiError(UserErrors.EMAIL_TAKEN, {
       detail: "A user with this email already exists (perhaps soft-deleted: restore or purge it).",
     });
   }
-  if (column === "users.username_normalized") {
+  if (column === USERNAME_UNIQUE) {
     return new ApiError(UserErrors.USERNAME_TAKEN, {
       detail: "A user with this username already exists (perhaps soft-deleted: restore or purge it).",
     });

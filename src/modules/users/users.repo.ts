@@ -2,13 +2,17 @@ import { and, asc, desc, eq, gt, inArray, lt, ne, or, type SQL, sql } from "driz
 import { drizzle } from "drizzle-orm/d1";
 import { jsonChunks } from "../../core/db/json-rows";
 import { toStatement } from "../../core/db/statements";
-import { type UserRow, users } from "../../core/db/tenant-schema";
+import { type StoredUserRow, type UserRow, users } from "../../core/db/tenant-schema";
+import { emailIndexes, openUserRow, openUserRows, sealPii, sealUserRows, type UserStore } from "./users.pii";
 import type { UserSort } from "./users.schema";
 
-export type UserChanges = Partial<Omit<typeof users.$inferInsert, "id" | "createdAt" | "version">>;
+/** Changes to a user; `email` and `phone` are sealed together (one key version per row), so give both or neither. */
+export type UserChanges = Partial<Omit<UserRow, "id" | "createdAt" | "version">>;
 
-export async function findUser(db: D1Database, id: string): Promise<UserRow | undefined> {
-  return drizzle(db).select().from(users).where(eq(users.id, id)).get();
+/** The user with this id, its personal data opened. */
+export async function findUser(store: UserStore, id: string): Promise<UserRow | undefined> {
+  const row = await drizzle(store.db).select().from(users).where(eq(users.id, id)).get();
+  return row ? openUserRow(store, row) : undefined;
 }
 
 function inJson(values: readonly string[]) {
@@ -24,23 +28,27 @@ export interface Prefetched {
   usernames: Map<string, string>;
 }
 
-/** One round trip: the users a bulk request names, and which of its emails and usernames are taken. */
+/**
+ * One round trip: the users a bulk request names, and which of its emails (normalised) and usernames are taken;
+ * emails are looked up by their blind indexes.
+ */
 export async function prefetch(
-  db: D1Database,
+  store: UserStore,
   ids: readonly string[],
   emails: readonly string[],
   usernames: readonly string[],
 ): Promise<Prefetched> {
-  const orm = drizzle(db);
+  const orm = drizzle(store.db);
+  const emailOf = await emailIndexes(store, emails);
   const [rows, takenEmails, takenUsernames] = await orm.batch([
     orm
       .select()
       .from(users)
       .where(inArray(users.id, inJson(ids))),
     orm
-      .select({ id: users.id, value: users.emailNormalized })
+      .select({ id: users.id, value: users.emailBidx })
       .from(users)
-      .where(inArray(users.emailNormalized, inJson(emails))),
+      .where(inArray(users.emailBidx, inJson([...emailOf.keys()]))),
     orm
       .select({ id: users.id, value: users.usernameNormalized })
       .from(users)
@@ -48,21 +56,22 @@ export async function prefetch(
   ]);
   const owners = (found: { id: string; value: string | null }[]) =>
     new Map(found.flatMap((row) => (row.value === null ? [] : [[row.value, row.id] as const])));
+  const opened = await openUserRows(store, rows);
   return {
-    users: new Map(rows.map((row) => [row.id, row])),
-    emails: owners(takenEmails),
+    users: new Map(opened.map((row) => [row.id, row])),
+    emails: owners(takenEmails.map((row) => ({ id: row.id, value: emailOf.get(row.value) ?? null }))),
     usernames: owners(takenUsernames),
   };
 }
 
 const USER_COLUMNS = [
   "id",
-  "email",
-  "email_normalized",
+  "email_ct",
+  "email_bidx",
   "username",
   "username_normalized",
   "name",
-  "phone",
+  "phone_ct",
   "status",
   "restore_status",
   "attributes",
@@ -74,17 +83,19 @@ const USER_COLUMNS = [
   "deleted_at",
   "last_login_at",
   "version",
+  "phone_bidx",
+  "key_version",
 ] as const;
 
-function columnValues(row: UserRow): unknown[] {
+function columnValues(row: StoredUserRow): unknown[] {
   return [
     row.id,
-    row.email,
-    row.emailNormalized,
+    row.emailCt,
+    row.emailBidx,
     row.username,
     row.usernameNormalized,
     row.name,
-    row.phone,
+    row.phoneCt,
     row.status,
     row.restoreStatus,
     JSON.stringify(row.attributes),
@@ -96,6 +107,8 @@ function columnValues(row: UserRow): unknown[] {
     row.deletedAt,
     row.lastLoginAt,
     row.version,
+    row.phoneBidx,
+    row.keyVersion,
   ];
 }
 
@@ -103,11 +116,16 @@ function columnValues(row: UserRow): unknown[] {
  * Inserts new users set-based (json_each), returning the ids inserted; single creates use it too, so one column
  * mapping serves both. With `skipOnConflict`, a row whose email or username is taken is skipped (and its id is missing from the result) instead of failing all.
  */
-export function insertUsersMany(db: D1Database, rows: readonly UserRow[], options: { skipOnConflict: boolean }) {
+export async function insertUsersMany(
+  store: UserStore,
+  rows: readonly UserRow[],
+  options: { skipOnConflict: boolean },
+): Promise<D1PreparedStatement[]> {
+  const sealed = await sealUserRows(store, rows);
   const select = USER_COLUMNS.map((_, i) => `value ->> ${i}`).join(", ");
   const sqlText = `INSERT INTO users (${USER_COLUMNS.join(", ")}) SELECT ${select} FROM json_each(?) WHERE true
     ${options.skipOnConflict ? "ON CONFLICT DO NOTHING" : ""} RETURNING id`;
-  return jsonChunks(rows.map(columnValues)).map((chunk) => db.prepare(sqlText).bind(chunk));
+  return jsonChunks(sealed.map(columnValues)).map((chunk) => store.db.prepare(sqlText).bind(chunk));
 }
 
 export interface ListPosition {
@@ -118,10 +136,10 @@ export interface ListPosition {
 /** The columns a user's representation needs (lists leave out hashes and bookkeeping). */
 const VIEW_COLUMNS = {
   id: users.id,
-  email: users.email,
+  emailCt: users.emailCt,
   username: users.username,
   name: users.name,
-  phone: users.phone,
+  phoneCt: users.phoneCt,
   status: users.status,
   attributes: users.attributes,
   roles: users.roles,
@@ -130,11 +148,13 @@ const VIEW_COLUMNS = {
   updatedAt: users.updatedAt,
   deletedAt: users.deletedAt,
   lastLoginAt: users.lastLoginAt,
+  emailVerifiedAt: users.emailVerifiedAt,
 };
-export type UserView = Pick<UserRow, keyof typeof VIEW_COLUMNS>;
+/** A user's representation, its personal data opened. */
+export type UserView = Pick<UserRow, Exclude<keyof typeof VIEW_COLUMNS, "emailCt" | "phoneCt"> | "email" | "phone">;
 
 export async function listUsers(
-  db: D1Database,
+  store: UserStore,
   options: { sort: UserSort; after: ListPosition | null; includeDeleted: boolean; limit: number },
 ): Promise<UserView[]> {
   const descending = options.sort.startsWith("-");
@@ -147,21 +167,36 @@ export async function listUsers(
     conditions.push(or(beyond(column, value), and(eq(column, value), beyond(users.id, id))));
   }
   const order = descending ? desc : asc;
-  return drizzle(db)
+  const rows = await drizzle(store.db)
     .select(VIEW_COLUMNS)
     .from(users)
     .where(and(...conditions))
     .orderBy(order(column), order(users.id))
     .limit(options.limit);
+  return openUserRows(store, rows);
 }
 
-/** Updates only if the row is still at `version` (optimistic concurrency); bumps the version. */
-export function updateUser(db: D1Database, id: string, version: number, changes: UserChanges) {
+/**
+ * Updates only if the row is still at `version` (optimistic concurrency); bumps the version. Email and phone
+ * are sealed afresh under the active data key, so a write also moves the row off an older key version.
+ */
+export async function updateUser(
+  store: UserStore,
+  id: string,
+  version: number,
+  changes: UserChanges,
+): Promise<D1PreparedStatement> {
+  const { email, emailNormalized, phone, ...plain } = changes;
+  let sealed: Partial<StoredUserRow> = {};
+  if (email !== undefined || phone !== undefined) {
+    if (email === undefined || phone === undefined) throw new Error("updateUser: email and phone are sealed together");
+    sealed = await sealPii(store, { id, email, phone });
+  }
   return toStatement(
-    db,
-    drizzle(db)
+    store.db,
+    drizzle(store.db)
       .update(users)
-      .set({ ...changes, version: version + 1 })
+      .set({ ...plain, ...sealed, version: version + 1 })
       .where(and(eq(users.id, id), eq(users.version, version))),
   );
 }

@@ -48,7 +48,7 @@ export const CreateUserSchema = z
     status: z.enum(["active", "disabled"]).default("active"),
     attributes: Attributes.default({}),
     roles: Roles.default([]),
-    password: PasswordSchema.optional().openapi({ description: "Write-only; stored as a PBKDF2 hash." }),
+    password: PasswordSchema.optional().openapi({ description: "Write-only; stored as a peppered scrypt hash." }),
   })
   .openapi("CreateUser");
 export type CreateUserInput = z.infer<typeof CreateUserSchema>;
@@ -81,6 +81,10 @@ export const UserSchema = z
     attributes: z.record(z.string(), z.unknown()),
     roles: z.array(z.string()),
     mfa: z.object({ totp: z.boolean() }),
+    emailVerified: z.boolean().openapi({
+      description:
+        "The user proved the address is theirs (POST /v1/email-verifications/confirm); a new email resets it.",
+    }),
     createdAt: z.string().openapi({ example: "2026-11-25T19:04:32.123Z" }),
     updatedAt: z.string().openapi({ example: "2026-11-25T19:04:32.123Z" }),
     deletedAt: z.string().nullable(),

@@ -19,6 +19,7 @@ import {
 } from "./users.plans";
 import { findUser, listUsers as listUserRows, type UserView } from "./users.repo";
 import type { CreateUserInput, User, UserSort } from "./users.schema";
+import { endSessionsIfRightsChanged } from "./users.sessions";
 
 export interface VersionedUser {
   user: User;
@@ -47,7 +48,7 @@ async function commit(ctx: ServiceContext, plan: Plan): Promise<boolean> {
 }
 
 async function currentUser(ctx: ServiceContext, id: string, includeDeleted: boolean): Promise<UserRow> {
-  const row = await findUser(ctx.db, id);
+  const row = await findUser(ctx, id);
   if (!row || (row.status === "deleted" && !includeDeleted)) throw notFound(id);
   return row;
 }
@@ -67,7 +68,10 @@ async function change(
     assertIfMatch(options.ifMatch, etagOf(current.version));
     const planned = await plan(current, new Date().toISOString());
     if (!planned) return { before: current, after: current };
-    if (await commit(ctx, planned)) return { before: current, after: planned.after };
+    if (await commit(ctx, planned)) {
+      await endSessionsIfRightsChanged(ctx, current, planned.after);
+      return { before: current, after: planned.after };
+    }
     if (options.ifMatch) assertIfMatch(options.ifMatch, etagOf(current.version + 1));
     await backoff(attempt);
   }
@@ -123,7 +127,7 @@ export async function listUsers(
   const kind = `users:${query.sort}:${query.includeDeleted ? "all" : "live"}`;
   const position = query.cursor ? decodeCursor(kind, query.cursor, ["string", "string"]) : null;
   const after = position ? { value: position[0], id: position[1] } : null;
-  const rows = await listUserRows(ctx.db, { ...query, after, limit: query.limit + 1 });
+  const rows = await listUserRows(ctx, { ...query, after, limit: query.limit + 1 });
   const sortValue = (row: UserView) => (query.sort.endsWith("updatedAt") ? row.updatedAt : row.createdAt);
   return pageOf(rows, query.limit, kind, (row) => [sortValue(row), row.id], toUser);
 }

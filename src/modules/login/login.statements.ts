@@ -1,0 +1,73 @@
+import type { ServiceContext } from "../../core/context";
+import { eventStatement } from "../../core/events/outbox";
+import { auditStatement } from "../audit/audit.service";
+import { REDACTED } from "../audit/audit-changes";
+import type { SecondFactorMethod } from "../mfa/second-factor";
+import { recordLogin, rehashPassword } from "./login.repo";
+
+/** Why a login failed, for the tenant's event log (never shown to the client, who gets one answer for all). */
+export type FailureReason =
+  | "unknown_user"
+  | "user_disabled"
+  | "no_password"
+  | "invalid_password"
+  | "invalid_second_factor"
+  | "mfa_enrollment_required";
+
+export interface SuccessfulLogin {
+  userId: string;
+  /** The verified hash and its replacement, when the hash was of an older kind. */
+  rehash: { from: string; to: string } | null;
+  secondFactor: { method: SecondFactorMethod; statements: D1PreparedStatement[] } | null;
+}
+
+/**
+ * What a login writes, in the caller's one batch: the spent one-time code first (guarded: the batch fails if it
+ * was spent concurrently), the rehash, `last_login_at`, the audit event and the `user.login` event. Neither holds
+ * the identifier, the password or the client's IP (the audit row keeps the request's IP, as every audit row does).
+ */
+export async function successStatements(ctx: ServiceContext, login: SuccessfulLogin): Promise<D1PreparedStatement[]> {
+  const at = new Date().toISOString();
+  const method = login.secondFactor ? `password+${login.secondFactor.method}` : "password";
+  return [
+    ...(login.secondFactor?.statements ?? []),
+    ...(login.rehash ? [rehashPassword(ctx.db, login.userId, login.rehash.from, login.rehash.to)] : []),
+    recordLogin(ctx.db, login.userId, at),
+    await auditStatement(
+      ctx,
+      {
+        action: "user.login",
+        resource: { type: "user", id: login.userId },
+        changes: login.rehash ? { password: { from: REDACTED, to: REDACTED } } : {},
+      },
+      { at },
+    ),
+    await eventStatement(
+      ctx,
+      { type: "user.login", subjectId: login.userId, data: { userId: login.userId, method } },
+      at,
+    ),
+  ];
+}
+
+/** A failed login's audit and event rows; `userId` null when no account has that identifier. */
+export async function failureStatements(
+  ctx: ServiceContext,
+  userId: string | null,
+  reason: FailureReason,
+  lockedForSeconds?: number,
+): Promise<D1PreparedStatement[]> {
+  const at = new Date().toISOString();
+  return [
+    await auditStatement(ctx, { action: "user.login_failed", resource: { type: "user", id: userId } }, { at }),
+    await eventStatement(
+      ctx,
+      {
+        type: "user.login_failed",
+        subjectId: userId,
+        data: { userId, reason, ...(lockedForSeconds ? { lockedForSeconds } : {}) },
+      },
+      at,
+    ),
+  ];
+}

@@ -1,0 +1,64 @@
+import { createHmac } from "node:crypto";
+import { beginAttempt, type ThrottledAttempt, type ThrottleTarget } from "../../core/auth/throttle";
+import { deriveKeyBytes } from "../../core/crypto/master-key";
+import { normalizeEmail, normalizeUsername } from "../users/users.mapping";
+
+const IDENTIFIER_PURPOSE = "uom/login-throttle/v1";
+const identifierKeys = new Map<string, Promise<Uint8Array>>();
+
+function identifierKey(env: Env): Promise<Uint8Array> {
+  let key = identifierKeys.get(env.MASTER_KEY);
+  if (!key) {
+    key = deriveKeyBytes(env.MASTER_KEY, IDENTIFIER_PURPOSE);
+    key.catch(() => identifierKeys.delete(env.MASTER_KEY));
+    identifierKeys.set(env.MASTER_KEY, key);
+  }
+  return key;
+}
+
+/**
+ * The account a login guesses at, named by a keyed hash of its normalized identifier (normalized as the user
+ * lookup does, so `Ada@Example.com` and `ada@example.com` share one count). It does not depend on whether the
+ * account exists, so a lockout reveals nothing; keyed, so the name is no dictionary-reversible email hash.
+ */
+export async function accountThrottleName(env: Env, tenantId: string, identifier: string) {
+  const normalized = identifier.includes("@") ? normalizeEmail(identifier) : (normalizeUsername(identifier) ?? "");
+  const hash = createHmac("sha256", await identifierKey(env))
+    .update(normalized)
+    .digest("hex");
+  return `login:${tenantId}:${hash}` as const;
+}
+
+/**
+ * The address an IP throttle counts: IPv4 as is, IPv6 by its /64 (one subscriber usually holds a whole /64, so
+ * counting single addresses would give an attacker 2^64 fresh counters).
+ */
+export function ipBucket(ip: string): string {
+  const address = ip.trim().toLowerCase();
+  if (!address.includes(":")) return address;
+  const mappedV4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address);
+  if (mappedV4) return mappedV4[1] as string;
+  const [head = "", tail] = address.split("::");
+  const headGroups = head ? head.split(":") : [];
+  const tailGroups = tail ? tail.split(":") : [];
+  const zeros = Array<string>(Math.max(0, 8 - headGroups.length - tailGroups.length)).fill("0");
+  const groups = tail === undefined ? headGroups : [...headGroups, ...zeros, ...tailGroups];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
+}
+
+/** Begins a login attempt against its account's throttle and its client IP's (when the IP is known). */
+export async function beginLoginAttempt(
+  env: Env,
+  tenantId: string,
+  identifier: string,
+  ip: string | null,
+): Promise<ThrottledAttempt> {
+  const targets: ThrottleTarget[] = [
+    { name: await accountThrottleName(env, tenantId, identifier), kind: "account", onSuccess: "reset" },
+  ];
+  if (ip) targets.push({ name: `ip:${tenantId}:${ipBucket(ip)}`, kind: "ip", onSuccess: "release" });
+  return beginAttempt(env, targets);
+}

@@ -1,0 +1,117 @@
+import type { ServiceContext } from "../../core/context";
+import { blindIndex, blindIndexKey } from "../../core/crypto/blind-index";
+import { activeDataKey, type DataKey, decryptField, encryptField } from "../../core/crypto/data-keys";
+import type { SealedUserColumns, StoredUserRow, UserRow } from "../../core/db/tenant-schema";
+import { normalizeEmail } from "./users.mapping";
+
+/**
+ * A user's personal data at rest (docs/security.md, "Personal data at rest"): email and phone are stored only as
+ * AES-256-GCM ciphertexts under the tenant's data key (the user id and column as additional data) plus keyed
+ * blind indexes for exact lookups and the unique email. The rest of the module handles `UserRow`s, opened.
+ */
+
+/** What reading or writing a tenant's users needs: its database, and the tenant (scope) and secrets for its keys. */
+export type UserStore = Pick<ServiceContext, "env" | "db" | "scope">;
+
+const EMAIL = "users.email";
+const PHONE = "users.phone";
+/** Rows written before tenant migration 5 hold plaintext tagged `v0.` until the rotation job encrypts them. */
+const LEGACY = "v0.";
+
+export interface SealedPii {
+  emailCt: string;
+  emailBidx: string;
+  phoneCt: string | null;
+  phoneBidx: string | null;
+  keyVersion: number;
+}
+
+function context(column: string, userId: string): string {
+  return `${column}\u0000${userId}`;
+}
+
+/** Phones are validated as E.164 on the way in; the index only trims, so stored and looked-up values agree. */
+export function normalizePhone(phone: string): string {
+  return phone.trim();
+}
+
+async function indexToken(store: UserStore, index: string, normalized: string): Promise<string> {
+  return blindIndex(await blindIndexKey(store.env.MASTER_KEY, store.scope, index), normalized);
+}
+
+/** The blind index of an email (normalised here): what `users.email_bidx` holds for it. */
+export function emailIndex(store: UserStore, email: string): Promise<string> {
+  return indexToken(store, EMAIL, normalizeEmail(email));
+}
+
+/** The blind index of a phone number: what `users.phone_bidx` holds for it. */
+export function phoneIndex(store: UserStore, phone: string): Promise<string> {
+  return indexToken(store, PHONE, normalizePhone(phone));
+}
+
+/** Blind index → the normalised email it stands for, for a set of normalised emails. */
+export async function emailIndexes(store: UserStore, normalized: readonly string[]): Promise<Map<string, string>> {
+  const unique = [...new Set(normalized)];
+  const tokens = await Promise.all(unique.map((email) => indexToken(store, EMAIL, email)));
+  return new Map(tokens.map((token, i) => [token, unique[i] as string]));
+}
+
+/** Seals one user's personal data under `key` (the tenant's active data key unless given). */
+export async function sealPii(
+  store: UserStore,
+  user: { id: string; email: string; phone: string | null },
+  key?: DataKey,
+): Promise<SealedPii> {
+  const dataKey = key ?? (await activeDataKey(store.env, store.scope));
+  const [emailCt, emailBidx, phoneCt, phoneBidx] = await Promise.all([
+    encryptField(dataKey, context(EMAIL, user.id), user.email),
+    emailIndex(store, user.email),
+    user.phone === null ? null : encryptField(dataKey, context(PHONE, user.id), user.phone),
+    user.phone === null ? null : phoneIndex(store, user.phone),
+  ]);
+  return { emailCt, emailBidx, phoneCt, phoneBidx, keyVersion: dataKey.version };
+}
+
+async function openField(store: UserStore, column: string, userId: string, ciphertext: string): Promise<string> {
+  if (ciphertext.startsWith(LEGACY)) return ciphertext.slice(LEGACY.length);
+  return decryptField(store.env, store.scope, context(column, userId), ciphertext);
+}
+
+/** The opened personal data of a stored row (CiphertextError when a ciphertext does not open). */
+export async function openPii(
+  store: UserStore,
+  row: { id: string; emailCt: string; phoneCt: string | null },
+): Promise<{ email: string; emailNormalized: string; phone: string | null }> {
+  const [email, phone] = await Promise.all([
+    openField(store, EMAIL, row.id, row.emailCt),
+    row.phoneCt === null ? null : openField(store, PHONE, row.id, row.phoneCt),
+  ]);
+  return { email, emailNormalized: normalizeEmail(email), phone };
+}
+
+type Sealed<T> = T & Pick<StoredUserRow, "id" | "emailCt" | "phoneCt">;
+export type Opened<T> = Omit<T, SealedUserColumns> & { email: string; emailNormalized: string; phone: string | null };
+
+/** A stored row (all columns or some) with its personal data opened and the sealed columns left out. */
+export async function openUserRow<T extends object>(store: UserStore, row: Sealed<T>): Promise<Opened<T>> {
+  const { emailCt, emailBidx, phoneCt, phoneBidx, keyVersion, ...rest } = row as Sealed<T> & Partial<StoredUserRow>;
+  return { ...(rest as Omit<T, SealedUserColumns>), ...(await openPii(store, { id: row.id, emailCt, phoneCt })) };
+}
+
+/** Opens many rows at once: the AES-GCM work runs in parallel, with one key per version from the isolate cache. */
+export function openUserRows<T extends object>(store: UserStore, rows: readonly Sealed<T>[]): Promise<Opened<T>[]> {
+  return Promise.all(rows.map((row) => openUserRow(store, row)));
+}
+
+/** A user as it is stored: its personal data sealed. */
+export async function sealUserRow(store: UserStore, row: UserRow, key?: DataKey): Promise<StoredUserRow> {
+  const { email, emailNormalized, phone, ...rest } = row;
+  return { ...rest, ...(await sealPii(store, row, key)) };
+}
+
+/** Seals many rows under one active key (read once). */
+export async function sealUserRows(store: UserStore, rows: readonly UserRow[]): Promise<StoredUserRow[]> {
+  if (rows.length === 0) return [];
+  const key = await activeDataKey(store.env, store.scope);
+  return Promise.all(rows.map((row) => sealUserRow(store, row, key)));
+}

@@ -1,0 +1,89 @@
+import { activeDataKey } from "../../core/crypto/data-keys";
+import { jsonChunks } from "../../core/db/json-rows";
+import { openPii, sealPii, type UserStore } from "./users.pii";
+
+/** Rows re-encrypted per D1 write (one set-based UPDATE each). */
+export const REKEY_BATCH_ROWS = 200;
+
+export interface RekeyProgress {
+  /** The active key version every row is being moved to. */
+  version: number;
+  /** Rows re-encrypted by this call. */
+  reencrypted: number;
+  /** Rows still under an older key version (or legacy plaintext) after this call. */
+  remaining: number;
+}
+
+interface SealedRow {
+  id: string;
+  email_ct: string;
+  phone_ct: string | null;
+}
+
+/**
+ * Re-encrypts up to `maxBatches` × REKEY_BATCH_ROWS users still under an older data-key version (or legacy
+ * plaintext, version 0) with the tenant's active key, found through the `key_version` index. Blind indexes are
+ * written again too (unchanged for encrypted rows; legacy rows get theirs). A re-encryption changes no user data,
+ * so neither `version` (the ETag) nor `updated_at` moves; each row is written only if its ciphertexts are still
+ * the ones read, so a user update that lands in between is never overwritten (that row is picked up next time).
+ */
+export async function reencryptUsers(store: UserStore, maxBatches: number): Promise<RekeyProgress> {
+  const key = await activeDataKey(store.env, store.scope, { fresh: true });
+  let reencrypted = 0;
+  for (let batch = 0; batch < maxBatches; batch++) {
+    const { results } = await store.db
+      .prepare("SELECT id, email_ct, phone_ct FROM users WHERE key_version < ? LIMIT ?")
+      .bind(key.version, REKEY_BATCH_ROWS)
+      .all<SealedRow>();
+    if (results.length === 0) break;
+    const rewritten = await Promise.all(
+      results.map(async (row) => {
+        const opened = await openPii(store, { id: row.id, emailCt: row.email_ct, phoneCt: row.phone_ct });
+        const sealed = await sealPii(store, { id: row.id, email: opened.email, phone: opened.phone }, key);
+        return [
+          row.id,
+          row.email_ct,
+          row.phone_ct,
+          sealed.emailCt,
+          sealed.emailBidx,
+          sealed.phoneCt,
+          sealed.phoneBidx,
+          sealed.keyVersion,
+        ];
+      }),
+    );
+    // OR IGNORE: a legacy row whose email a newer user took meanwhile cannot get its index; it stays as it is.
+    const update = store.db.prepare(
+      `UPDATE OR IGNORE users SET email_ct = n.email_ct, email_bidx = n.email_bidx, phone_ct = n.phone_ct,
+         phone_bidx = n.phone_bidx, key_version = n.key_version
+       FROM (SELECT value ->> 0 AS id, value ->> 1 AS old_email, value ->> 2 AS old_phone, value ->> 3 AS email_ct,
+               value ->> 4 AS email_bidx, value ->> 5 AS phone_ct, value ->> 6 AS phone_bidx, value ->> 7 AS key_version
+             FROM json_each(?)) AS n
+       WHERE users.id = n.id AND users.email_ct = n.old_email AND users.phone_ct IS n.old_phone`,
+    );
+    const written = await store.db.batch(jsonChunks(rewritten).map((chunk) => update.bind(chunk)));
+    const changes = written.reduce((sum, result) => sum + result.meta.changes, 0);
+    reencrypted += changes;
+    // a short batch was the last one; a batch that wrote nothing would only read the same rows again
+    if (results.length < REKEY_BATCH_ROWS || changes === 0) break;
+  }
+  return { version: key.version, reencrypted, remaining: await rowsBelow(store, key.version) };
+}
+
+/** Users whose personal data is under a key version older than `version`. */
+export async function rowsBelow(store: UserStore, version: number): Promise<number> {
+  const row = await store.db
+    .prepare("SELECT count(*) AS n FROM users WHERE key_version < ?")
+    .bind(version)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+/** Whether any user is under a key version older than `version` (one index probe, for the cron's check). */
+export async function anyRowBelow(store: UserStore, version: number): Promise<boolean> {
+  const row = await store.db
+    .prepare("SELECT 1 AS found FROM users WHERE key_version < ? LIMIT 1")
+    .bind(version)
+    .first();
+  return row !== null;
+}
