@@ -7,11 +7,10 @@ import {
 } from "../../core/auth/access-token-auth";
 import { credentialGuard } from "../../core/auth/guard";
 import { sha256Hex } from "../../core/crypto/hash";
-import { auditStatement } from "../audit/audit.service";
 import { type AuthenticatedClient, assertClientActive, type OAuthClient } from "./client-auth";
 import { OAuthError } from "./oauth-error";
-import { findRefreshToken, revokeFamily } from "./refresh-tokens.repo";
-import { revokeSessions } from "./sessions";
+import { findRefreshToken } from "./refresh-tokens.repo";
+import { endSession } from "./sessions";
 import { clientContext, type GrantContext } from "./token.service";
 
 const INACTIVE = { active: false } as const;
@@ -95,18 +94,5 @@ export async function revoke(g: GrantContext, authenticated: AuthenticatedClient
   const live = await liveRefreshToken(g, client, token);
   if (!live) return;
   const { ctx, row } = live;
-  const at = new Date().toISOString();
-  await revokeSessions(g.env, client.tenant.id, [row]);
-  await ctx.db.batch([
-    revokeFamily(ctx.db, row.family_id, at),
-    await auditStatement(
-      ctx,
-      {
-        action: "oauth_session.revoked",
-        resource: { type: "user", id: row.user_id },
-        changes: { session: { from: row.family_id, to: null }, reason: { from: null, to: "revoked_by_client" } },
-      },
-      { at, onlyIfPreviousChanged: true },
-    ),
-  ]);
+  await endSession(ctx, row, "revoked_by_client");
 }

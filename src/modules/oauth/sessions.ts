@@ -1,5 +1,8 @@
 import { credentialGuard } from "../../core/auth/guard";
+import type { ServiceContext } from "../../core/context";
+import { auditStatement } from "../audit/audit.service";
 import { USER_TOKEN_SECONDS } from "./oauth.config";
+import { revokeFamily } from "./refresh-tokens.repo";
 
 /** A login session: a refresh-token family, whose access tokens carry its id as `sid`. */
 export interface Session {
@@ -28,4 +31,29 @@ export async function revokeSessions(env: Env, tenantId: string, sessions: reado
         ),
     );
   }
+}
+
+/**
+ * Ends one session: its access tokens stop at once (the user's guard, first: fail closed), then its refresh tokens
+ * are revoked in D1 with the audit event, which is written only if this call revoked them.
+ */
+export async function endSession(
+  ctx: ServiceContext,
+  session: Session,
+  reason: "refresh_token_reused" | "revoked_by_client",
+): Promise<void> {
+  const at = new Date().toISOString();
+  await revokeSessions(ctx.env, ctx.scope, [session]);
+  await ctx.db.batch([
+    revokeFamily(ctx.db, session.family_id, at),
+    await auditStatement(
+      ctx,
+      {
+        action: "oauth_session.revoked",
+        resource: { type: "user", id: session.user_id },
+        changes: { session: { from: session.family_id, to: null }, reason: { from: null, to: reason } },
+      },
+      { at, onlyIfPreviousChanged: true },
+    ),
+  ]);
 }

@@ -7,14 +7,13 @@ import { tenantDatabases } from "../../core/db/databases";
 import { assertPreviousChanged, clearAssertions, isAssertionFailure } from "../../core/db/statements";
 import { newId } from "../../core/ids";
 import type { RequestInfo } from "../../env";
-import { auditStatement } from "../audit/audit.service";
 import { authenticateUser } from "../login/login.service";
 import { grantedScope, intersect, permissionsOfScope, signAccessToken } from "./access-tokens";
 import { type AuthenticatedClient, assertClientActive, assertGrantAllowed, type OAuthClient } from "./client-auth";
 import { CLIENT_TOKEN_SECONDS, REFRESH_FAMILY_SECONDS, USER_TOKEN_SECONDS } from "./oauth.config";
 import { OAuthError } from "./oauth-error";
-import { findRefreshToken, insertRefreshToken, markRefreshTokenUsed, revokeFamily } from "./refresh-tokens.repo";
-import { revokeSessions } from "./sessions";
+import { findRefreshToken, insertRefreshToken, markRefreshTokenUsed } from "./refresh-tokens.repo";
+import { endSession } from "./sessions";
 
 /** What a grant needs of the request, without Hono. */
 export interface GrantContext {
@@ -169,20 +168,7 @@ async function revokeReusedFamily(
   ctx: ServiceContext,
   row: { family_id: string; user_id: string; expires_at: string },
 ): Promise<OAuthError> {
-  const at = new Date().toISOString();
-  await revokeSessions(ctx.env, ctx.scope, [row]);
-  await ctx.db.batch([
-    revokeFamily(ctx.db, row.family_id, at),
-    await auditStatement(
-      ctx,
-      {
-        action: "oauth_session.revoked",
-        resource: { type: "user", id: row.user_id },
-        changes: { session: { from: row.family_id, to: null }, reason: { from: null, to: "refresh_token_reused" } },
-      },
-      { at, onlyIfPreviousChanged: true },
-    ),
-  ]);
+  await endSession(ctx, row, "refresh_token_reused");
   return new OAuthError("invalid_grant", "The refresh token was already used; its session is revoked.");
 }
 
