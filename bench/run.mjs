@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
-import { measureHashCost, seedIdentity } from "./identity.mjs";
+import { measureHashCost, measureLoginOverhead, seedIdentity, startHashWorker } from "./identity.mjs";
 import { environment, markdownReport, tableRows, textTable, verdicts } from "./report.mjs";
 import { startServer } from "./server.mjs";
 
@@ -205,7 +205,8 @@ async function main() {
     log(`⚠ ${busyAtStart}`);
   }
   log("Password hash alone, in workerd (bench/hash-worker.ts)…");
-  const hash = await measureHashCost(root);
+  const hashWorker = await startHashWorker(root);
+  const hash = await measureHashCost(hashWorker);
   log(`  ${hash.phc.split("$").slice(0, 3).join("$")}: p50 ${hash.p50.toFixed(1)} ms, p99 ${hash.p99.toFixed(1)} ms`);
   log("Starting wrangler dev…");
   server = await startServer({ cwd: root });
@@ -253,7 +254,13 @@ async function main() {
   const identity = await seedIdentity(api, token, nextEmail);
   const ceilingOne = await measure("GET /health", { connections: 1, request: { method: "GET", path: "/health" } });
   const loginOne = await measure("POST /oauth/token (password)", { connections: 1, request: identity.login });
-  const loginTen = await measure("POST /oauth/token (password)", { request: identity.login });
+  const loginTen = await measure("POST /oauth/token (password, 10 users)", { request: identity.loginRotating });
+  log("Login overhead over its hash, paired samples…");
+  const overhead = await measureLoginOverhead(hashWorker, server.origin, identity.login);
+  await hashWorker.stop();
+  log(
+    `  login ${overhead.login.toFixed(1)} ms − hash ${overhead.hash.toFixed(1)} ms − /health ${overhead.health.toFixed(1)} ms = ${overhead.overhead.toFixed(1)} ms`,
+  );
   const grants = await measure("POST /oauth/token (client_credentials)", { request: identity.clientCredentials });
   const drift = await measure("GET /health (again, drift check)", { request: { method: "GET", path: "/health" } });
   const measurements = [ceiling, read, list, create, bulk, ceilingOne, loginOne, loginTen, grants, drift];
@@ -279,8 +286,7 @@ async function main() {
     seedBestUsersPerSec: seeded.bestUsersPerSec,
     bulkSustained: bulk.usersPerSec,
     hash,
-    ceilingOne,
-    loginOne,
+    overhead,
     grants: grants.rps,
   });
   const notes = busyAtStart ? [busyAtStart] : [];

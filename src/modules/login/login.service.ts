@@ -65,7 +65,8 @@ export async function authenticateUser(ctx: ServiceContext, attempt: LoginAttemp
   switch (verdict.kind) {
     case "success": {
       const newHash = verdict.needsRehash ? await hashPassword(ctx.env, attempt.password) : null;
-      await throttle.succeeded();
+      // the reset need not hold up the answer: the attempt was counted, and the count only errs on the safe side
+      ctx.waitUntil(throttle.succeeded());
       return {
         ok: true,
         user: { id: verdict.user.id, roles: verdict.user.roles },
