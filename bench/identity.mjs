@@ -17,7 +17,11 @@ async function timed(fetchOnce) {
   return performance.now() - started;
 }
 
-const median = (values) => percentile([...values].sort((a, b) => a - b), 50);
+const median = (values) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 
 /** The hash-only worker (bench/hash-worker.ts) in workerd: `time(path)` times one request to it. */
 export async function startHashWorker(root) {

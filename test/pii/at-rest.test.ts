@@ -116,7 +116,7 @@ describe("personal data at rest", () => {
     const created = await createUser(tenant, { email: address });
     const ctx = await tenantContext(tenant.id);
     expect((await findUserByLogin(ctx, address.toUpperCase()))?.id).toBe(created.id);
-    expect((await findUserByLogin(ctx, `  ${address.toLowerCase()}`))?.email).toBe(address);
+    expect((await findUserByLogin(ctx, `  ${address.toLowerCase()}`))?.id).toBe(created.id);
     expect(await findUserByLogin(ctx, markerEmail("Nobody"))).toBeUndefined();
     // the index is keyed per tenant: the same email in another tenant has another token
     const other = await createTenant({ name: "PII other" });

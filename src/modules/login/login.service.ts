@@ -1,10 +1,9 @@
 import type { ServiceContext } from "../../core/context";
 import { burnPasswordHash, hashPassword, verifyPassword } from "../../core/crypto/password";
-import type { UserRow } from "../../core/db/tenant-schema";
 import { checkSecondFactor, type SecondFactorMethod } from "../mfa/second-factor";
 import type { SecurityPolicy } from "../security-policy/security-policy.schema";
 import { securityPolicyOf } from "../security-policy/security-policy.service";
-import { findUserByLogin } from "../users/users.lookup";
+import { findUserByLogin, type LoginCandidate } from "../users/users.lookup";
 import { type FailureReason, failureStatements, successStatements } from "./login.statements";
 import { beginLoginAttempt } from "./login.throttle";
 
@@ -35,7 +34,13 @@ export const LOGIN_DESCRIPTIONS = {
 } as const;
 
 type Verdict =
-  | { kind: "success"; user: UserRow; passwordHash: string; needsRehash: boolean; secondFactor: SecondFactorProof }
+  | {
+      kind: "success";
+      user: LoginCandidate;
+      passwordHash: string;
+      needsRehash: boolean;
+      secondFactor: SecondFactorProof;
+    }
   | { kind: "failure"; userId: string | null; reason: FailureReason }
   | { kind: "mfa_required" }
   | { kind: "mfa_enrollment_required"; userId: string };
@@ -105,7 +110,7 @@ export async function authenticateUser(ctx: ServiceContext, attempt: LoginAttemp
 async function judge(
   ctx: ServiceContext,
   attempt: LoginAttempt,
-  user: UserRow | undefined,
+  user: LoginCandidate | undefined,
   policy: SecurityPolicy,
 ): Promise<Verdict> {
   if (user?.status !== "active" || !user.passwordHash) {
@@ -133,7 +138,7 @@ async function judge(
   return { ...success, secondFactor: null };
 }
 
-function failureReason(user: UserRow | undefined): FailureReason {
+function failureReason(user: LoginCandidate | undefined): FailureReason {
   if (!user) return "unknown_user";
   return user.status !== "active" ? "user_disabled" : "no_password";
 }
