@@ -5,6 +5,9 @@ import { oauthDailyMaintenance } from "./modules/oauth/maintenance";
 import { continueDataKeyRotations } from "./modules/tenants/tenants.keys.service";
 import { reclaimOrphanedDatabases } from "./modules/tenants/tenants.service";
 
+// a spent or expired token decides nothing any more (the confirm endpoints refuse both alike)
+const PURGE_USER_TOKENS = "DELETE FROM user_tokens WHERE expires_at <= ?";
+
 interface AssignedDatabase {
   tenant_id: string;
   binding: string;
@@ -24,8 +27,8 @@ export async function sealAllAuditTrails(env: Env): Promise<void> {
 }
 
 /**
- * Daily: drop expired Idempotency-Key records, finish tenant deletions that stopped half-way, rotate the token
- * signing key when due and drop ended refresh tokens.
+ * Daily: drop expired Idempotency-Key records and expired reset / verification tokens, finish tenant deletions
+ * that stopped half-way, rotate the token signing key when due and drop ended refresh tokens.
  */
 export async function dailyMaintenance(env: Env): Promise<void> {
   const control = await controlDb(env);
@@ -35,6 +38,7 @@ export async function dailyMaintenance(env: Env): Promise<void> {
   await eachOf("purge idempotency keys", env, databases, async ({ binding }) => {
     const db = binding === "CONTROL_DB" ? control : await tenantDatabases.forTenant(env, { databaseBinding: binding });
     await db.prepare(purge).bind(now).run();
+    if (binding !== "CONTROL_DB") await db.prepare(PURGE_USER_TOKENS).bind(now).run();
   })
     .finally(() => reclaimOrphanedDatabases(env, control))
     .finally(() => oauthDailyMaintenance(env));

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { credentialGuard } from "../../src/core/auth/guard";
 import { verifyPassword } from "../../src/core/crypto/password";
 import { call, createTenant, createUser, expectProblem, json, type TestTenant, uniqueEmail } from "../helpers/api";
-import { count, dumpDatabase, sha256, tenantDatabase } from "../helpers/db";
+import { count, dumpDatabase, runCron, sha256, tenantDatabase } from "../helpers/db";
 import { eventsOf, mailedToken, tokenRows } from "./support";
 
 let tenant: TestTenant;
@@ -126,6 +126,14 @@ describe("POST /v1/password-resets/confirm", () => {
     }
     expect(details.size).toBe(1);
     expect(await storedHash(user.id)).toBe(hash);
+
+    // the daily job drops the expired token's row and keeps the live one
+    await requestReset(user.email);
+    const live = await mailedToken(tenant, REQUESTED, user.id);
+    await runCron("17 3 * * *");
+    const remaining = (await db.prepare("SELECT token_hash FROM user_tokens").all<{ token_hash: string }>()).results;
+    expect(remaining.map((r) => r.token_hash)).toContain(await sha256(live));
+    expect(remaining.map((r) => r.token_hash)).not.toContain(await sha256(expired));
   });
 
   it("two concurrent confirms of one token: exactly one succeeds", async () => {
