@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import type { Actor, AppEnv, RequestInfo, TenantRef } from "../env";
+import type { Permission } from "./auth/permissions";
 import { controlDb, tenantDatabases } from "./db/databases";
 
 /**
@@ -14,6 +15,11 @@ export interface ServiceContext {
   scope: string;
   tenant: TenantRef | null;
   actor: Actor;
+  /**
+   * What the caller may do, when it is a tenant credential; absent for the admin token and for system work
+   * (cron, queue), which act without a role.
+   */
+  permissions?: ReadonlySet<Permission>;
   request: RequestInfo;
   waitUntil(promise: Promise<unknown>): void;
 }
@@ -43,7 +49,7 @@ export async function serviceContext(c: Context<AppEnv>): Promise<ServiceContext
   const base = { env: c.env, actor: auth.actor, request: requestInfo(c), waitUntil: waitUntilOf(c) };
   if (auth.kind === "tenant") {
     const db = await tenantDatabases.forTenant(c.env, auth.tenant);
-    return { ...base, db, scope: auth.tenant.id, tenant: auth.tenant };
+    return { ...base, db, scope: auth.tenant.id, tenant: auth.tenant, permissions: auth.permissions };
   }
   return { ...base, db: await controlDb(c.env), scope: "platform", tenant: null };
 }

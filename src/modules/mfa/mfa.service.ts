@@ -7,6 +7,7 @@ import { ApiError } from "../../core/errors";
 import { auditStatement } from "../audit/audit.service";
 import { notFound } from "../users/users.plans";
 import { findUser } from "../users/users.repo";
+import { assertWithinRights } from "../users/users.rights";
 import { MfaErrors } from "./mfa.errors";
 import {
   activate,
@@ -26,6 +27,7 @@ const RECOVERY_CODES = 10;
 async function liveUser(ctx: ServiceContext, userId: string) {
   const user = await findUser(ctx, userId);
   if (!user || user.status === "deleted") throw notFound(userId);
+  assertWithinRights(ctx, user);
   return user;
 }
 

@@ -6,6 +6,7 @@ import { auditStatement } from "../audit/audit.service";
 import { REDACTED } from "../audit/audit-changes";
 import { findUserByLogin } from "../users/users.lookup";
 import { notFound } from "../users/users.plans";
+import { assertWithinRights } from "../users/users.rights";
 import { hashNewPassword } from "./password-policy";
 import { invalidToken, issueToken, TOKEN_LIFETIME_MS, tokenHash } from "./user-tokens";
 import { consumeToken, findLiveUser, findUsableToken, setPasswordHash, voidTokensOf } from "./user-tokens.repo";
@@ -17,6 +18,7 @@ import { consumeToken, findLiveUser, findUsableToken, setPasswordHash, voidToken
 export async function setPassword(ctx: ServiceContext, userId: string, password: string): Promise<void> {
   const user = await findLiveUser(ctx.db, userId);
   if (!user) throw notFound(userId);
+  assertWithinRights(ctx, { id: user.userId, roles: user.roles });
   const passwordHash = await hashNewPassword(ctx, password);
   const at = new Date().toISOString();
   try {

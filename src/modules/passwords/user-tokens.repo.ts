@@ -12,11 +12,14 @@ export interface LiveUser {
   status: "active" | "disabled" | "deleted";
   hasPassword: boolean;
   emailVerified: boolean;
+  roles: string[];
 }
 
 /** SQLite answers booleans as 0/1. */
-function liveUser(row: LiveUser | null): LiveUser | null {
-  return row ? { ...row, hasPassword: Boolean(row.hasPassword), emailVerified: Boolean(row.emailVerified) } : null;
+function liveUser(row: (Omit<LiveUser, "roles"> & { roles: string }) | null): LiveUser | null {
+  if (!row) return null;
+  const roles = JSON.parse(row.roles) as string[];
+  return { ...row, hasPassword: Boolean(row.hasPassword), emailVerified: Boolean(row.emailVerified), roles };
 }
 
 export function insertToken(
@@ -37,14 +40,14 @@ export function findUsableToken(
 ): Promise<LiveUser | null> {
   return db
     .prepare(
-      `SELECT u.id AS userId, u.status AS status, u.password_hash IS NOT NULL AS hasPassword,
+      `SELECT u.id AS userId, u.status AS status, u.roles AS roles, u.password_hash IS NOT NULL AS hasPassword,
               u.email_verified_at IS NOT NULL AS emailVerified
        FROM user_tokens t JOIN users u ON u.id = t.user_id
        WHERE t.token_hash = ?1 AND t.purpose = ?2 AND t.used_at IS NULL AND t.expires_at > ?3
          AND u.status != 'deleted'`,
     )
     .bind(hash, purpose, now)
-    .first<LiveUser>()
+    .first<Omit<LiveUser, "roles"> & { roles: string }>()
     .then(liveUser);
 }
 
@@ -71,11 +74,12 @@ export function voidTokensOf(db: D1Database, userId: string, purpose: TokenPurpo
 export function findLiveUser(db: D1Database, userId: string): Promise<LiveUser | null> {
   return db
     .prepare(
-      `SELECT id AS userId, status, password_hash IS NOT NULL AS hasPassword, email_verified_at IS NOT NULL AS emailVerified
+      `SELECT id AS userId, status, roles, password_hash IS NOT NULL AS hasPassword,
+         email_verified_at IS NOT NULL AS emailVerified
        FROM users WHERE id = ? AND status != 'deleted'`,
     )
     .bind(userId)
-    .first<LiveUser>()
+    .first<Omit<LiveUser, "roles"> & { roles: string }>()
     .then(liveUser);
 }
 

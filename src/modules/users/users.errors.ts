@@ -5,6 +5,7 @@ export const UserErrors = defineErrors({
   EMAIL_TAKEN: { status: 409, title: "Another user has this email" },
   USERNAME_TAKEN: { status: 409, title: "Another user has this username" },
   USER_NOT_DELETED: { status: 409, title: "The user is not deleted" },
+  USER_BEYOND_RIGHTS: { status: 403, title: "The user is beyond this credential's rights" },
   USER_WRITE_CONFLICT: { status: 409, title: "The user kept changing; try again" },
   BULK_TOO_LARGE: { status: 413, title: "Too many bulk operations" },
   BULK_ATOMIC_FAILED: { status: 422, title: "The atomic bulk request was refused; nothing was committed" },

@@ -12,6 +12,7 @@ import { hashNewPassword } from "../passwords/password-policy";
 import { UserErrors } from "./users.errors";
 import { auditView, normalizeEmail, normalizeUsername, USER_CHANGE_POLICY } from "./users.mapping";
 import { deleteUserRow, insertUsersMany, updateUser } from "./users.repo";
+import { assertWithinRights } from "./users.rights";
 import { type CreateUserInput, WritableUserSchema } from "./users.schema";
 
 /**
@@ -53,6 +54,7 @@ export async function buildCreate(
   input: CreateUserInput,
   at: string,
 ): Promise<NewUser> {
+  assertWithinRights(ctx, null, input.roles);
   const row: UserRow = {
     id: newId("usr", Date.parse(at)),
     email: input.email.trim(),
@@ -113,6 +115,7 @@ export async function planUpdate(
   const parsed = WritableUserSchema.safeParse(merged);
   if (!parsed.success) throw validationError(fieldErrors(parsed.error.issues, fieldPrefix), "user");
   const next = parsed.data;
+  assertWithinRights(ctx, current, next.roles);
   const passwordPatched = typeof patch === "object" && patch !== null && !Array.isArray(patch) && "password" in patch;
   const after: UserRow = {
     ...current,
@@ -141,6 +144,7 @@ export async function planUpdate(
 
 export async function planSoftDelete(ctx: ServiceContext, current: UserRow, at: string): Promise<Plan> {
   if (current.status === "deleted") throw notFound(current.id);
+  assertWithinRights(ctx, current);
   const after: UserRow = {
     ...current,
     status: "deleted",
@@ -156,6 +160,7 @@ export async function planRestore(ctx: ServiceContext, current: UserRow, at: str
   if (current.status !== "deleted") {
     throw new ApiError(UserErrors.USER_NOT_DELETED, { detail: `User ${current.id} is ${current.status}.` });
   }
+  assertWithinRights(ctx, current);
   const after: UserRow = {
     ...current,
     status: current.restoreStatus ?? "active",
@@ -168,6 +173,7 @@ export async function planRestore(ctx: ServiceContext, current: UserRow, at: str
 }
 
 export async function planPurge(ctx: ServiceContext, current: UserRow, at: string): Promise<Plan> {
+  assertWithinRights(ctx, current);
   const plan = { action: "user.purged" as const, before: current, after: null };
   return {
     ...plan,
