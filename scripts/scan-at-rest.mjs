@@ -7,10 +7,10 @@
 // 3. Stops it, then reads every file under the directory (SQLite databases, -wal and -shm files, KV and Durable
 //    Object storage) byte by byte for each marker, as given and lower-cased. Any hit fails (exit 1).
 // SCAN_AT_REST_LOG=info shows wrangler's and the worker's logs; SCAN_AT_REST_KEEP=1 keeps the directory.
-import { createHmac } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { generate } from "otplib";
 import { loadWranglerEnv, ROOT, randomBase64, randomHex } from "./env.mjs";
 
 loadWranglerEnv();
@@ -31,20 +31,6 @@ const password = (label) => mark(`password (${label})`, `Scan-${label}-Pass-${ra
 function phone(label) {
   const digits = Array.from(crypto.getRandomValues(new Uint8Array(9)), (b) => b % 10).join("");
   return mark(`phone (${label})`, `+1${2 + (Number(digits[0]) % 8)}${digits.slice(1)}`);
-}
-
-/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) of a base32 secret, computed here independently of the worker. */
-function totp(secretBase32) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = "";
-  for (const ch of secretBase32.replace(/=+$/, "").toUpperCase())
-    bits += alphabet.indexOf(ch).toString(2).padStart(5, "0");
-  const key = Buffer.from(bits.match(/.{8}/g).map((byte) => Number.parseInt(byte, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000)));
-  const mac = createHmac("sha1", key).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0x0f;
-  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
 }
 
 const worker = await startWorker({
@@ -137,7 +123,7 @@ async function exercise() {
   mark("a TOTP secret", enrolment.secret);
   const { recoveryCodes } = await api("POST", `/v1/users/${created[0]}/mfa/totp/verify`, {
     token: key,
-    body: { code: totp(enrolment.secret) },
+    body: { code: await generate({ secret: enrolment.secret, epoch: Math.floor(Date.now() / 1000) }) },
   });
   for (const code of recoveryCodes) mark("a recovery code", code);
 

@@ -25,3 +25,20 @@ export async function deriveKeyBytes(masterKey: string, purpose: string, salt = 
   );
   return new Uint8Array(bits);
 }
+
+const longLivedKeys = new Map<string, Promise<Uint8Array<ArrayBuffer>>>();
+
+/**
+ * `deriveKeyBytes` kept per isolate, for the few long-lived keys (one per purpose, or per purpose and tenant:
+ * audit MACs, the password pepper, throttle names), not for per-row contexts. Callers must not modify the bytes.
+ */
+export function longLivedKeyBytes(masterKey: string, purpose: string, salt = ""): Promise<Uint8Array<ArrayBuffer>> {
+  const id = `${masterKey}\u0000${purpose}\u0000${salt}`;
+  let key = longLivedKeys.get(id);
+  if (!key) {
+    key = deriveKeyBytes(masterKey, purpose, salt);
+    key.catch(() => longLivedKeys.delete(id));
+    longLivedKeys.set(id, key);
+  }
+  return key;
+}

@@ -1,6 +1,6 @@
 import { createHmac, type ScryptOptions, scrypt } from "node:crypto";
 import { fromBase64Url, toBase64Url, utf8 } from "./encoding";
-import { deriveKeyBytes } from "./master-key";
+import { longLivedKeyBytes } from "./master-key";
 
 /**
  * Password hashes in PHC string format, so the parameters travel with each hash:
@@ -45,17 +45,8 @@ interface ScryptHash {
   hash: Uint8Array;
 }
 
-const pepperKeys = new Map<string, Promise<Uint8Array>>();
-
 function pepperKey(env: Env, version: number): Promise<Uint8Array> {
-  const id = `${version}\u0000${env.MASTER_KEY}`;
-  let key = pepperKeys.get(id);
-  if (!key) {
-    key = deriveKeyBytes(env.MASTER_KEY, `uom/password-pepper/v${version}`);
-    key.catch(() => pepperKeys.delete(id));
-    pepperKeys.set(id, key);
-  }
-  return key;
+  return longLivedKeyBytes(env.MASTER_KEY, `uom/password-pepper/v${version}`);
 }
 
 /** NFKC first, so the same password typed on two keyboards (composed or decomposed accents) is the same secret. */

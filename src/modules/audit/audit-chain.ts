@@ -1,5 +1,5 @@
 import { createHmac } from "node:crypto";
-import { deriveKeyBytes } from "../../core/crypto/master-key";
+import { longLivedKeyBytes } from "../../core/crypto/master-key";
 
 /**
  * Tamper evidence for the audit trail. Each event gets, when written, a MAC over its content under a key
@@ -14,16 +14,8 @@ export const GENESIS = "genesis";
 /** The raw HMAC key of one scope's audit trail. */
 export type AuditKey = Uint8Array;
 
-const keys = new Map<string, Promise<AuditKey>>();
-
 export function auditKey(masterKey: string, scope: string): Promise<AuditKey> {
-  const cacheKey = `${scope}\u0000${masterKey}`;
-  let key = keys.get(cacheKey);
-  if (!key) {
-    key = deriveKeyBytes(masterKey, "uom/audit-chain/v1", scope);
-    keys.set(cacheKey, key);
-  }
-  return key;
+  return longLivedKeyBytes(masterKey, "uom/audit-chain/v1", scope);
 }
 
 function hmacHex(key: AuditKey, text: string): string {

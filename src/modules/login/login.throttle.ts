@@ -1,20 +1,9 @@
 import { createHmac } from "node:crypto";
 import { beginAttempt, type ThrottledAttempt, type ThrottleTarget } from "../../core/auth/throttle";
-import { deriveKeyBytes } from "../../core/crypto/master-key";
+import { longLivedKeyBytes } from "../../core/crypto/master-key";
 import { normalizeEmail, normalizeUsername } from "../users/users.mapping";
 
 const IDENTIFIER_PURPOSE = "uom/login-throttle/v1";
-const identifierKeys = new Map<string, Promise<Uint8Array>>();
-
-function identifierKey(env: Env): Promise<Uint8Array> {
-  let key = identifierKeys.get(env.MASTER_KEY);
-  if (!key) {
-    key = deriveKeyBytes(env.MASTER_KEY, IDENTIFIER_PURPOSE);
-    key.catch(() => identifierKeys.delete(env.MASTER_KEY));
-    identifierKeys.set(env.MASTER_KEY, key);
-  }
-  return key;
-}
 
 /**
  * The account a login guesses at, named by a keyed hash of its normalized identifier (normalized as the user
@@ -23,7 +12,7 @@ function identifierKey(env: Env): Promise<Uint8Array> {
  */
 export async function accountThrottleName(env: Env, tenantId: string, identifier: string) {
   const normalized = identifier.includes("@") ? normalizeEmail(identifier) : (normalizeUsername(identifier) ?? "");
-  const hash = createHmac("sha256", await identifierKey(env))
+  const hash = createHmac("sha256", await longLivedKeyBytes(env.MASTER_KEY, IDENTIFIER_PURPOSE))
     .update(normalized)
     .digest("hex");
   return `login:${tenantId}:${hash}` as const;
