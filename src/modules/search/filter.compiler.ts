@@ -16,6 +16,20 @@ export interface FilterAttribute {
   filterable: boolean;
   /** RFC 7643 §2.2: string comparisons ignore case unless the attribute is `caseExact`. */
   caseExact?: boolean;
+  /**
+   * The column holds lower-cased values (e.g. `username_normalized`): compared with `lower(?)` under the column's
+   * own (binary) collation, so its index serves case-insensitive comparisons.
+   */
+  folded?: boolean;
+  /**
+   * Compiles comparisons itself (e.g. email, matched through a keyed index rather than its encrypted column);
+   * `bind` adds a parameter and returns its placeholder. `pr` and `eq null` still use `column`.
+   */
+  compare?: (
+    op: Exclude<CompareOperator, "ne">,
+    value: string | number | boolean,
+    bind: (value: unknown) => string,
+  ) => string;
 }
 
 /** Keyed by lower-cased attribute path: attribute names are case-insensitive (RFC 7643 §2.1). */
@@ -113,6 +127,7 @@ function compileComparison(leaf: Leaf, op: CompareOperator, value: FilterValue, 
     if (op === "eq") return negate(presentSql(leaf));
     throw mismatch(leaf, `Operator "${op}" cannot compare with null`);
   }
+  if (leaf.spec.compare) return leaf.spec.compare(op, value, (bound) => bind(context, bound, leaf));
   switch (leaf.spec.type) {
     case "string":
       return stringPredicate(leaf, leaf.spec.column, op, expectString(leaf, value), context);
@@ -131,13 +146,16 @@ function compileComparison(leaf: Leaf, op: CompareOperator, value: FilterValue, 
 
 function stringPredicate(leaf: Leaf, column: string, op: CompareOperator, value: string, context: Context): string {
   const caseExact = leaf.spec.caseExact === true;
+  const folded = !caseExact && leaf.spec.folded === true && column === leaf.spec.column;
   const order = ORDER_SQL[op];
-  // NOCASE (ASCII folding, like lower()) keeps eq and range comparisons able to use a NOCASE index.
-  if (order !== undefined)
-    return `${column} ${order} ${bind(context, value, leaf)}${caseExact ? "" : " COLLATE NOCASE"}`;
-  // instr/substr rather than LIKE: D1 caps LIKE patterns at 50 bytes and LIKE needs wildcard escaping.
-  const subject = caseExact ? column : `lower(${column})`;
   const param = () => (caseExact ? bind(context, value, leaf) : `lower(${bind(context, value, leaf)})`);
+  if (order !== undefined) {
+    if (folded) return `${column} ${order} ${param()}`;
+    // NOCASE (ASCII folding, like lower()) keeps eq and range comparisons able to use a NOCASE index.
+    return `${column} ${order} ${bind(context, value, leaf)}${caseExact ? "" : " COLLATE NOCASE"}`;
+  }
+  // instr/substr rather than LIKE: D1 caps LIKE patterns at 50 bytes and LIKE needs wildcard escaping.
+  const subject = caseExact || folded ? column : `lower(${column})`;
   if (op === "co") return `instr(${subject}, ${param()}) > 0`;
   if (op === "sw") return `instr(${subject}, ${param()}) = 1`;
   // Every string ends with "", but substr(x, -0) would return the whole string.

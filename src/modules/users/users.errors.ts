@@ -8,5 +8,6 @@ export const UserErrors = defineErrors({
   USER_BEYOND_RIGHTS: { status: 403, title: "The user is beyond this credential's rights" },
   USER_WRITE_CONFLICT: { status: 409, title: "The user kept changing; try again" },
   BULK_TOO_LARGE: { status: 413, title: "Too many bulk operations" },
+  INVALID_FILTER: { status: 400, title: "The filter is not valid" },
   BULK_ATOMIC_FAILED: { status: 422, title: "The atomic bulk request was refused; nothing was committed" },
 });

@@ -3,6 +3,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { jsonChunks } from "../../core/db/json-rows";
 import { toStatement } from "../../core/db/statements";
 import { type StoredUserRow, type UserRow, users } from "../../core/db/tenant-schema";
+import type { CompiledFilter } from "../search/filter.compiler";
 import { emailIndexes, openUserRow, openUserRows, sealPii, sealUserRows, type UserStore } from "./users.pii";
 import type { UserSort } from "./users.schema";
 
@@ -153,27 +154,56 @@ const VIEW_COLUMNS = {
 /** A user's representation, its personal data opened. */
 export type UserView = Pick<UserRow, Exclude<keyof typeof VIEW_COLUMNS, "emailCt" | "phoneCt"> | "email" | "phone">;
 
+export interface ListOptions {
+  sort: UserSort;
+  after: ListPosition | null;
+  includeDeleted: boolean;
+  limit: number;
+  /** A compiled filter (users.filter.ts) whose columns are named `users.<column>`. */
+  filter?: CompiledFilter | undefined;
+  /** Also count every user the list matches (ignoring the cursor), in the same round trip. */
+  count?: boolean;
+}
+
+/** A compiled fragment as drizzle SQL: its `?` placeholders (the compiler writes no other `?`) take `params`. */
+function fromCompiled({ sql: text, params }: CompiledFilter): SQL {
+  const parts = text.split("?");
+  if (parts.length !== params.length + 1) throw new Error("compiled filter: placeholders and parameters disagree");
+  return sql.join(parts.flatMap((part, i) => (i === 0 ? [sql.raw(part)] : [sql.param(params[i - 1]), sql.raw(part)])));
+}
+
 export async function listUsers(
   store: UserStore,
-  options: { sort: UserSort; after: ListPosition | null; includeDeleted: boolean; limit: number },
-): Promise<UserView[]> {
+  options: ListOptions,
+): Promise<{ rows: UserView[]; total: number | null }> {
   const descending = options.sort.startsWith("-");
   const column = options.sort.endsWith("updatedAt") ? users.updatedAt : users.createdAt;
-  const conditions: (SQL | undefined)[] = [];
-  if (!options.includeDeleted) conditions.push(ne(users.status, "deleted"));
+  const matching: (SQL | undefined)[] = [];
+  if (!options.includeDeleted) matching.push(ne(users.status, "deleted"));
+  if (options.filter) matching.push(fromCompiled(options.filter));
+  const conditions = [...matching];
   if (options.after) {
     const { value, id } = options.after;
     const beyond = descending ? lt : gt;
     conditions.push(or(beyond(column, value), and(eq(column, value), beyond(users.id, id))));
   }
   const order = descending ? desc : asc;
-  const rows = await drizzle(store.db)
+  const orm = drizzle(store.db);
+  const page = orm
     .select(VIEW_COLUMNS)
     .from(users)
     .where(and(...conditions))
     .orderBy(order(column), order(users.id))
     .limit(options.limit);
-  return openUserRows(store, rows);
+  if (!options.count) return { rows: await openUserRows(store, await page), total: null };
+  const [rows, counted] = await orm.batch([
+    page,
+    orm
+      .select({ total: sql<number>`count(*)` })
+      .from(users)
+      .where(and(...matching)),
+  ]);
+  return { rows: await openUserRows(store, rows), total: counted[0]?.total ?? 0 };
 }
 
 /**

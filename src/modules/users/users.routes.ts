@@ -52,13 +52,35 @@ const listRoute = defineRoute({
   request: {
     query: PageQuerySchema.extend({
       sort: z.enum(USER_SORTS).default("createdAt").openapi({ description: "Order; `-` for descending." }),
+      filter: z
+        .string()
+        .max(4096)
+        .optional()
+        .openapi({
+          description:
+            "SCIM 2.0 filter (RFC 7644 §3.4.2.2) over id, status, username, name, email, phone, roles, createdAt, " +
+            "updatedAt, lastLoginAt, deletedAt, mfa.totp, emailVerified and filterable custom fields " +
+            "(`attributes.<name>`); times may be relative (`now-30d`). Within `includeDeleted`.",
+          example: 'roles eq "admin" and createdAt gt "now-30d"',
+        }),
+      count: z
+        .enum(["true", "false"])
+        .optional()
+        .transform((v) => v === "true")
+        .openapi({ description: "Also return `total`, the number of users the list matches." }),
       ...IncludeDeletedQuerySchema.shape,
     }),
   },
   responses: {
     200: {
       description: "A page of users",
-      content: { "application/json": { schema: pageSchema(UserSchema, "UserPage") } },
+      content: {
+        "application/json": {
+          schema: pageSchema(UserSchema, "UserPage").extend({
+            total: z.number().int().optional().openapi({ description: "With `count=true`: every matching user." }),
+          }),
+        },
+      },
     },
   },
 });

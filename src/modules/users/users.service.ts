@@ -1,11 +1,14 @@
 import type { ServiceContext } from "../../core/context";
+import { sha256Hex } from "../../core/crypto/hash";
 import { uniqueViolation } from "../../core/db/statements";
 import type { UserRow } from "../../core/db/tenant-schema";
 import { ApiError } from "../../core/errors";
 import { assertIfMatch, etagOf } from "../../core/http/etag";
 import type { Json } from "../../core/http/merge-patch";
 import { decodeCursor, pageOf } from "../../core/http/pagination";
+import { D1_MAX_PARAMS } from "../search/filter.compiler";
 import { UserErrors } from "./users.errors";
+import { compileUserFilter, parseUserFilter } from "./users.filter";
 import { toUser } from "./users.mapping";
 import {
   conflictFor,
@@ -120,14 +123,35 @@ export async function purgeUser(ctx: ServiceContext, id: string, ifMatch: string
   await change(ctx, id, { ifMatch, includeDeleted: true }, (current, at) => planPurge(ctx, current, at));
 }
 
+export interface UserListQuery {
+  limit: number;
+  cursor?: string | undefined;
+  sort: UserSort;
+  includeDeleted: boolean;
+  filter?: string | undefined;
+  count?: boolean | undefined;
+}
+
 export async function listUsers(
   ctx: ServiceContext,
-  query: { limit: number; cursor?: string | undefined; sort: UserSort; includeDeleted: boolean },
-): Promise<{ data: User[]; nextCursor: string | null }> {
-  const kind = `users:${query.sort}:${query.includeDeleted ? "all" : "live"}`;
+  query: UserListQuery,
+): Promise<{ data: User[]; nextCursor: string | null; total?: number }> {
+  const tree = query.filter === undefined ? undefined : parseUserFilter(query.filter);
+  // a cursor belongs to one order and one filter: another filter's cursor would skip or repeat users
+  const filterTag = query.filter === undefined ? "" : `:${(await sha256Hex(query.filter)).slice(0, 16)}`;
+  const kind = `users:${query.sort}:${query.includeDeleted ? "all" : "live"}${filterTag}`;
   const position = query.cursor ? decodeCursor(kind, query.cursor, ["string", "string"]) : null;
   const after = position ? { value: position[0], id: position[1] } : null;
-  const rows = await listUserRows(ctx, { ...query, after, limit: query.limit + 1 });
+  // the list binds at most 4 parameters of its own (status, cursor value and id twice, limit)
+  const filter = tree && (await compileUserFilter(ctx, tree, { now: Date.now(), maxParams: D1_MAX_PARAMS - 6 }));
+  const { rows, total } = await listUserRows(ctx, {
+    ...query,
+    after,
+    filter,
+    count: query.count === true,
+    limit: query.limit + 1,
+  });
   const sortValue = (row: UserView) => (query.sort.endsWith("updatedAt") ? row.updatedAt : row.createdAt);
-  return pageOf(rows, query.limit, kind, (row) => [sortValue(row), row.id], toUser);
+  const page = pageOf(rows, query.limit, kind, (row) => [sortValue(row), row.id], toUser);
+  return total === null ? page : { ...page, total };
 }
