@@ -13,6 +13,7 @@ import { auditRoutes } from "./modules/audit/audit.routes";
 import { mfaRoutes } from "./modules/mfa/mfa.routes";
 import { oauthRoutes } from "./modules/oauth/oauth.routes";
 import { passwordsRoutes } from "./modules/passwords/passwords.routes";
+import { fieldsRoutes } from "./modules/schema/fields.routes";
 import { securityPolicyRoutes } from "./modules/security-policy/security-policy.routes";
 import { securityPolicyOf } from "./modules/security-policy/security-policy.service";
 import { systemRoutes } from "./modules/system/system.routes";
@@ -50,6 +51,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", systemRoutes);
   app.route("/", tenantsRoutes);
   app.route("/", usersRoutes);
+  app.route("/", fieldsRoutes);
   app.route("/", mfaRoutes);
   app.route("/", passwordsRoutes);
   app.route("/", securityPolicyRoutes);

@@ -2,6 +2,7 @@ import { controlDb, tenantDatabases } from "./core/db/databases";
 import { loggableError } from "./core/http/error-handler";
 import { sealAuditTrail } from "./modules/audit/audit.service";
 import { oauthDailyMaintenance } from "./modules/oauth/maintenance";
+import { continueSchemaJobs } from "./modules/schema/fields.jobs";
 import { continueDataKeyRotations } from "./modules/tenants/tenants.keys.service";
 import { reclaimOrphanedDatabases } from "./modules/tenants/tenants.service";
 
@@ -14,8 +15,9 @@ interface AssignedDatabase {
 }
 
 /**
- * Every minute: seal the audit chains, so `hash` is set within a minute even on trails nobody reads; then carry
- * on unfinished data-key rotations (re-encrypting users in bounded batches).
+ * Every minute: seal the audit chains, so `hash` is set within a minute even on trails nobody reads, and carry on
+ * custom-field changes still being applied to users; then unfinished data-key rotations (re-encrypting users in
+ * bounded batches).
  */
 export async function sealAllAuditTrails(env: Env): Promise<void> {
   const control = await controlDb(env);
@@ -23,6 +25,7 @@ export async function sealAllAuditTrails(env: Env): Promise<void> {
   await eachOf("seal audit trail", env, trails, async ({ tenant_id, binding }) => {
     const db = binding === "CONTROL_DB" ? control : await tenantDatabases.forTenant(env, { databaseBinding: binding });
     await sealAuditTrail({ env, db, scope: tenant_id });
+    if (binding !== "CONTROL_DB") await continueSchemaJobs({ env, db, scope: tenant_id });
   }).finally(() => continueDataKeyRotations(env));
 }
 

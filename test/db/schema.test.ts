@@ -22,7 +22,7 @@ interface ColumnInfo {
 }
 
 /** Tables that live in SQL only, on purpose. */
-const SQL_ONLY = new Set(["_schema_migrations", "_batch_assertions"]);
+const SQL_ONLY = new Set(["_schema_migrations", "_batch_assertions", "_schema_guard"]);
 
 function tablesOf(...modules: Record<string, unknown>[]): SQLiteTable[] {
   return modules.flatMap((m) => Object.values(m).filter((v): v is SQLiteTable => is(v, SQLiteTable)));

@@ -15,6 +15,8 @@ export const PERMISSIONS = [
   "audit:read",
   "settings:read",
   "settings:write",
+  "schema:read",
+  "schema:write",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -22,7 +24,7 @@ export type Permission = (typeof PERMISSIONS)[number];
 const BUILT_IN_ROLES: Readonly<Record<string, readonly Permission[]>> = {
   admin: PERMISSIONS,
   // manages users, reads the trail; cannot mint credentials or change the tenant's security settings
-  manager: ["users:read", "users:write", "users:delete", "audit:read"],
+  manager: ["users:read", "users:write", "users:delete", "audit:read", "schema:read"],
   // an end user: only their own profile, password and second factor (see `self` in defineRoute)
   basic: [],
 };

@@ -28,19 +28,30 @@ export const users = sqliteTable(
     phoneBidx: text("phone_bidx"),
     keyVersion: integer("key_version").notNull().default(0),
     emailVerifiedAt: text("email_verified_at"),
+    // `pii` custom fields, keyed by field id: AES-GCM ciphertexts, and blind indexes of the filterable ones
+    piiAttributes: text("pii_attributes", { mode: "json" }).$type<Record<string, string>>(),
+    piiIndex: text("pii_index", { mode: "json" }).$type<Record<string, string>>(),
   },
   (t) => [
     index("users_created_idx").on(t.createdAt, t.id),
     index("users_updated_idx").on(t.updatedAt, t.id),
     index("users_phone_bidx_idx").on(t.phoneBidx).where(sql`${t.phoneBidx} IS NOT NULL`),
     index("users_key_version_idx").on(t.keyVersion),
+    index("users_last_login_idx").on(t.lastLoginAt, t.id),
   ],
 );
 
 /** A users row as stored: personal data encrypted. */
 export type StoredUserRow = typeof users.$inferSelect;
 /** The columns that hold personal data sealed (ciphertexts, blind indexes, their key version). */
-export type SealedUserColumns = "emailCt" | "emailBidx" | "phoneCt" | "phoneBidx" | "keyVersion";
+export type SealedUserColumns =
+  | "emailCt"
+  | "emailBidx"
+  | "phoneCt"
+  | "phoneBidx"
+  | "keyVersion"
+  | "piiAttributes"
+  | "piiIndex";
 /** A user as the code handles it: personal data opened, in memory only (never written as such). */
 export type UserRow = Omit<StoredUserRow, SealedUserColumns> & {
   email: string;
@@ -151,4 +162,37 @@ export const userTokens = sqliteTable(
     usedAt: text("used_at"),
   },
   (t) => [index("user_tokens_user_idx").on(t.userId, t.purpose)],
+);
+
+/** Custom field definitions (src/modules/schema): the schema module reads and writes them with plain SQL. */
+export const customFields = sqliteTable("custom_fields", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  type: text("type").notNull(),
+  rules: text("rules").notNull(),
+  previousName: text("previous_name").unique(),
+  previousNameUntil: text("previous_name_until"),
+  deletedAt: text("deleted_at"),
+  createdAt: text("created_at").notNull(),
+  updatedAt: text("updated_at").notNull(),
+  version: integer("version").notNull().default(1),
+});
+
+export const schemaState = sqliteTable("schema_state", {
+  singleton: integer("singleton").primaryKey(),
+  version: integer("version").notNull(),
+});
+
+export const schemaJobs = sqliteTable(
+  "schema_jobs",
+  {
+    id: text("id").primaryKey(),
+    fieldId: text("field_id").notNull(),
+    kind: text("kind", { enum: ["purge", "rename", "convert", "backfill"] }).notNull(),
+    params: text("params").notNull().default("{}"),
+    afterRowid: integer("after_rowid").notNull().default(0),
+    createdAt: text("created_at").notNull(),
+    finishedAt: text("finished_at"),
+  },
+  (t) => [index("schema_jobs_open_idx").on(t.createdAt).where(sql`${t.finishedAt} IS NULL`)],
 );

@@ -9,6 +9,8 @@ import type { ProblemSchema } from "../../core/http/problem-schema";
 import { fieldErrors, validationError } from "../../core/http/validation";
 import { insertAuditMany } from "../audit/audit.repo";
 import { auditKeyOf } from "../audit/audit.service";
+import { uniqueFieldConflict } from "../schema/fields.indexes";
+import { schemaChanged, schemaGuard } from "../schema/schema.service";
 import { UserErrors } from "./users.errors";
 import { normalizeEmail, normalizeUsername } from "./users.mapping";
 import {
@@ -134,7 +136,7 @@ export async function bulk(
         const username = normalizeUsername(input.data.username);
         if (takenEmails.has(email)) throw conflictFor(EMAIL_UNIQUE);
         if (username && takenUsernames.has(username)) throw conflictFor(USERNAME_UNIQUE);
-        const created = await buildCreate(ctx, key, input.data, at);
+        const created = await buildCreate(ctx, key, input.data, at, ["data"]);
         takenEmails.set(email, created.row.id);
         if (username) takenUsernames.set(username, created.row.id);
         outcomes.push({ index, created });
@@ -245,8 +247,10 @@ async function commitAtomic(ctx: ServiceContext, changes: Change[], created: Cre
   ];
   if (statements.length === 0) return;
   try {
-    await ctx.db.batch([...statements, clearAssertions(ctx.db)]);
+    await ctx.db.batch([...statements, ...(await schemaGuard(ctx)), clearAssertions(ctx.db)]);
   } catch (error) {
+    const refused = (await uniqueFieldConflict(ctx, error)) ?? schemaChanged(error);
+    if (refused) throw refused;
     const conflict = conflictFor(uniqueViolation(error));
     const taken = conflict ? await takenBy(ctx, created) : [];
     if (taken.length > 0) {
@@ -282,8 +286,10 @@ async function commitEach(ctx: ServiceContext, changes: Change[], created: Creat
   if (statements.length === 0) return lost;
   let results: D1Result[];
   try {
-    results = await ctx.db.batch(statements);
+    results = (await ctx.db.batch([...statements, ...(await schemaGuard(ctx))])).slice(0, statements.length);
   } catch (error) {
+    const refused = (await uniqueFieldConflict(ctx, error)) ?? schemaChanged(error);
+    if (refused) throw refused;
     if (!uniqueViolation(error)) throw error;
     results = [];
     for (const change of changes) {

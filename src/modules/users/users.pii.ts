@@ -2,6 +2,8 @@ import type { ServiceContext } from "../../core/context";
 import { blindIndex, blindIndexKey } from "../../core/crypto/blind-index";
 import { activeDataKey, type DataKey, decryptField, encryptField } from "../../core/crypto/data-keys";
 import type { SealedUserColumns, StoredUserRow, UserRow } from "../../core/db/tenant-schema";
+import { liveFields, presentAttributes } from "../schema/attributes";
+import { tenantSchema } from "../schema/schema.service";
 import { normalizeEmail } from "./users.mapping";
 
 /**
@@ -24,6 +26,13 @@ export interface SealedPii {
   phoneCt: string | null;
   phoneBidx: string | null;
   keyVersion: number;
+}
+
+/** A user's attributes as stored: `pii` custom fields sealed apart from the plain ones. */
+export interface SealedAttributes {
+  attributes: Record<string, unknown>;
+  piiAttributes: Record<string, string> | null;
+  piiIndex: Record<string, string> | null;
 }
 
 function context(column: string, userId: string): string {
@@ -92,10 +101,96 @@ export async function openPii(
 type Sealed<T> = T & Pick<StoredUserRow, "id" | "emailCt" | "phoneCt">;
 export type Opened<T> = Omit<T, SealedUserColumns> & { email: string; emailNormalized: string; phone: string | null };
 
-/** A stored row (all columns or some) with its personal data opened and the sealed columns left out. */
+/**
+ * A stored row (all columns or some) with its personal data opened and the sealed columns left out; its
+ * `attributes` are presented against the tenant's schema (`pii` fields opened, background changes applied).
+ */
 export async function openUserRow<T extends object>(store: UserStore, row: Sealed<T>): Promise<Opened<T>> {
-  const { emailCt, emailBidx, phoneCt, phoneBidx, keyVersion, ...rest } = row as Sealed<T> & Partial<StoredUserRow>;
-  return { ...(rest as Omit<T, SealedUserColumns>), ...(await openPii(store, { id: row.id, emailCt, phoneCt })) };
+  const { emailCt, emailBidx, phoneCt, phoneBidx, keyVersion, piiAttributes, piiIndex, ...rest } = row as Sealed<T> &
+    Partial<StoredUserRow>;
+  const opened = {
+    ...(rest as Omit<T, SealedUserColumns>),
+    ...(await openPii(store, { id: row.id, emailCt, phoneCt })),
+  };
+  if ("attributes" in opened) {
+    const pii = await openPiiAttributes(store, row.id, piiAttributes ?? null);
+    const schema = await tenantSchema(store);
+    (opened as { attributes: unknown }).attributes = presentAttributes(
+      schema,
+      opened.attributes as Record<string, unknown>,
+      pii,
+    );
+  }
+  return opened;
+}
+
+/** Where a `pii` field's value is bound (its id survives renames, so a rename moves no ciphertext). */
+function attributeColumn(fieldId: string): string {
+  return `users.attributes.${fieldId}`;
+}
+
+/** The blind index of a `pii` field's value: strings compare case-insensitively, like other filters. */
+export function attributeIndex(store: UserStore, fieldId: string, value: unknown): Promise<string> {
+  const canonical = typeof value === "string" ? value.normalize("NFC").toLowerCase() : JSON.stringify(value);
+  return indexToken(store, attributeColumn(fieldId), canonical);
+}
+
+/** Splits validated attributes into the plain ones and the sealed `pii` fields (under `key`). */
+export async function sealAttributes(
+  store: UserStore,
+  userId: string,
+  attributes: Record<string, unknown>,
+  key: DataKey,
+): Promise<SealedAttributes> {
+  const piiFields = liveFields(await tenantSchema(store)).filter((field) => field.pii);
+  if (piiFields.length === 0) return { attributes, piiAttributes: null, piiIndex: null };
+  const plain = { ...attributes };
+  const sealed: Record<string, string> = {};
+  const index: Record<string, string> = {};
+  await Promise.all(
+    piiFields.map(async (field) => {
+      const value = plain[field.name];
+      delete plain[field.name];
+      if (value === undefined || value === null) return;
+      sealed[field.id] = await encryptField(key, context(attributeColumn(field.id), userId), JSON.stringify(value));
+      if (field.filterable || field.unique) index[field.id] = await attributeIndex(store, field.id, value);
+    }),
+  );
+  return { attributes: plain, piiAttributes: sealed, piiIndex: index };
+}
+
+/** The opened `pii` field values of a row, by field id. */
+export async function openPiiAttributes(
+  store: UserStore,
+  userId: string,
+  sealed: Record<string, string> | null,
+): Promise<Record<string, unknown>> {
+  if (!sealed) return {};
+  const entries = await Promise.all(
+    Object.entries(sealed).map(async ([fieldId, ciphertext]) => {
+      const json = await decryptField(store.env, store.scope, context(attributeColumn(fieldId), userId), ciphertext);
+      return [fieldId, JSON.parse(json) as unknown] as const;
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+/** Re-seals `pii` field values under `key` (data-key rotation); the blind indexes do not change. */
+export async function resealPiiAttributes(
+  store: UserStore,
+  userId: string,
+  sealed: Record<string, string> | null,
+  key: DataKey,
+): Promise<Record<string, string> | null> {
+  if (!sealed) return null;
+  const opened = await openPiiAttributes(store, userId, sealed);
+  const entries = await Promise.all(
+    Object.entries(opened).map(
+      async ([fieldId, value]) =>
+        [fieldId, await encryptField(key, context(attributeColumn(fieldId), userId), JSON.stringify(value))] as const,
+    ),
+  );
+  return Object.fromEntries(entries);
 }
 
 /** Opens many rows at once: the AES-GCM work runs in parallel, with one key per version from the isolate cache. */
@@ -106,7 +201,12 @@ export function openUserRows<T extends object>(store: UserStore, rows: readonly 
 /** A user as it is stored: its personal data sealed. */
 export async function sealUserRow(store: UserStore, row: UserRow, key?: DataKey): Promise<StoredUserRow> {
   const { email, emailNormalized, phone, ...rest } = row;
-  return { ...rest, ...(await sealPii(store, row, key)) };
+  const dataKey = key ?? (await activeDataKey(store.env, store.scope));
+  const [pii, attributes] = await Promise.all([
+    sealPii(store, row, dataKey),
+    sealAttributes(store, row.id, row.attributes, dataKey),
+  ]);
+  return { ...rest, ...pii, ...attributes };
 }
 
 /** Seals many rows under one active key (read once). */

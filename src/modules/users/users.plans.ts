@@ -9,6 +9,8 @@ import { type AuditEntry, auditKeyOf, auditRecord, auditStatement } from "../aud
 import type { AuditKey, AuditRecord } from "../audit/audit-chain";
 import { diffChanges } from "../audit/audit-changes";
 import { hashNewPassword } from "../passwords/password-policy";
+import { checkAttributes } from "../schema/attributes";
+import { tenantSchema } from "../schema/schema.service";
 import { UserErrors } from "./users.errors";
 import { auditView, normalizeEmail, normalizeUsername, USER_CHANGE_POLICY } from "./users.mapping";
 import { deleteUserRow, insertUsersMany, updateUser } from "./users.repo";
@@ -48,13 +50,27 @@ export interface NewUser {
   audit: AuditRecord;
 }
 
+/** The attributes checked against the tenant's custom fields (400 with one error per field), normalised. */
+async function checkedAttributes(
+  ctx: ServiceContext,
+  attributes: Record<string, unknown>,
+  creating: boolean,
+  prefix: readonly string[],
+): Promise<Record<string, unknown>> {
+  const checked = checkAttributes(await tenantSchema(ctx), attributes, { creating, prefix });
+  if (checked.errors.length > 0) throw validationError(checked.errors, "user");
+  return checked.attributes;
+}
+
 export async function buildCreate(
   ctx: ServiceContext,
   key: AuditKey,
   input: CreateUserInput,
   at: string,
+  fieldPrefix: readonly string[] = [],
 ): Promise<NewUser> {
   assertWithinRights(ctx, null, input.roles);
+  const attributes = await checkedAttributes(ctx, input.attributes, true, fieldPrefix);
   const row: UserRow = {
     id: newId("usr", Date.parse(at)),
     email: input.email.trim(),
@@ -65,7 +81,7 @@ export async function buildCreate(
     phone: input.phone ?? null,
     status: input.status,
     restoreStatus: null,
-    attributes: input.attributes,
+    attributes,
     roles: [...new Set(input.roles)],
     passwordHash: input.password ? await hashNewPassword(ctx, input.password) : null,
     mfaTotp: false,
@@ -116,6 +132,7 @@ export async function planUpdate(
   if (!parsed.success) throw validationError(fieldErrors(parsed.error.issues, fieldPrefix), "user");
   const next = parsed.data;
   assertWithinRights(ctx, current, next.roles);
+  const attributes = await checkedAttributes(ctx, next.attributes, false, fieldPrefix);
   const passwordPatched = typeof patch === "object" && patch !== null && !Array.isArray(patch) && "password" in patch;
   const after: UserRow = {
     ...current,
@@ -128,7 +145,7 @@ export async function planUpdate(
     name: next.name ?? null,
     phone: next.phone ?? null,
     status: next.status,
-    attributes: next.attributes,
+    attributes,
     roles: [...new Set(next.roles)],
     passwordHash: passwordPatched
       ? next.password

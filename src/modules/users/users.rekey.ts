@@ -1,6 +1,6 @@
 import { activeDataKey } from "../../core/crypto/data-keys";
 import { jsonChunks } from "../../core/db/json-rows";
-import { openPii, sealPii, type UserStore } from "./users.pii";
+import { openPii, resealPiiAttributes, sealPii, type UserStore } from "./users.pii";
 
 /** Rows re-encrypted per D1 write (one set-based UPDATE each). */
 export const REKEY_BATCH_ROWS = 200;
@@ -18,6 +18,7 @@ interface SealedRow {
   id: string;
   email_ct: string;
   phone_ct: string | null;
+  pii_attributes: string | null;
 }
 
 /**
@@ -32,7 +33,7 @@ export async function reencryptUsers(store: UserStore, maxBatches: number): Prom
   let reencrypted = 0;
   for (let batch = 0; batch < maxBatches; batch++) {
     const { results } = await store.db
-      .prepare("SELECT id, email_ct, phone_ct FROM users WHERE key_version < ? LIMIT ?")
+      .prepare("SELECT id, email_ct, phone_ct, pii_attributes FROM users WHERE key_version < ? LIMIT ?")
       .bind(key.version, REKEY_BATCH_ROWS)
       .all<SealedRow>();
     if (results.length === 0) break;
@@ -40,6 +41,9 @@ export async function reencryptUsers(store: UserStore, maxBatches: number): Prom
       results.map(async (row) => {
         const opened = await openPii(store, { id: row.id, emailCt: row.email_ct, phoneCt: row.phone_ct });
         const sealed = await sealPii(store, { id: row.id, email: opened.email, phone: opened.phone }, key);
+        const piiAttributes =
+          row.pii_attributes === null ? null : (JSON.parse(row.pii_attributes) as Record<string, string>);
+        const resealed = await resealPiiAttributes(store, row.id, piiAttributes, key);
         return [
           row.id,
           row.email_ct,
@@ -49,17 +53,21 @@ export async function reencryptUsers(store: UserStore, maxBatches: number): Prom
           sealed.phoneCt,
           sealed.phoneBidx,
           sealed.keyVersion,
+          row.pii_attributes,
+          resealed === null ? null : JSON.stringify(resealed),
         ];
       }),
     );
     // OR IGNORE: a legacy row whose email a newer user took meanwhile cannot get its index; it stays as it is.
     const update = store.db.prepare(
       `UPDATE OR IGNORE users SET email_ct = n.email_ct, email_bidx = n.email_bidx, phone_ct = n.phone_ct,
-         phone_bidx = n.phone_bidx, key_version = n.key_version
+         phone_bidx = n.phone_bidx, key_version = n.key_version, pii_attributes = n.pii_attributes
        FROM (SELECT value ->> 0 AS id, value ->> 1 AS old_email, value ->> 2 AS old_phone, value ->> 3 AS email_ct,
-               value ->> 4 AS email_bidx, value ->> 5 AS phone_ct, value ->> 6 AS phone_bidx, value ->> 7 AS key_version
+               value ->> 4 AS email_bidx, value ->> 5 AS phone_ct, value ->> 6 AS phone_bidx, value ->> 7 AS key_version,
+               value ->> 8 AS old_pii, value ->> 9 AS pii_attributes
              FROM json_each(?)) AS n
-       WHERE users.id = n.id AND users.email_ct = n.old_email AND users.phone_ct IS n.old_phone`,
+       WHERE users.id = n.id AND users.email_ct = n.old_email AND users.phone_ct IS n.old_phone
+         AND users.pii_attributes IS n.old_pii`,
     );
     const written = await store.db.batch(jsonChunks(rewritten).map((chunk) => update.bind(chunk)));
     const changes = written.reduce((sum, result) => sum + result.meta.changes, 0);

@@ -1,10 +1,19 @@
 import { and, asc, desc, eq, gt, inArray, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { activeDataKey } from "../../core/crypto/data-keys";
 import { jsonChunks } from "../../core/db/json-rows";
 import { toStatement } from "../../core/db/statements";
 import { type StoredUserRow, type UserRow, users } from "../../core/db/tenant-schema";
 import type { CompiledFilter } from "../search/filter.compiler";
-import { emailIndexes, openUserRow, openUserRows, sealPii, sealUserRows, type UserStore } from "./users.pii";
+import {
+  emailIndexes,
+  openUserRow,
+  openUserRows,
+  sealAttributes,
+  sealPii,
+  sealUserRows,
+  type UserStore,
+} from "./users.pii";
 import type { UserSort } from "./users.schema";
 
 /** Changes to a user; `email` and `phone` are sealed together (one key version per row), so give both or neither. */
@@ -86,6 +95,8 @@ const USER_COLUMNS = [
   "version",
   "phone_bidx",
   "key_version",
+  "pii_attributes",
+  "pii_index",
 ] as const;
 
 function columnValues(row: StoredUserRow): unknown[] {
@@ -110,6 +121,8 @@ function columnValues(row: StoredUserRow): unknown[] {
     row.version,
     row.phoneBidx,
     row.keyVersion,
+    row.piiAttributes === null ? null : JSON.stringify(row.piiAttributes),
+    row.piiIndex === null ? null : JSON.stringify(row.piiIndex),
   ];
 }
 
@@ -150,9 +163,13 @@ const VIEW_COLUMNS = {
   deletedAt: users.deletedAt,
   lastLoginAt: users.lastLoginAt,
   emailVerifiedAt: users.emailVerifiedAt,
+  piiAttributes: users.piiAttributes,
 };
 /** A user's representation, its personal data opened. */
-export type UserView = Pick<UserRow, Exclude<keyof typeof VIEW_COLUMNS, "emailCt" | "phoneCt"> | "email" | "phone">;
+export type UserView = Pick<
+  UserRow,
+  Exclude<keyof typeof VIEW_COLUMNS, "emailCt" | "phoneCt" | "piiAttributes"> | "email" | "phone"
+>;
 
 export interface ListOptions {
   sort: UserSort;
@@ -216,11 +233,17 @@ export async function updateUser(
   version: number,
   changes: UserChanges,
 ): Promise<D1PreparedStatement> {
-  const { email, emailNormalized, phone, ...plain } = changes;
+  const { email, emailNormalized, phone, attributes, ...plain } = changes;
   let sealed: Partial<StoredUserRow> = {};
-  if (email !== undefined || phone !== undefined) {
-    if (email === undefined || phone === undefined) throw new Error("updateUser: email and phone are sealed together");
-    sealed = await sealPii(store, { id, email, phone });
+  if (email !== undefined || phone !== undefined || attributes !== undefined) {
+    const key = await activeDataKey(store.env, store.scope);
+    if (email !== undefined || phone !== undefined) {
+      if (email === undefined || phone === undefined)
+        throw new Error("updateUser: email and phone are sealed together");
+      sealed = await sealPii(store, { id, email, phone }, key);
+    }
+    // `pii` custom fields go to their sealed columns
+    if (attributes !== undefined) sealed = { ...sealed, ...(await sealAttributes(store, id, attributes, key)) };
   }
   return toStatement(
     store.db,

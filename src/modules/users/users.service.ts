@@ -6,6 +6,9 @@ import { ApiError } from "../../core/errors";
 import { assertIfMatch, etagOf } from "../../core/http/etag";
 import type { Json } from "../../core/http/merge-patch";
 import { decodeCursor, pageOf } from "../../core/http/pagination";
+import { fieldCatalogue } from "../schema/fields.catalogue";
+import { uniqueFieldConflict } from "../schema/fields.indexes";
+import { schemaChanged, schemaGuard, tenantSchema } from "../schema/schema.service";
 import { D1_MAX_PARAMS } from "../search/filter.compiler";
 import { UserErrors } from "./users.errors";
 import { compileUserFilter, parseUserFilter } from "./users.filter";
@@ -43,10 +46,12 @@ function versioned(row: UserRow): VersionedUser {
 /** Runs a plan's batch; false when its guarded change matched no row (someone changed the user first). */
 async function commit(ctx: ServiceContext, plan: Plan): Promise<boolean> {
   try {
-    const [change] = await ctx.db.batch(plan.statements);
+    const [change] = await ctx.db.batch([...plan.statements, ...(await schemaGuard(ctx))]);
     return (change?.meta.changes ?? 0) > 0;
   } catch (error) {
-    throw conflictFor(uniqueViolation(error)) ?? error;
+    throw (
+      conflictFor(uniqueViolation(error)) ?? (await uniqueFieldConflict(ctx, error)) ?? schemaChanged(error) ?? error
+    );
   }
 }
 
@@ -143,7 +148,9 @@ export async function listUsers(
   const position = query.cursor ? decodeCursor(kind, query.cursor, ["string", "string"]) : null;
   const after = position ? { value: position[0], id: position[1] } : null;
   // the list binds at most 4 parameters of its own (status, cursor value and id twice, limit)
-  const filter = tree && (await compileUserFilter(ctx, tree, { now: Date.now(), maxParams: D1_MAX_PARAMS - 6 }));
+  const attributes = tree && (await fieldCatalogue(ctx, await tenantSchema(ctx), tree));
+  const filter =
+    tree && (await compileUserFilter(ctx, tree, { attributes, now: Date.now(), maxParams: D1_MAX_PARAMS - 6 }));
   const { rows, total } = await listUserRows(ctx, {
     ...query,
     after,

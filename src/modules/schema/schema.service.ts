@@ -1,0 +1,46 @@
+import type { ServiceContext } from "../../core/context";
+import { ApiError } from "../../core/errors";
+import { SchemaErrors } from "./schema.errors";
+import { isSchemaGuardFailure, type LoadedSchema, loadSchema, schemaGuardStatements } from "./schema.repo";
+
+/** What loading the schema needs: the tenant's database (the context object also keys the per-request memo). */
+export type SchemaStore = Pick<ServiceContext, "db">;
+
+const perRequest = new WeakMap<object, Promise<LoadedSchema>>();
+
+/**
+ * The tenant's custom-field schema, read once per request (or job step): one D1 round trip of three small
+ * queries. Not cached across requests, so a write is always validated against the schema as it is now, and the
+ * write batch asserts that version (`assertSchemaVersion`) so a schema change in between fails it.
+ */
+export function tenantSchema(store: SchemaStore): Promise<LoadedSchema> {
+  let schema = perRequest.get(store);
+  if (!schema) {
+    schema = loadSchema(store.db);
+    perRequest.set(store, schema);
+    schema.catch(() => perRequest.delete(store));
+  }
+  return schema;
+}
+
+/** After this request changed the schema, later reads in it must not see the old one. */
+export function forgetSchema(store: SchemaStore): void {
+  perRequest.delete(store);
+}
+
+/**
+ * The statements a user write ends its batch with: they fail it when the schema is no longer the version the
+ * write was validated against (a field became required or changed type in between).
+ */
+export async function schemaGuard(store: SchemaStore): Promise<D1PreparedStatement[]> {
+  return schemaGuardStatements(store.db, (await tenantSchema(store)).version);
+}
+
+/** The problem for a write whose schema guard failed; undefined for any other error. */
+export function schemaChanged(error: unknown): ApiError | undefined {
+  if (!isSchemaGuardFailure(error)) return undefined;
+  return new ApiError(SchemaErrors.SCHEMA_CHANGED, {
+    detail: "A custom field changed while this write was validated; nothing was written. Send it again.",
+    cause: error,
+  });
+}
