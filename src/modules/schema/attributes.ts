@@ -68,6 +68,22 @@ export function checkAttributes(
   return { attributes, errors };
 }
 
+/**
+ * A merge patch's `attributes` with renamed fields' previous names replaced by the current ones, so that a
+ * client still sending the old name during the transition sets the field (rather than clashing with the value
+ * the user already holds under the new name).
+ */
+export function withCurrentNames(schema: LoadedSchema, patch: Attributes): Attributes {
+  const renamed: Attributes = { ...patch };
+  for (const field of liveFields(schema)) {
+    const previous = acceptedPreviousName(field);
+    if (previous === null || !(previous in renamed) || field.name in renamed) continue;
+    renamed[field.name] = renamed[previous];
+    delete renamed[previous];
+  }
+  return renamed;
+}
+
 /** The attribute object a stored row stands for: while background jobs run, their effect is applied on read. */
 export function presentAttributes(schema: LoadedSchema, plain: Attributes, pii: Record<string, unknown>): Attributes {
   if (schema.fields.length === 0) return plain;

@@ -9,7 +9,7 @@ import { type AuditEntry, auditKeyOf, auditRecord, auditStatement } from "../aud
 import type { AuditKey, AuditRecord } from "../audit/audit-chain";
 import { diffChanges } from "../audit/audit-changes";
 import { hashNewPassword } from "../passwords/password-policy";
-import { checkAttributes } from "../schema/attributes";
+import { checkAttributes, withCurrentNames } from "../schema/attributes";
 import { tenantSchema } from "../schema/schema.service";
 import { UserErrors } from "./users.errors";
 import { auditView, normalizeEmail, normalizeUsername, USER_CHANGE_POLICY } from "./users.mapping";
@@ -48,6 +48,17 @@ function audit(ctx: ServiceContext, plan: Omit<Plan, "statements">, at: string, 
 export interface NewUser {
   row: UserRow;
   audit: AuditRecord;
+}
+
+/** A patch whose `attributes` use renamed fields' previous names, with the current names instead. */
+async function withCurrentFieldNames(ctx: ServiceContext, patch: Json): Promise<Json> {
+  if (!isObject(patch) || !isObject(patch.attributes)) return patch;
+  const attributes = withCurrentNames(await tenantSchema(ctx), patch.attributes) as Record<string, Json>;
+  return { ...patch, attributes };
+}
+
+function isObject(value: Json | undefined): value is Record<string, Json> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** The attributes checked against the tenant's custom fields (400 with one error per field), normalised. */
@@ -125,7 +136,7 @@ export async function planUpdate(
     attributes: current.attributes as Record<string, Json>,
     roles: current.roles,
   };
-  const merged = applyMergePatch(writable, patch) as Record<string, Json>;
+  const merged = applyMergePatch(writable, await withCurrentFieldNames(ctx, patch)) as Record<string, Json>;
   merged.attributes ??= {};
   merged.roles ??= [];
   const parsed = WritableUserSchema.safeParse(merged);
