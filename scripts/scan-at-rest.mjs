@@ -82,22 +82,42 @@ async function exercise() {
     expect: [201],
   });
   const key = mark("the tenant's API key", tenant.apiKey.secret);
+  await api("POST", "/v1/schema/fields", {
+    token: key,
+    body: { name: "nationalId", type: "string", pii: true, filterable: true, unique: true },
+    expect: [201],
+  });
+  const nationalId = (label) => ({ nationalId: mark(`pii field (${label})`, `NID-${label}-${TAG}-${randomHex(4)}`) });
 
   const login = { email: email("Login"), password: password("Login") };
   const first = await api("POST", "/v1/users", {
     token: key,
-    body: { email: email("Single"), phone: phone("Single"), password: password("Single"), name: "Scan Single" },
+    body: {
+      email: email("Single"),
+      phone: phone("Single"),
+      password: password("Single"),
+      name: "Scan Single",
+      attributes: nationalId("Single"),
+    },
     expect: [201],
   });
   await api("PATCH", `/v1/users/${first.id}`, {
     token: key,
-    body: { email: login.email, phone: phone("Patched"), password: login.password },
+    body: { email: login.email, phone: phone("Patched"), password: login.password, attributes: nationalId("Patched") },
   });
   const bulk = await api("POST", "/v1/users/bulk", {
     token: key,
     body: {
       operations: [
-        { op: "create", data: { email: email("BulkOne"), phone: phone("BulkOne"), password: password("Bulk") } },
+        {
+          op: "create",
+          data: {
+            email: email("BulkOne"),
+            phone: phone("BulkOne"),
+            password: password("Bulk"),
+            attributes: nationalId("BulkOne"),
+          },
+        },
         { op: "create", data: { email: email("BulkTwo") } },
         { op: "update", id: first.id, data: { phone: phone("BulkUpdate") } },
       ],

@@ -53,6 +53,7 @@ function documentConfig(origin: string): OpenApiConfig {
     tags: [
       { name: "Tenants", description: "Platform: tenants and their databases (admin token)" },
       { name: "Users", description: "A tenant's users" },
+      { name: "Schema", description: "Custom fields: definitions, validation, indexes, schema changes" },
       { name: "MFA", description: "A user's second factor: TOTP and recovery codes" },
       { name: "API keys", description: "A tenant's API keys: create, rotate, revoke" },
       { name: "Security", description: "The tenant's security policy: passwords, second factor, CORS origins" },

@@ -67,7 +67,18 @@ export const PATH_FIXTURES: PathFixture[] = [
   { pattern: /^\/v1\/api-keys\/\{id\}(\/|$)/, fill: async ({ a }) => ({ id: await createApiKey(a) }) },
   { pattern: /^\/v1\/tenants\/\{id\}\/data-keys\/rotate$/, fill: async ({ a }) => ({ id: a.id }) },
   { pattern: /^\/v1\/oauth\/clients\/\{id\}$/, fill: async ({ a }) => ({ id: await createOAuthClient(a) }) },
+  { pattern: /^\/v1\/schema\/fields\/\{name\}$/, fill: async ({ a }) => ({ name: await createField(a) }) },
 ];
+
+let fieldCounter = 0;
+
+/** A fresh optional custom field of the tenant, to be read, changed or deleted by a check. */
+async function createField(tenant: TestTenant): Promise<string> {
+  const name = `fixture${++fieldCounter}`;
+  const response = await call("POST", "/v1/schema/fields", { token: tenant.key, body: { name, type: "string" } });
+  if (response.status !== 201) throw new Error(`POST /v1/schema/fields answered ${response.status}`);
+  return name;
+}
 
 /** A fresh OAuth client of the tenant (role basic), to be deleted by a check. */
 async function createOAuthClient(tenant: TestTenant): Promise<string> {

@@ -130,6 +130,22 @@ describe("schema changes against existing users", () => {
     expect(data).toHaveLength(1);
   });
 
+  it("changes every user's ETag with the schema, since their representation may have changed", async () => {
+    const before = await call("GET", `/v1/users/${ids[0]}`, { token: tenant.key });
+    const etag = before.headers.get("etag") ?? "";
+    expect(etag).toMatch(/^"v\d+-s\d+"$/);
+    expect((await patchField(tenant, "squad", { description: "Team" })).status).toBe(200);
+    const after = await call("GET", `/v1/users/${ids[0]}`, { token: tenant.key, headers: { "if-none-match": etag } });
+    expect(after.status).toBe(200);
+    expect(after.headers.get("etag")).not.toBe(etag);
+    const stale = await call("PATCH", `/v1/users/${ids[0]}`, {
+      token: tenant.key,
+      body: { name: "x" },
+      headers: { "if-match": etag },
+    });
+    await expectProblem(stale, 412);
+  });
+
   it("honours If-Match on changes", async () => {
     const response = await call("GET", "/v1/schema/fields/level", { token: tenant.key });
     const etag = response.headers.get("etag") ?? "";

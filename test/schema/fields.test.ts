@@ -217,6 +217,9 @@ describe("values checked against the definitions", () => {
       token: tenant.key,
     });
     expect((await json<{ data: { id: string }[] }>(found)).data.map((u) => u.id)).toEqual([user.id]);
+    const trail = await call("GET", `/v1/audit-events?resourceId=${user.id}`, { token: tenant.key });
+    expect(trail.status).toBe(200);
+    expect(await trail.text()).not.toContain("123456789");
     const taken = await createWith({ taxId: "DE-123456789" });
     const problem = await expectProblem(taken, 409, "FIELD_VALUE_TAKEN");
     expect(problem.errors?.[0]?.field).toBe("attributes.taxId");
@@ -245,5 +248,44 @@ describe("values checked against the definitions", () => {
     expect((await call("GET", "/v1/schema/fields", { token: secret })).status).toBe(200);
     const refused = await call("POST", "/v1/schema/fields", { token: secret, body: { name: "x", type: "string" } });
     await expectProblem(refused, 403);
+  });
+});
+
+describe("unique fields in bulk requests", () => {
+  it("names the unique field an item collides on, atomically or not", async () => {
+    await defineField(tenant, { name: "employeeNo", type: "string", unique: true });
+    await createUser(tenant, { attributes: { employeeNo: "E-1" } });
+    const each = await call("POST", "/v1/users/bulk", {
+      token: tenant.key,
+      body: {
+        operations: [
+          { op: "create", data: { email: uniqueEmail(), attributes: { employeeNo: "e-1" } } },
+          { op: "create", data: { email: uniqueEmail(), attributes: { employeeNo: "E-2" } } },
+          { op: "create", data: { email: uniqueEmail(), attributes: { employeeNo: "E-2" } } },
+        ],
+      },
+    });
+    const { results } = await json<{ results: { status: number; error?: { code: string } }[] }>(each);
+    expect(results.map((r) => [r.status, r.error?.code])).toEqual([
+      [409, "FIELD_VALUE_TAKEN"],
+      [201, undefined],
+      [409, "FIELD_VALUE_TAKEN"],
+    ]);
+    const atomic = await call("POST", "/v1/users/bulk", {
+      token: tenant.key,
+      body: {
+        atomic: true,
+        operations: [
+          { op: "create", data: { email: uniqueEmail(), attributes: { employeeNo: "E-3" } } },
+          { op: "create", data: { email: uniqueEmail(), attributes: { employeeNo: "E-1" } } },
+        ],
+      },
+    });
+    const problem = await expectProblem(atomic, 422, "BULK_ATOMIC_FAILED");
+    expect(problem.errors?.[0]?.code).toBe("FIELD_VALUE_TAKEN");
+    const found = await call("GET", `/v1/users?filter=${encodeURIComponent('attributes.employeeNo eq "E-3"')}`, {
+      token: tenant.key,
+    });
+    expect((await json<{ data: unknown[] }>(found)).data).toEqual([]);
   });
 });

@@ -95,3 +95,44 @@ export async function uniqueFieldConflict(store: SchemaStore, error: unknown): P
     cause: error,
   });
 }
+
+/**
+ * Which of these skipped creates (a set-based insert with ON CONFLICT DO NOTHING) hold a value of a unique
+ * field that another user has: one batch of lookups through the fields' unique indexes. `pii` fields are looked
+ * up by value only through their blind index, which the row does not carry here; they stay unexplained.
+ */
+export async function uniqueFieldsTaken(
+  store: SchemaStore,
+  creates: { index: number; attributes: Record<string, unknown> }[],
+): Promise<{ index: number; error: ApiError }[]> {
+  const fields = (await tenantSchema(store)).fields.filter((f) => f.unique && !f.pii && f.deletedAt === null);
+  const probes = creates.flatMap(({ index, attributes }) =>
+    fields.flatMap((field) => {
+      const value = attributes[field.name];
+      return value === undefined || value === null ? [] : [{ index, field, value }];
+    }),
+  );
+  if (probes.length === 0) return [];
+  const results = await store.db.batch(
+    probes.map(({ field, value }) =>
+      store.db
+        .prepare(`SELECT 1 AS taken FROM users WHERE ${fieldColumn(field, false)}${collation(field)} = ? LIMIT 1`)
+        .bind(value),
+    ),
+  );
+  return probes.flatMap(({ index, field }, i) =>
+    (results[i]?.results.length ?? 0) > 0
+      ? [
+          {
+            index,
+            error: new ApiError(SchemaErrors.FIELD_VALUE_TAKEN, {
+              detail: `Another user already has this value of the unique field '${field.name}'.`,
+              errors: [
+                { field: `data.attributes.${field.name}`, code: "not_unique", detail: "Another user has this value." },
+              ],
+            }),
+          },
+        ]
+      : [],
+  );
+}

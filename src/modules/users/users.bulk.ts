@@ -9,7 +9,8 @@ import type { ProblemSchema } from "../../core/http/problem-schema";
 import { fieldErrors, validationError } from "../../core/http/validation";
 import { insertAuditMany } from "../audit/audit.repo";
 import { auditKeyOf } from "../audit/audit.service";
-import { uniqueFieldConflict } from "../schema/fields.indexes";
+import { uniqueFieldConflict, uniqueFieldsTaken } from "../schema/fields.indexes";
+import { SchemaErrors } from "../schema/schema.errors";
 import { schemaChanged, schemaGuard } from "../schema/schema.service";
 import { UserErrors } from "./users.errors";
 import { normalizeEmail, normalizeUsername } from "./users.mapping";
@@ -250,7 +251,13 @@ async function commitAtomic(ctx: ServiceContext, changes: Change[], created: Cre
     await ctx.db.batch([...statements, ...(await schemaGuard(ctx)), clearAssertions(ctx.db)]);
   } catch (error) {
     const refused = (await uniqueFieldConflict(ctx, error)) ?? schemaChanged(error);
-    if (refused) throw refused;
+    if (refused) {
+      if (refused.code === SchemaErrors.SCHEMA_CHANGED) throw refused;
+      throw new ApiError(UserErrors.BULK_ATOMIC_FAILED, {
+        detail: `${refused.detail} Nothing was committed.`,
+        errors: [{ code: refused.code, detail: refused.detail ?? refused.message }],
+      });
+    }
     const conflict = conflictFor(uniqueViolation(error));
     const taken = conflict ? await takenBy(ctx, created) : [];
     if (taken.length > 0) {
@@ -321,12 +328,17 @@ async function commitEach(ctx: ServiceContext, changes: Change[], created: Creat
   );
   const skipped = created.filter(({ created: user }) => !inserted.has(user.row.id));
   for (const { index } of skipped) {
-    // unless the lookup below says on what, a skipped create lost a race that has since undone itself
+    // unless the lookups below say on what, a skipped create lost a race that has since undone itself
     const error = new ApiError(UserErrors.EMAIL_TAKEN, {
-      detail: "Another request took this email or username meanwhile.",
+      detail: "Another request took this email, username or unique field value meanwhile.",
     });
     lost.set(index, { index, error });
   }
+  const unique = await uniqueFieldsTaken(
+    ctx,
+    skipped.map(({ index, created }) => ({ index, attributes: created.row.attributes })),
+  );
+  for (const failure of unique) lost.set(failure.index, failure);
   for (const failure of await takenBy(ctx, skipped)) lost.set(failure.index, failure);
   return lost;
 }

@@ -7,9 +7,9 @@ import { newId } from "../../core/ids";
 import { insertAudit } from "../audit/audit.repo";
 import { type AuditEntry, auditKeyOf, auditRecord, auditStatement } from "../audit/audit.service";
 import type { AuditKey, AuditRecord } from "../audit/audit-chain";
-import { diffChanges } from "../audit/audit-changes";
+import { type ChangePolicy, diffChanges } from "../audit/audit-changes";
 import { hashNewPassword } from "../passwords/password-policy";
-import { checkAttributes, withCurrentNames } from "../schema/attributes";
+import { checkAttributes, liveFields, withCurrentNames } from "../schema/attributes";
 import { tenantSchema } from "../schema/schema.service";
 import { UserErrors } from "./users.errors";
 import { auditView, normalizeEmail, normalizeUsername, USER_CHANGE_POLICY } from "./users.mapping";
@@ -28,20 +28,26 @@ export interface Plan {
   statements: D1PreparedStatement[];
 }
 
-function auditEntry(plan: Omit<Plan, "statements">): AuditEntry {
+/** The trail masks `pii` custom fields like the built-in personal fields: no plaintext of them in audit rows. */
+async function changePolicy(ctx: ServiceContext): Promise<ChangePolicy> {
+  const pii = liveFields(await tenantSchema(ctx)).filter((field) => field.pii);
+  if (pii.length === 0) return USER_CHANGE_POLICY;
+  const personal = [...(USER_CHANGE_POLICY.personal ?? []), ...pii.map((field) => `attributes.${field.name}`)];
+  return { ...USER_CHANGE_POLICY, personal };
+}
+
+function auditEntry(plan: Omit<Plan, "statements">, policy: ChangePolicy): AuditEntry {
   return {
     action: plan.action,
     resource: { type: "user", id: (plan.after ?? plan.before)?.id ?? null },
     // a purge keeps a tombstone: who and when, never what
-    changes:
-      plan.action === "user.purged"
-        ? {}
-        : diffChanges(auditView(plan.before), auditView(plan.after), USER_CHANGE_POLICY),
+    changes: plan.action === "user.purged" ? {} : diffChanges(auditView(plan.before), auditView(plan.after), policy),
   };
 }
 
-function audit(ctx: ServiceContext, plan: Omit<Plan, "statements">, at: string, guarded: boolean) {
-  return auditStatement(ctx, auditEntry(plan), { onlyIfPreviousChanged: guarded, at });
+async function audit(ctx: ServiceContext, plan: Omit<Plan, "statements">, at: string, guarded: boolean) {
+  const entry = auditEntry(plan, await changePolicy(ctx));
+  return auditStatement(ctx, entry, { onlyIfPreviousChanged: guarded, at });
 }
 
 /** A new user: its row and its `user.created` audit record, not yet written anywhere. */
@@ -103,7 +109,8 @@ export async function buildCreate(
     emailVerifiedAt: null,
     version: 1,
   };
-  return { row, audit: auditRecord(ctx, key, auditEntry({ action: "user.created", before: null, after: row }), at) };
+  const entry = auditEntry({ action: "user.created", before: null, after: row }, await changePolicy(ctx));
+  return { row, audit: auditRecord(ctx, key, entry, at) };
 }
 
 export async function planCreate(ctx: ServiceContext, input: CreateUserInput, at: string): Promise<Plan> {

@@ -39,8 +39,17 @@ function backoff(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
 }
 
-function versioned(row: UserRow): VersionedUser {
-  return { user: toUser(row), etag: etagOf(row.version) };
+/**
+ * A user's ETag: its version, and the schema version once custom fields exist, since a schema change (a field
+ * deleted, renamed, converted) changes every user's representation without touching its row.
+ */
+export async function userEtag(ctx: ServiceContext, version: number): Promise<string> {
+  const schemaVersion = (await tenantSchema(ctx)).version;
+  return schemaVersion === 0 ? etagOf(version) : `"v${version}-s${schemaVersion}"`;
+}
+
+async function versioned(ctx: ServiceContext, row: UserRow): Promise<VersionedUser> {
+  return { user: toUser(row), etag: await userEtag(ctx, row.version) };
 }
 
 /** Runs a plan's batch; false when its guarded change matched no row (someone changed the user first). */
@@ -73,14 +82,14 @@ async function change(
 ): Promise<{ before: UserRow; after: UserRow | null }> {
   for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
     const current = await currentUser(ctx, id, options.includeDeleted);
-    assertIfMatch(options.ifMatch, etagOf(current.version));
+    assertIfMatch(options.ifMatch, await userEtag(ctx, current.version));
     const planned = await plan(current, new Date().toISOString());
     if (!planned) return { before: current, after: current };
     if (await commit(ctx, planned)) {
       await endSessionsIfRightsChanged(ctx, current, planned.after);
       return { before: current, after: planned.after };
     }
-    if (options.ifMatch) assertIfMatch(options.ifMatch, etagOf(current.version + 1));
+    if (options.ifMatch) assertIfMatch(options.ifMatch, await userEtag(ctx, current.version + 1));
     await backoff(attempt);
   }
   throw new ApiError(UserErrors.USER_WRITE_CONFLICT, {
@@ -91,11 +100,11 @@ async function change(
 export async function createUser(ctx: ServiceContext, input: CreateUserInput): Promise<VersionedUser> {
   const plan = await planCreate(ctx, input, new Date().toISOString());
   await commit(ctx, plan);
-  return versioned(plan.after as UserRow);
+  return versioned(ctx, plan.after as UserRow);
 }
 
 export async function getUser(ctx: ServiceContext, id: string, includeDeleted: boolean): Promise<VersionedUser> {
-  return versioned(await currentUser(ctx, id, includeDeleted));
+  return versioned(ctx, await currentUser(ctx, id, includeDeleted));
 }
 
 export async function updateUser(
@@ -107,21 +116,21 @@ export async function updateUser(
   const { after } = await change(ctx, id, { ifMatch, includeDeleted: false }, (current, at) =>
     planUpdate(ctx, current, patch, at),
   );
-  return versioned(after as UserRow);
+  return versioned(ctx, after as UserRow);
 }
 
 export async function softDeleteUser(ctx: ServiceContext, id: string, ifMatch: string | undefined) {
   const { after } = await change(ctx, id, { ifMatch, includeDeleted: false }, (current, at) =>
     planSoftDelete(ctx, current, at),
   );
-  return versioned(after as UserRow);
+  return versioned(ctx, after as UserRow);
 }
 
 export async function restoreUser(ctx: ServiceContext, id: string, ifMatch: string | undefined) {
   const { after } = await change(ctx, id, { ifMatch, includeDeleted: true }, (current, at) =>
     planRestore(ctx, current, at),
   );
-  return versioned(after as UserRow);
+  return versioned(ctx, after as UserRow);
 }
 
 export async function purgeUser(ctx: ServiceContext, id: string, ifMatch: string | undefined): Promise<void> {
