@@ -71,20 +71,8 @@ async function storedValue(
 }
 
 /** Users without a value: what making the field required (without a default) would break. */
-export async function missingValues(db: D1Database, field: FieldDefinition): Promise<Violations> {
-  const column = fieldPresence(field);
-  const [count, sample] = await db.batch([
-    db.prepare(`SELECT count(*) AS n FROM users WHERE ${column} IS NULL`),
-    db.prepare(`SELECT id FROM users WHERE ${column} IS NULL LIMIT ${SAMPLE}`),
-  ]);
-  return {
-    count: (count?.results[0] as { n: number } | undefined)?.n ?? 0,
-    sample: (sample?.results as { id: string }[]).map(({ id }) => ({
-      userId: id,
-      code: "required",
-      detail: "Has no value.",
-    })),
-  };
+export function missingValues(db: D1Database, field: FieldDefinition): Promise<Violations> {
+  return usersWhere(db, `${fieldPresence(field)} IS NULL`, "required", "Has no value.");
 }
 
 /** Users sharing a value with another: what making the field unique would break. */
@@ -108,20 +96,24 @@ export async function duplicateValues(db: D1Database, field: FieldDefinition): P
 }
 
 /** Users holding any value under `name` (e.g. free-form values where a new field or a new name would land). */
-export async function valuesUnder(db: D1Database, name: string): Promise<Violations> {
-  const field = { name, pii: false } as FieldDefinition;
-  const column = fieldColumn(field, false);
-  const [count, sample] = await db.batch([
-    db.prepare(`SELECT count(*) AS n FROM users WHERE ${column} IS NOT NULL`),
-    db.prepare(`SELECT id FROM users WHERE ${column} IS NOT NULL LIMIT ${SAMPLE}`),
+export function valuesUnder(db: D1Database, name: string): Promise<Violations> {
+  return usersWhere(
+    db,
+    `json_type(attributes, ${attributePath(name)}) IS NOT NULL`,
+    "value_present",
+    `Holds a value under '${name}'.`,
+  );
+}
+
+/** How many users match `condition` (trusted SQL), and a few of them. */
+async function usersWhere(db: D1Database, condition: string, code: string, detail: string): Promise<Violations> {
+  const [count, sample] = await db.batch<{ n?: number; id?: string }>([
+    db.prepare(`SELECT count(*) AS n FROM users WHERE ${condition}`),
+    db.prepare(`SELECT id FROM users WHERE ${condition} LIMIT ${SAMPLE}`),
   ]);
   return {
-    count: (count?.results[0] as { n: number } | undefined)?.n ?? 0,
-    sample: (sample?.results as { id: string }[]).map(({ id }) => ({
-      userId: id,
-      code: "value_present",
-      detail: `Holds a value under '${name}'.`,
-    })),
+    count: count?.results[0]?.n ?? 0,
+    sample: (sample?.results ?? []).map((row) => ({ userId: String(row.id), code, detail })),
   };
 }
 

@@ -61,9 +61,18 @@ function rulesOf(field: FieldDefinition): string {
   return JSON.stringify(kept);
 }
 
+interface JobRow {
+  id: string;
+  field_id: string;
+  kind: SchemaJob["kind"];
+  params: string;
+  after_rowid: number;
+  created_at: string;
+}
+
 /** The schema version, every definition (deleted ones still being purged included) and the unfinished jobs. */
 export async function loadSchema(db: D1Database): Promise<LoadedSchema> {
-  const [state, fields, jobs] = await db.batch([
+  const [state, fields, jobs] = await db.batch<unknown>([
     db.prepare("SELECT version FROM schema_state"),
     db.prepare("SELECT * FROM custom_fields ORDER BY created_at, id"),
     db.prepare(
@@ -71,18 +80,9 @@ export async function loadSchema(db: D1Database): Promise<LoadedSchema> {
     ),
   ]);
   return {
-    version: (state?.results[0] as { version: number } | undefined)?.version ?? 0,
-    fields: (fields?.results as FieldRow[]).map(toField),
-    jobs: (
-      jobs?.results as {
-        id: string;
-        field_id: string;
-        kind: SchemaJob["kind"];
-        params: string;
-        after_rowid: number;
-        created_at: string;
-      }[]
-    ).map((row) => ({
+    version: ((state?.results ?? []) as { version: number }[])[0]?.version ?? 0,
+    fields: ((fields?.results ?? []) as FieldRow[]).map(toField),
+    jobs: ((jobs?.results ?? []) as JobRow[]).map((row) => ({
       id: row.id,
       fieldId: row.field_id,
       kind: row.kind,
@@ -91,11 +91,6 @@ export async function loadSchema(db: D1Database): Promise<LoadedSchema> {
       createdAt: row.created_at,
     })),
   };
-}
-
-/** Only the version: what a cached schema is checked against. */
-export function schemaVersionQuery(db: D1Database): D1PreparedStatement {
-  return db.prepare("SELECT version FROM schema_state");
 }
 
 /**
