@@ -70,15 +70,20 @@ interface JobRow {
   created_at: string;
 }
 
-/** The schema version, every definition (deleted ones still being purged included) and the unfinished jobs. */
-export async function loadSchema(db: D1Database): Promise<LoadedSchema> {
-  const [state, fields, jobs] = await db.batch<unknown>([
+/** The queries that load the schema: version, every definition (deleted ones still being purged), open jobs. */
+export function schemaQueries(db: D1Database): D1PreparedStatement[] {
+  return [
     db.prepare("SELECT version FROM schema_state"),
     db.prepare("SELECT * FROM custom_fields ORDER BY created_at, id"),
     db.prepare(
       "SELECT id, field_id, kind, params, after_rowid, created_at FROM schema_jobs WHERE finished_at IS NULL ORDER BY created_at, id",
     ),
-  ]);
+  ];
+}
+
+/** The schema from the results of `schemaQueries` (run alone or at the end of a caller's batch). */
+export function schemaFromResults(results: readonly D1Result<unknown>[]): LoadedSchema {
+  const [state, fields, jobs] = results;
   return {
     version: ((state?.results ?? []) as { version: number }[])[0]?.version ?? 0,
     fields: ((fields?.results ?? []) as FieldRow[]).map(toField),
@@ -91,6 +96,10 @@ export async function loadSchema(db: D1Database): Promise<LoadedSchema> {
       createdAt: row.created_at,
     })),
   };
+}
+
+export async function loadSchema(db: D1Database): Promise<LoadedSchema> {
+  return schemaFromResults(await db.batch(schemaQueries(db)));
 }
 
 /**

@@ -1,7 +1,14 @@
 import type { ServiceContext } from "../../core/context";
 import { ApiError } from "../../core/errors";
 import { SchemaErrors } from "./schema.errors";
-import { isSchemaGuardFailure, type LoadedSchema, loadSchema, schemaGuardStatements } from "./schema.repo";
+import {
+  isSchemaGuardFailure,
+  type LoadedSchema,
+  loadSchema,
+  schemaFromResults,
+  schemaGuardStatements,
+  schemaQueries,
+} from "./schema.repo";
 
 /** What loading the schema needs: the tenant's database (the context object also keys the per-request memo). */
 export type SchemaStore = Pick<ServiceContext, "db">;
@@ -21,6 +28,17 @@ export function tenantSchema(store: SchemaStore): Promise<LoadedSchema> {
     schema.catch(() => perRequest.delete(store));
   }
   return schema;
+}
+
+/**
+ * Runs `statements` and, in the same D1 round trip, loads the schema for this request unless it has it already:
+ * a read of a user needs the schema to present its attributes, and this saves it a round trip of its own.
+ */
+export async function batchWithSchema(store: SchemaStore, statements: D1PreparedStatement[]): Promise<D1Result[]> {
+  if (perRequest.has(store)) return store.db.batch(statements);
+  const results = await store.db.batch([...statements, ...schemaQueries(store.db)]);
+  perRequest.set(store, Promise.resolve(schemaFromResults(results.slice(statements.length))));
+  return results.slice(0, statements.length);
 }
 
 /** After this request changed the schema, later reads in it must not see the old one. */

@@ -1,9 +1,11 @@
 import { and, asc, desc, eq, gt, inArray, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { activeDataKey } from "../../core/crypto/data-keys";
+import { fromDriverRow } from "../../core/db/driver-rows";
 import { jsonChunks } from "../../core/db/json-rows";
 import { toStatement } from "../../core/db/statements";
 import { type StoredUserRow, type UserRow, users } from "../../core/db/tenant-schema";
+import { batchWithSchema } from "../schema/schema.service";
 import type { CompiledFilter } from "../search/filter.compiler";
 import {
   emailIndexes,
@@ -21,8 +23,10 @@ export type UserChanges = Partial<Omit<UserRow, "id" | "createdAt" | "version">>
 
 /** The user with this id, its personal data opened. */
 export async function findUser(store: UserStore, id: string): Promise<UserRow | undefined> {
-  const row = await drizzle(store.db).select().from(users).where(eq(users.id, id)).get();
-  return row ? openUserRow(store, row) : undefined;
+  // one round trip for the row and, unless this request has it, the tenant's schema (to present attributes)
+  const [result] = await batchWithSchema(store, [store.db.prepare("SELECT * FROM users WHERE id = ?").bind(id)]);
+  const raw = result?.results[0] as Record<string, unknown> | undefined;
+  return raw ? openUserRow(store, fromDriverRow(users, raw)) : undefined;
 }
 
 function inJson(values: readonly string[]) {
