@@ -34,7 +34,7 @@ CREATE TABLE _schema_guard (schema_unchanged INTEGER NOT NULL CHECK (schema_unch
 CREATE TABLE schema_jobs (
   id TEXT PRIMARY KEY,
   field_id TEXT NOT NULL,
-  kind TEXT NOT NULL CHECK (kind IN ('purge', 'rename', 'convert', 'backfill')),
+  kind TEXT NOT NULL CHECK (kind IN ('purge', 'rename', 'convert', 'backfill', 'reindex')),
   params TEXT NOT NULL DEFAULT '{}',
   after_rowid INTEGER NOT NULL DEFAULT 0,
   created_at TEXT NOT NULL,

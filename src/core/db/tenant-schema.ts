@@ -188,7 +188,7 @@ export const schemaJobs = sqliteTable(
   {
     id: text("id").primaryKey(),
     fieldId: text("field_id").notNull(),
-    kind: text("kind", { enum: ["purge", "rename", "convert", "backfill"] }).notNull(),
+    kind: text("kind", { enum: ["purge", "rename", "convert", "backfill", "reindex"] }).notNull(),
     params: text("params").notNull().default("{}"),
     afterRowid: integer("after_rowid").notNull().default(0),
     createdAt: text("created_at").notNull(),

@@ -126,6 +126,9 @@ async function chunkStatements(
     }
     case "convert":
       return convertStatements(db, field, after, upper);
+    case "reindex":
+      // the search triggers fire on any UPDATE OF attributes: rewriting it unchanged re-indexes the row
+      return [db.prepare(`UPDATE users SET attributes = attributes WHERE ${range}`).bind(after, upper)];
   }
 }
 

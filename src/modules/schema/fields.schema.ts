@@ -79,7 +79,7 @@ export const DryRunQuerySchema = z.strictObject({
 });
 
 const PendingChange = z.object({
-  kind: z.enum(["purge", "rename", "convert", "backfill"]),
+  kind: z.enum(["purge", "rename", "convert", "backfill", "reindex"]),
   startedAt: z.string(),
 });
 

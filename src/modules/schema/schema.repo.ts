@@ -28,7 +28,7 @@ export interface StoredField extends FieldDefinition {
 export interface SchemaJob {
   id: string;
   fieldId: string;
-  kind: "purge" | "rename" | "convert" | "backfill";
+  kind: "purge" | "rename" | "convert" | "backfill" | "reindex";
   params: Record<string, unknown>;
   afterRowid: number;
   createdAt: string;
