@@ -12,6 +12,7 @@ const DEFAULT_POLICY = {
   password: { minLength: 8, maxLength: 256 },
   mfa: { requiredForRoles: [] },
   cors: { allowedOrigins: [] },
+  scim: { lenient: false },
 };
 
 function getPolicy(headers: Record<string, string> = {}, token = tenant.key) {

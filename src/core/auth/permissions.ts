@@ -2,7 +2,7 @@
  * Permissions are `resource:action` strings. Routes declare the one they need (defineRoute), credentials carry a
  * set of them: an API key and a user through their roles, an OAuth client's token through its granted scope.
  * Deny by default: a role this table does not know grants nothing. Custom roles arrive with the Access control
- * issue; until then the three built-in roles are the whole catalogue.
+ * issue; until then the built-in roles are the whole catalogue.
  */
 export const PERMISSIONS = [
   "users:read",
@@ -15,6 +15,8 @@ export const PERMISSIONS = [
   "audit:read",
   "settings:read",
   "settings:write",
+  // the SCIM 2.0 endpoints (/scim/v2/*); what a SCIM request may change still takes users:* (src/modules/scim)
+  "scim:access",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -25,6 +27,8 @@ const BUILT_IN_ROLES: Readonly<Record<string, readonly Permission[]>> = {
   manager: ["users:read", "users:write", "users:delete", "audit:read"],
   // an end user: only their own profile, password and second factor (see `self` in defineRoute)
   basic: [],
+  // a provisioning client (Okta, Entra ID): SCIM, and the users it provisions; no audit, keys or settings
+  scim: ["scim:access", "users:read", "users:write", "users:delete"],
 };
 
 export function isPermission(value: string): value is Permission {

@@ -11,6 +11,7 @@ import tenantUserTokens from "../../../migrations/tenant/0004_user_tokens.sql";
 import tenantEncryptedPii from "../../../migrations/tenant/0005_encrypted_pii.sql";
 import tenantApiKeys from "../../../migrations/tenant/0006_api_keys.sql";
 import tenantOauth from "../../../migrations/tenant/0007_oauth.sql";
+import tenantScim from "../../../migrations/tenant/0009_scim.sql";
 
 export interface Migration {
   version: number;
@@ -37,6 +38,8 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 5, name: "0005_encrypted_pii", sql: [tenantEncryptedPii] },
   { version: 6, name: "0006_api_keys", sql: [tenantApiKeys] },
   { version: 7, name: "0007_oauth", sql: [tenantOauth] },
+  // 0008 is the search migration, merged from another branch; the version numbers must stay dense there
+  { version: 9, name: "0009_scim", sql: [tenantScim] },
 ];
 
 export function statementsOf(migration: Migration): string[] {

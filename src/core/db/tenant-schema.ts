@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 // Mirrors migrations/tenant/*.sql (test/db/schema.test.ts checks that they agree).
 
@@ -28,14 +28,35 @@ export const users = sqliteTable(
     phoneBidx: text("phone_bidx"),
     keyVersion: integer("key_version").notNull().default(0),
     emailVerifiedAt: text("email_verified_at"),
+    /** The provisioning client's id of the user (SCIM `externalId`), unique when set. */
+    externalId: text("external_id"),
   },
   (t) => [
     index("users_created_idx").on(t.createdAt, t.id),
     index("users_updated_idx").on(t.updatedAt, t.id),
     index("users_phone_bidx_idx").on(t.phoneBidx).where(sql`${t.phoneBidx} IS NOT NULL`),
     index("users_key_version_idx").on(t.keyVersion),
+    uniqueIndex("users_external_id_idx").on(t.externalId).where(sql`${t.externalId} IS NOT NULL`),
   ],
 );
+
+/** Roles known by name beyond the built-in ones (today: SCIM groups, which may have no member yet). */
+export const roles = sqliteTable(
+  "roles",
+  {
+    name: text("name").primaryKey(),
+    displayName: text("display_name").notNull(),
+    externalId: text("external_id"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    version: integer("version").notNull().default(1),
+  },
+  (t) => [
+    uniqueIndex("roles_display_name_idx").on(sql`${t.displayName} COLLATE NOCASE`),
+    uniqueIndex("roles_external_id_idx").on(t.externalId).where(sql`${t.externalId} IS NOT NULL`),
+  ],
+);
+export type RoleRow = typeof roles.$inferSelect;
 
 /** A users row as stored: personal data encrypted. */
 export type StoredUserRow = typeof users.$inferSelect;

@@ -86,6 +86,7 @@ const USER_COLUMNS = [
   "version",
   "phone_bidx",
   "key_version",
+  "external_id",
 ] as const;
 
 function columnValues(row: StoredUserRow): unknown[] {
@@ -110,6 +111,7 @@ function columnValues(row: StoredUserRow): unknown[] {
     row.version,
     row.phoneBidx,
     row.keyVersion,
+    row.externalId,
   ];
 }
 
@@ -150,6 +152,7 @@ const VIEW_COLUMNS = {
   deletedAt: users.deletedAt,
   lastLoginAt: users.lastLoginAt,
   emailVerifiedAt: users.emailVerifiedAt,
+  externalId: users.externalId,
 };
 /** A user's representation, its personal data opened. */
 export type UserView = Pick<UserRow, Exclude<keyof typeof VIEW_COLUMNS, "emailCt" | "phoneCt"> | "email" | "phone">;

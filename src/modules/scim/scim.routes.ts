@@ -1,0 +1,10 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { validationHook } from "../../core/http/validation";
+import type { AppEnv } from "../../env";
+import { scimDiscoveryRoutes } from "./scim.discovery.routes";
+import { scimUsersRoutes } from "./scim.users.routes";
+
+/** /scim/v2 (RFC 7643, RFC 7644). Errors are SCIM error bodies: app.ts sends this path's errors to scimOnError. */
+export const scimRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .route("/", scimUsersRoutes)
+  .route("/", scimDiscoveryRoutes);
