@@ -31,6 +31,9 @@ const BUILT_IN_ROLES: Readonly<Record<string, readonly Permission[]>> = {
   scim: ["scim:access", "users:read", "users:write", "users:delete"],
 };
 
+/** The names of the built-in roles. */
+export const BUILT_IN_ROLE_NAMES: readonly string[] = Object.keys(BUILT_IN_ROLES);
+
 export function isPermission(value: string): value is Permission {
   return (PERMISSIONS as readonly string[]).includes(value);
 }

@@ -27,6 +27,7 @@ export const ScimErrors = defineErrors({
   SCIM_NOT_FOUND: { status: 404, title: "No such SCIM resource" },
   SCIM_GROUP_NOT_FOUND: { status: 404, title: "Group not found" },
   SCIM_GROUP_TAKEN: { status: 409, title: "Another group has this displayName or externalId" },
+  SCIM_BULK_UNRESOLVED: { status: 409, title: "A bulkId reference could not be resolved" },
   SCIM_BULK_TOO_LARGE: { status: 413, title: "The SCIM bulk request is over the service provider's limits" },
 });
 
