@@ -57,9 +57,12 @@ export async function expectScimError(response: Response, status: number, scimTy
   else expect(body.scimType).toBeUndefined();
   expect(typeof body.detail).toBe("string");
   // scimmy's error message accepts the status and scimType together (RFC 7644 §3.12 pairs them) and says the same
-  const { schemas, ...cause } = body;
-  const reference = new SCIMMY.Messages.ErrorResponse(cause as never);
-  expect({ ...reference }).toEqual(body);
+  // (for the statuses RFC 7644 §3.12 lists; 405 and 415 are plain HTTP answers it does not)
+  if (![405, 415].includes(status)) {
+    const { schemas, ...cause } = body;
+    const reference = new SCIMMY.Messages.ErrorResponse(cause as never);
+    expect({ ...reference }).toEqual(body);
+  }
   return body;
 }
 
