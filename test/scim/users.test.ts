@@ -7,7 +7,6 @@ import {
   expectScimError,
   expectValidResource,
   newUser,
-  patchOp,
   type ScimTenant,
   scim,
   scimBody,
