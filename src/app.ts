@@ -3,7 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import { ApiError, CoreErrors } from "./core/errors";
 import { tenantCors } from "./core/http/cors";
-import { notFoundHandler, onError } from "./core/http/error-handler";
+import { notFoundHandler, onError, problemResponse } from "./core/http/error-handler";
 import { requestId } from "./core/http/request-id";
 import { requestLog } from "./core/http/request-log";
 import { validationHook } from "./core/http/validation";
@@ -14,6 +14,9 @@ import { mfaRoutes } from "./modules/mfa/mfa.routes";
 import { oauthRoutes } from "./modules/oauth/oauth.routes";
 import { passwordsRoutes } from "./modules/passwords/passwords.routes";
 import { fieldsRoutes } from "./modules/schema/fields.routes";
+import { BULK_MAX_PAYLOAD_BYTES } from "./modules/scim/scim.discovery";
+import { isScimPath, scimErrorResponse, scimOnError } from "./modules/scim/scim.errors";
+import { scimRoutes } from "./modules/scim/scim.routes";
 import { securityPolicyRoutes } from "./modules/security-policy/security-policy.routes";
 import { securityPolicyOf } from "./modules/security-policy/security-policy.service";
 import { systemRoutes } from "./modules/system/system.routes";
@@ -45,8 +48,14 @@ export function buildApp(): OpenAPIHono<AppEnv> {
     }),
   );
   const bulkLimit = sizeLimit(5 * MB);
+  // RFC 7644 §3.7.4: the advertised maxPayloadSize, answered 413
+  const scimBulkLimit = sizeLimit(BULK_MAX_PAYLOAD_BYTES);
   const defaultLimit = sizeLimit(MB);
-  app.use("*", (c, next) => (c.req.path === "/v1/users/bulk" ? bulkLimit : defaultLimit)(c, next));
+  app.use("*", (c, next) => {
+    if (c.req.path === "/v1/users/bulk") return bulkLimit(c, next);
+    if (c.req.path === "/scim/v2/Bulk") return scimBulkLimit(c, next);
+    return defaultLimit(c, next);
+  });
 
   app.route("/", systemRoutes);
   app.route("/", tenantsRoutes);
@@ -58,10 +67,16 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", auditRoutes);
   app.route("/", apiKeysRoutes);
   app.route("/", oauthRoutes);
+  app.route("/", scimRoutes);
   mountOpenApi(app);
 
-  app.onError(onError);
-  app.notFound(notFoundHandler(app));
+  // SCIM clients parse RFC 7644 §3.12 error bodies, not problem+json: /scim/v2 answers those, every error alike
+  app.onError((error, c) => (isScimPath(c.req.path) ? scimOnError(error, c) : onError(error, c)));
+  app.notFound(
+    notFoundHandler(app, (c, error) =>
+      isScimPath(c.req.path) ? scimErrorResponse(c, error) : problemResponse(c, error),
+    ),
+  );
   return app;
 }
 

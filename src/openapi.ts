@@ -59,6 +59,12 @@ function documentConfig(origin: string): OpenApiConfig {
       { name: "Security", description: "The tenant's security policy: passwords, second factor, CORS origins" },
       { name: "OAuth", description: "OAuth 2 clients, token endpoints (RFC 6749, 7662, 7009), signing keys, metadata" },
       { name: "Audit", description: "The tamper-evident audit trail" },
+      {
+        name: "SCIM",
+        description:
+          "SCIM 2.0 (RFC 7643/7644) for provisioning clients such as Okta and Entra ID: an API key with the " +
+          "`scim` role; `application/scim+json`; errors are SCIM error bodies (RFC 7644 §3.12), not problem+json",
+      },
       { name: "System", description: "Health, documentation" },
     ],
   };

@@ -19,6 +19,10 @@ export interface SecuredRoute {
   permission?: string;
   /** An example request body, when the route takes one. */
   body?: unknown;
+  /** Its errors are SCIM error bodies (RFC 7644 §3.12), not problems (`x-error-format: scim`). */
+  scimErrors?: boolean;
+  /** Its path parameter names a document every tenant has (SCIM discovery), so another tenant reaches it too. */
+  sharedResource?: boolean;
 }
 
 export interface PublicRoute {
@@ -34,6 +38,8 @@ interface Operation {
   "x-credential"?: unknown;
   "x-permission"?: string;
   "x-client-authentication"?: string[];
+  "x-error-format"?: string;
+  "x-shared-resource"?: boolean;
   requestBody?: { content: Record<string, { example?: unknown; schema?: { $ref?: string; example?: unknown } }> };
 }
 
@@ -68,6 +74,13 @@ export const PATH_FIXTURES: PathFixture[] = [
   { pattern: /^\/v1\/tenants\/\{id\}\/data-keys\/rotate$/, fill: async ({ a }) => ({ id: a.id }) },
   { pattern: /^\/v1\/oauth\/clients\/\{id\}$/, fill: async ({ a }) => ({ id: await createOAuthClient(a) }) },
   { pattern: /^\/v1\/schema\/fields\/\{name\}$/, fill: async ({ a }) => ({ name: await createField(a) }) },
+  { pattern: /^\/scim\/v2\/Users\/\{id\}$/, fill: async ({ a }) => ({ id: (await createUser(a)).id }) },
+  { pattern: /^\/scim\/v2\/Groups\/\{id\}$/, fill: async ({ a }) => ({ id: await createScimGroup(a) }) },
+  {
+    pattern: /^\/scim\/v2\/Schemas\/\{id\}$/,
+    fill: async () => ({ id: "urn:ietf:params:scim:schemas:core:2.0:User" }),
+  },
+  { pattern: /^\/scim\/v2\/ResourceTypes\/\{id\}$/, fill: async () => ({ id: "User" }) },
 ];
 
 let fieldCounter = 0;
@@ -78,6 +91,16 @@ async function createField(tenant: TestTenant): Promise<string> {
   const response = await call("POST", "/v1/schema/fields", { token: tenant.key, body: { name, type: "string" } });
   if (response.status !== 201) throw new Error(`POST /v1/schema/fields answered ${response.status}`);
   return name;
+}
+
+/** A fresh SCIM group (a role) of the tenant, with no members. */
+async function createScimGroup(tenant: TestTenant): Promise<string> {
+  const response = await call("POST", "/scim/v2/Groups", {
+    token: tenant.key,
+    body: { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: `Fixture ${crypto.randomUUID()}` },
+  });
+  if (response.status !== 201) throw new Error(`POST /scim/v2/Groups answered ${response.status}`);
+  return (await json<{ id: string }>(response)).id;
 }
 
 /** A fresh OAuth client of the tenant (role basic), to be deleted by a check. */
@@ -141,6 +164,8 @@ export async function routeTable(): Promise<{ secured: SecuredRoute[]; open: Pub
         credentials: kinds,
         operationId: op.operationId ?? where,
         ...(op["x-permission"] ? { permission: op["x-permission"] } : {}),
+        ...(op["x-error-format"] === "scim" ? { scimErrors: true } : {}),
+        ...(op["x-shared-resource"] ? { sharedResource: true } : {}),
         body: op.requestBody ? exampleBody(doc, op) : undefined,
       });
     }
@@ -201,12 +226,36 @@ export function tokenFor(kind: CredentialKind, world: SecurityWorld): string {
   return kind === "admin" ? ADMIN_TOKEN : world.a.key;
 }
 
-/** Reads a problem response; returns what is wrong with it (empty when it is the expected problem). */
+/** Reads an RFC 7644 §3.12 SCIM error; returns what is wrong with it (SCIM errors carry no code to compare). */
+async function scimErrorMismatch(response: Response, status: number): Promise<string[]> {
+  const issues: string[] = [];
+  if (response.status !== status) issues.push(`status ${response.status}, expected ${status}`);
+  if (!response.headers.get("content-type")?.startsWith("application/scim+json")) {
+    issues.push(`content-type ${response.headers.get("content-type")}`);
+  }
+  if (!response.headers.get("x-request-id")) issues.push("no X-Request-Id");
+  const text = await response.text();
+  try {
+    const error = JSON.parse(text) as { schemas?: string[]; status?: string };
+    if (error.schemas?.[0] !== "urn:ietf:params:scim:api:messages:2.0:Error") issues.push("not a SCIM error body");
+    if (error.status !== String(status)) issues.push(`error.status ${error.status}`);
+  } catch {
+    issues.push(`body is not JSON: ${text.slice(0, 80)}`);
+  }
+  return issues;
+}
+
+/**
+ * Reads a problem response (or, on a SCIM route, a SCIM error); returns what is wrong with it (empty when it
+ * is the expected one).
+ */
 export async function problemMismatch(
   response: Response,
   status: number,
   codes?: readonly string[],
+  route?: { scimErrors?: boolean },
 ): Promise<string[]> {
+  if (route?.scimErrors) return scimErrorMismatch(response, status);
   const issues: string[] = [];
   if (response.status !== status) issues.push(`status ${response.status}, expected ${status}`);
   if (!response.headers.get("content-type")?.startsWith("application/problem+json")) {

@@ -136,6 +136,13 @@ describe("GET /v1/openapi.json", () => {
           expect(oauthError.schema, `${where} ${status}`).toEqual({ $ref: "#/components/schemas/OAuthError" });
           continue;
         }
+        // /scim/v2 answers RFC 7644 §3.12 SCIM error bodies, which SCIM clients parse
+        if (path.startsWith("/scim/v2/")) {
+          const scim = response.content?.["application/scim+json"];
+          expect(scim?.schema, `${where} ${status}`).toEqual({ $ref: "#/components/schemas/ScimError" });
+          expect(scim?.example, `${where} ${status}`).toMatchObject({ status: status });
+          continue;
+        }
         const media = response.content?.["application/problem+json"];
         expect(media?.schema, `${where} ${status}`).toEqual({ $ref: "#/components/schemas/Problem" });
         expect(media?.example, `${where} ${status}`).toMatchObject({

@@ -12,6 +12,7 @@ const DEFAULT_POLICY = {
   password: { minLength: 8, maxLength: 256 },
   mfa: { requiredForRoles: [] },
   cors: { allowedOrigins: [] },
+  scim: { lenient: false },
 };
 
 function getPolicy(headers: Record<string, string> = {}, token = tenant.key) {
@@ -55,6 +56,7 @@ describe("PUT /v1/security-policy", () => {
       password: { minLength: 12, maxLength: 128 },
       mfa: { requiredForRoles: ["admin"] },
       cors: { allowedOrigins: ["https://app.example.com"] },
+      scim: { lenient: true },
     };
     const response = await putPolicy(policy);
     expect(response.status).toBe(200);
@@ -70,6 +72,7 @@ describe("PUT /v1/security-policy", () => {
       "password.maxLength": { from: 256, to: 128 },
       "mfa.requiredForRoles": { from: [], to: ["admin"] },
       "cors.allowedOrigins": { from: [], to: ["https://app.example.com"] },
+      "scim.lenient": { from: false, to: true },
     });
 
     // the same policy again changes nothing and records nothing

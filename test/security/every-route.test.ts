@@ -32,6 +32,8 @@ beforeAll(async () => {
 });
 
 const label = (route: { method: string; path: string }) => `${route.method} ${route.path}`;
+/** The checks below send several requests to every route (80 and more), each authenticated for real. */
+const WALK_TIMEOUT = 180_000;
 
 /** The ids of tenant a's rows (users, audit events, …): none may ever appear in an answer to tenant b. */
 async function idsOfTenantA(): Promise<string[]> {
@@ -54,57 +56,75 @@ describe("the route table", () => {
 });
 
 describe("every credentialed route", () => {
-  it("refuses a missing, malformed or unknown credential with a 401 problem", async () => {
-    const failures: string[] = [];
-    for (const route of secured) {
-      const path = await concretePath(route, world);
-      for (const { what, authorization } of badCredentials(world)) {
-        const response = await send(route, path, authorization);
-        const hasChallenge = response.headers.get("www-authenticate")?.startsWith("Bearer");
-        const codes = authorization ? ["UNAUTHENTICATED", "INVALID_CREDENTIAL"] : ["UNAUTHENTICATED"];
-        const issues = await problemMismatch(response, 401, codes);
-        if (!hasChallenge) issues.push("no WWW-Authenticate: Bearer challenge");
-        if (issues.length > 0) failures.push(`${label(route)} with ${what}: ${issues.join("; ")}`);
-      }
-    }
-    expect(failures).toEqual([]);
-  });
-
-  it("refuses the wrong kind of credential with 403: the admin token on tenant routes, a tenant key on admin ones", async () => {
-    const failures: string[] = [];
-    let checked = 0;
-    for (const route of secured) {
-      const path = await concretePath(route, world);
-      if (!route.credentials.includes("admin")) {
-        checked++;
-        const issues = await problemMismatch(await send(route, path, `Bearer ${tokenFor("admin", world)}`), 403, [
-          "TENANT_CREDENTIAL_REQUIRED",
-        ]);
-        if (issues.length > 0) failures.push(`${label(route)} with the admin token: ${issues.join("; ")}`);
-      }
-      if (!route.credentials.includes("tenant")) {
-        checked++;
-        const issues = await problemMismatch(await send(route, path, `Bearer ${tokenFor("tenant", world)}`), 403, [
-          "ADMIN_CREDENTIAL_REQUIRED",
-        ]);
-        if (issues.length > 0) failures.push(`${label(route)} with a tenant key: ${issues.join("; ")}`);
-      }
-    }
-    expect(failures).toEqual([]);
-    expect(checked).toBeGreaterThan(0);
-  });
-
-  it("lets every accepted kind of credential through on reads", async () => {
-    const failures: string[] = [];
-    for (const route of secured.filter((r) => r.method === "GET")) {
-      for (const kind of route.credentials) {
+  it(
+    "refuses a missing, malformed or unknown credential with a 401 problem",
+    async () => {
+      const failures: string[] = [];
+      for (const route of secured) {
         const path = await concretePath(route, world);
-        const response = await send(route, path, `Bearer ${tokenFor(kind, world)}`);
-        if (response.status >= 400) failures.push(`${label(route)} with ${kind}: ${response.status}`);
+        for (const { what, authorization } of badCredentials(world)) {
+          const response = await send(route, path, authorization);
+          const hasChallenge = response.headers.get("www-authenticate")?.startsWith("Bearer");
+          const codes = authorization ? ["UNAUTHENTICATED", "INVALID_CREDENTIAL"] : ["UNAUTHENTICATED"];
+          const issues = await problemMismatch(response, 401, codes, route);
+          if (!hasChallenge) issues.push("no WWW-Authenticate: Bearer challenge");
+          if (issues.length > 0) failures.push(`${label(route)} with ${what}: ${issues.join("; ")}`);
+        }
       }
-    }
-    expect(failures).toEqual([]);
-  });
+      expect(failures).toEqual([]);
+    },
+    WALK_TIMEOUT,
+  );
+
+  it(
+    "refuses the wrong kind of credential with 403: the admin token on tenant routes, a tenant key on admin ones",
+    async () => {
+      const failures: string[] = [];
+      let checked = 0;
+      for (const route of secured) {
+        const path = await concretePath(route, world);
+        if (!route.credentials.includes("admin")) {
+          checked++;
+          const issues = await problemMismatch(
+            await send(route, path, `Bearer ${tokenFor("admin", world)}`),
+            403,
+            ["TENANT_CREDENTIAL_REQUIRED"],
+            route,
+          );
+          if (issues.length > 0) failures.push(`${label(route)} with the admin token: ${issues.join("; ")}`);
+        }
+        if (!route.credentials.includes("tenant")) {
+          checked++;
+          const issues = await problemMismatch(
+            await send(route, path, `Bearer ${tokenFor("tenant", world)}`),
+            403,
+            ["ADMIN_CREDENTIAL_REQUIRED"],
+            route,
+          );
+          if (issues.length > 0) failures.push(`${label(route)} with a tenant key: ${issues.join("; ")}`);
+        }
+      }
+      expect(failures).toEqual([]);
+      expect(checked).toBeGreaterThan(0);
+    },
+    WALK_TIMEOUT,
+  );
+
+  it(
+    "lets every accepted kind of credential through on reads",
+    async () => {
+      const failures: string[] = [];
+      for (const route of secured.filter((r) => r.method === "GET")) {
+        for (const kind of route.credentials) {
+          const path = await concretePath(route, world);
+          const response = await send(route, path, `Bearer ${tokenFor(kind, world)}`);
+          if (response.status >= 400) failures.push(`${label(route)} with ${kind}: ${response.status}`);
+        }
+      }
+      expect(failures).toEqual([]);
+    },
+    WALK_TIMEOUT,
+  );
 });
 
 describe("permissions on every tenant route", () => {
@@ -114,61 +134,76 @@ describe("permissions on every tenant route", () => {
     expect(tenantRoutes.filter((r) => !r.permission || !isPermission(r.permission)).map(label)).toEqual([]);
   });
 
-  it("refuses a tenant credential without the route's permission with 403, and changes nothing", async () => {
-    // a key of tenant a whose only role grants no permission
-    const created = await call("POST", "/v1/api-keys", {
-      token: world.a.key,
-      body: { name: "No permissions", roles: ["basic"] },
-    });
-    expect(created.status).toBe(201);
-    const powerless = `Bearer ${(await json<{ secret: string }>(created)).secret}`;
-    const dbA = await tenantDatabase(world.a.id);
-    const failures: string[] = [];
-    for (const route of secured.filter((r) => r.credentials.includes("tenant"))) {
-      const path = await concretePath(route, world);
-      const before = await dumpDatabase(dbA);
-      const issues = await problemMismatch(await send(route, path, powerless), 403, ["FORBIDDEN"]);
-      if ((await dumpDatabase(dbA)) !== before) issues.push("tenant a's database changed");
-      if (issues.length > 0) failures.push(`${label(route)}: ${issues.join("; ")}`);
-    }
-    expect(failures).toEqual([]);
-  });
+  it(
+    "refuses a tenant credential without the route's permission with 403, and changes nothing",
+    async () => {
+      // a key of tenant a whose only role grants no permission
+      const created = await call("POST", "/v1/api-keys", {
+        token: world.a.key,
+        body: { name: "No permissions", roles: ["basic"] },
+      });
+      expect(created.status).toBe(201);
+      const powerless = `Bearer ${(await json<{ secret: string }>(created)).secret}`;
+      const dbA = await tenantDatabase(world.a.id);
+      const failures: string[] = [];
+      for (const route of secured.filter((r) => r.credentials.includes("tenant"))) {
+        const path = await concretePath(route, world);
+        const before = await dumpDatabase(dbA);
+        const issues = await problemMismatch(await send(route, path, powerless), 403, ["FORBIDDEN"], route);
+        if ((await dumpDatabase(dbA)) !== before) issues.push("tenant a's database changed");
+        if (issues.length > 0) failures.push(`${label(route)}: ${issues.join("; ")}`);
+      }
+      expect(failures).toEqual([]);
+    },
+    WALK_TIMEOUT,
+  );
 });
 
 describe("tenant isolation on every tenant route", () => {
-  it("another tenant's resource is 404, never touched; its owner reaches it", async () => {
-    const failures: string[] = [];
-    const withParams = secured.filter((r) => r.credentials.includes("tenant") && r.path.includes("{"));
-    expect(withParams.length).toBeGreaterThan(0);
-    const dbA = await tenantDatabase(world.a.id);
-    for (const route of withParams) {
-      const path = await concretePath(route, world);
-      const before = await dumpDatabase(dbA);
-      const issues = await problemMismatch(await send(route, path, `Bearer ${world.b.key}`), 404);
-      if ((await dumpDatabase(dbA)) !== before) issues.push("tenant a's database changed");
-      if (issues.length > 0) failures.push(`${label(route)} ${path} with tenant b's key: ${issues.join("; ")}`);
+  it(
+    "another tenant's resource is 404, never touched; its owner reaches it",
+    async () => {
+      const failures: string[] = [];
+      // SCIM discovery ids (schema URNs, resource types) name documents every tenant has: nothing to isolate
+      const withParams = secured.filter(
+        (r) => r.credentials.includes("tenant") && r.path.includes("{") && !r.sharedResource,
+      );
+      expect(withParams.length).toBeGreaterThan(0);
+      const dbA = await tenantDatabase(world.a.id);
+      for (const route of withParams) {
+        const path = await concretePath(route, world);
+        const before = await dumpDatabase(dbA);
+        const issues = await problemMismatch(await send(route, path, `Bearer ${world.b.key}`), 404, undefined, route);
+        if ((await dumpDatabase(dbA)) !== before) issues.push("tenant a's database changed");
+        if (issues.length > 0) failures.push(`${label(route)} ${path} with tenant b's key: ${issues.join("; ")}`);
 
-      // the same call by the owner is not a 404: the fixture named a real resource, so the 404 above meant isolation
-      const own = await send(route, path, `Bearer ${world.a.key}`);
-      if (own.status === 404 || own.status === 401 || own.status === 403) {
-        failures.push(`${label(route)} ${path} with tenant a's own key: ${own.status} (the fixture is not real)`);
+        // the same call by the owner is not a 404: the fixture named a real resource, so the 404 above meant isolation
+        const own = await send(route, path, `Bearer ${world.a.key}`);
+        if (own.status === 404 || own.status === 401 || own.status === 403) {
+          failures.push(`${label(route)} ${path} with tenant a's own key: ${own.status} (the fixture is not real)`);
+        }
       }
-    }
-    expect(failures).toEqual([]);
-  });
+      expect(failures).toEqual([]);
+    },
+    WALK_TIMEOUT,
+  );
 
-  it("no answer to tenant b carries an id of tenant a's", async () => {
-    const ids = await idsOfTenantA();
-    expect(ids.some((id) => id.startsWith("usr_"))).toBe(true);
-    const failures: string[] = [];
-    for (const route of secured.filter((r) => r.method === "GET" && r.credentials.includes("tenant"))) {
-      const path = route.path.includes("{") ? await concretePath(route, world) : `${route.path}?limit=1000`;
-      const text = await (await send(route, path, `Bearer ${world.b.key}`)).text();
-      const leaked = ids.filter((id) => text.includes(id) && !path.includes(id));
-      if (leaked.length > 0) failures.push(`${label(route)}: ${leaked.join(", ")}`);
-    }
-    expect(failures).toEqual([]);
-  });
+  it(
+    "no answer to tenant b carries an id of tenant a's",
+    async () => {
+      const ids = await idsOfTenantA();
+      expect(ids.some((id) => id.startsWith("usr_"))).toBe(true);
+      const failures: string[] = [];
+      for (const route of secured.filter((r) => r.method === "GET" && r.credentials.includes("tenant"))) {
+        const path = route.path.includes("{") ? await concretePath(route, world) : `${route.path}?limit=1000`;
+        const text = await (await send(route, path, `Bearer ${world.b.key}`)).text();
+        const leaked = ids.filter((id) => text.includes(id) && !path.includes(id));
+        if (leaked.length > 0) failures.push(`${label(route)}: ${leaked.join(", ")}`);
+      }
+      expect(failures).toEqual([]);
+    },
+    WALK_TIMEOUT,
+  );
 });
 
 describe("every public route", () => {

@@ -39,6 +39,7 @@ describe("POST /v1/users", () => {
       status: "active",
       attributes: { department: "math", seats: 3, tags: ["a", "b"], nested: { x: 1 } },
       roles: ["admin", "viewer"],
+      externalId: null,
       mfa: { totp: false },
       emailVerified: false,
       createdAt: user.createdAt,

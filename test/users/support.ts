@@ -32,6 +32,7 @@ export const USER_KEYS = [
   "deletedAt",
   "email",
   "emailVerified",
+  "externalId",
   "id",
   "lastLoginAt",
   "mfa",

@@ -2,7 +2,7 @@
  * Permissions are `resource:action` strings. Routes declare the one they need (defineRoute), credentials carry a
  * set of them: an API key and a user through their roles, an OAuth client's token through its granted scope.
  * Deny by default: a role this table does not know grants nothing. Custom roles arrive with the Access control
- * issue; until then the three built-in roles are the whole catalogue.
+ * issue; until then the built-in roles are the whole catalogue.
  */
 export const PERMISSIONS = [
   "users:read",
@@ -17,6 +17,8 @@ export const PERMISSIONS = [
   "settings:write",
   "schema:read",
   "schema:write",
+  // the SCIM 2.0 endpoints (/scim/v2/*); what a SCIM request may change still takes users:* (src/modules/scim)
+  "scim:access",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -27,7 +29,12 @@ const BUILT_IN_ROLES: Readonly<Record<string, readonly Permission[]>> = {
   manager: ["users:read", "users:write", "users:delete", "audit:read", "schema:read"],
   // an end user: only their own profile, password and second factor (see `self` in defineRoute)
   basic: [],
+  // a provisioning client (Okta, Entra ID): SCIM, and the users it provisions; no audit, keys or settings
+  scim: ["scim:access", "users:read", "users:write", "users:delete"],
 };
+
+/** The names of the built-in roles. */
+export const BUILT_IN_ROLE_NAMES: readonly string[] = Object.keys(BUILT_IN_ROLES);
 
 export function isPermission(value: string): value is Permission {
   return (PERMISSIONS as readonly string[]).includes(value);

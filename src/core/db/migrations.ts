@@ -12,6 +12,7 @@ import tenantEncryptedPii from "../../../migrations/tenant/0005_encrypted_pii.sq
 import tenantApiKeys from "../../../migrations/tenant/0006_api_keys.sql";
 import tenantOauth from "../../../migrations/tenant/0007_oauth.sql";
 import tenantCustomFields from "../../../migrations/tenant/0008_custom_fields.sql";
+import tenantScim from "../../../migrations/tenant/0009_scim.sql";
 
 export interface Migration {
   version: number;
@@ -39,6 +40,7 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 6, name: "0006_api_keys", sql: [tenantApiKeys] },
   { version: 7, name: "0007_oauth", sql: [tenantOauth] },
   { version: 8, name: "0008_custom_fields", sql: [tenantCustomFields] },
+  { version: 9, name: "0009_scim", sql: [tenantScim] },
 ];
 
 export function statementsOf(migration: Migration): string[] {

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 // Mirrors migrations/tenant/*.sql (test/db/schema.test.ts checks that they agree).
 
@@ -31,6 +31,8 @@ export const users = sqliteTable(
     // `pii` custom fields, keyed by field id: AES-GCM ciphertexts, and blind indexes of the filterable ones
     piiAttributes: text("pii_attributes", { mode: "json" }).$type<Record<string, string>>(),
     piiIndex: text("pii_index", { mode: "json" }).$type<Record<string, string>>(),
+    /** The provisioning client's id of the user (SCIM `externalId`), unique when set. */
+    externalId: text("external_id"),
   },
   (t) => [
     index("users_created_idx").on(t.createdAt, t.id),
@@ -38,8 +40,27 @@ export const users = sqliteTable(
     index("users_phone_bidx_idx").on(t.phoneBidx).where(sql`${t.phoneBidx} IS NOT NULL`),
     index("users_key_version_idx").on(t.keyVersion),
     index("users_last_login_idx").on(t.lastLoginAt, t.id),
+    uniqueIndex("users_external_id_idx").on(t.externalId).where(sql`${t.externalId} IS NOT NULL`),
   ],
 );
+
+/** Roles known by name beyond the built-in ones (today: SCIM groups, which may have no member yet). */
+export const roles = sqliteTable(
+  "roles",
+  {
+    name: text("name").primaryKey(),
+    displayName: text("display_name").notNull(),
+    externalId: text("external_id"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    version: integer("version").notNull().default(1),
+  },
+  (t) => [
+    uniqueIndex("roles_display_name_idx").on(sql`${t.displayName} COLLATE NOCASE`),
+    uniqueIndex("roles_external_id_idx").on(t.externalId).where(sql`${t.externalId} IS NOT NULL`),
+  ],
+);
+export type RoleRow = typeof roles.$inferSelect;
 
 /** A users row as stored: personal data encrypted. */
 export type StoredUserRow = typeof users.$inferSelect;

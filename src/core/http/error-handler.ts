@@ -13,7 +13,8 @@ const HTTP_EXCEPTION_CODES: Record<number, string> = {
   415: CoreErrors.UNSUPPORTED_MEDIA_TYPE,
 };
 
-function toApiError(error: unknown): ApiError {
+/** Any thrown value as the ApiError it means (unknown errors: 500 with a generic message). */
+export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof HTTPException) {
     if (error.status === 400 && /malformed json/i.test(error.message)) {
@@ -58,11 +59,10 @@ export function loggableError(error: unknown, depth = 0): LoggedError | string {
 }
 
 /**
- * The only place errors become responses (RFC 9457). Unknown errors are logged with their stack, never
- * echoed; a deliberate 5xx problem (pool exhausted, …) is logged as a warning. LOG_LEVEL=silent mutes both.
+ * Logs a 5xx: unknown errors with their stack (never echoed to the client), a deliberate 5xx problem (pool
+ * exhausted, …) as a warning. LOG_LEVEL=silent mutes both.
  */
-export const onError: ErrorHandler<AppEnv> = (error, c) => {
-  const apiError = toApiError(error);
+export function logServerError(c: Context<AppEnv>, error: unknown, apiError: ApiError): void {
   if (apiError.status >= 500 && c.env?.LOG_LEVEL !== "silent") {
     const unknown = !(error instanceof ApiError);
     console.error(
@@ -76,11 +76,20 @@ export const onError: ErrorHandler<AppEnv> = (error, c) => {
       }),
     );
   }
+}
+
+/** The only place errors become problem responses (RFC 9457); /scim/v2 answers SCIM errors instead (app.ts). */
+export const onError: ErrorHandler<AppEnv> = (error, c) => {
+  const apiError = toApiError(error);
+  logServerError(c, error, apiError);
   return problemResponse(c, apiError);
 };
 
 /** Unknown paths are 404; a known path with another method is 405 with `Allow` (RFC 9110 §15.5.6). */
-export function notFoundHandler(app: Hono<AppEnv>): NotFoundHandler<AppEnv> {
+export function notFoundHandler(
+  app: Hono<AppEnv>,
+  respond: (c: Context<AppEnv>, error: ApiError) => Response = problemResponse,
+): NotFoundHandler<AppEnv> {
   let table: { pattern: RegExp; method: string }[] | undefined;
   return (c) => {
     table ??= app.routes
@@ -95,7 +104,7 @@ export function notFoundHandler(app: Hono<AppEnv>): NotFoundHandler<AppEnv> {
     // Hono answers HEAD with the GET handler
     if (allowed.includes("GET")) allowed.push("HEAD");
     if (allowed.length > 0) {
-      return problemResponse(
+      return respond(
         c,
         new ApiError(CoreErrors.METHOD_NOT_ALLOWED, {
           detail: `${c.req.method} is not allowed here; use ${allowed.join(", ")}.`,
@@ -103,6 +112,6 @@ export function notFoundHandler(app: Hono<AppEnv>): NotFoundHandler<AppEnv> {
         }),
       );
     }
-    return problemResponse(c, new ApiError(CoreErrors.NOT_FOUND, { detail: `No route for ${c.req.method} ${path}.` }));
+    return respond(c, new ApiError(CoreErrors.NOT_FOUND, { detail: `No route for ${c.req.method} ${path}.` }));
   };
 }

@@ -25,11 +25,14 @@ type Token =
   | { kind: "number"; value: number; position: number }
   | { kind: "(" | ")" | "[" | "]" | "end"; position: number };
 
-const WORD = /[A-Za-z0-9_.$-]+/y;
+// ":" for schema-qualified paths (`urn:ietf:params:scim:schemas:core:2.0:User:userName`); it has no other use
+const WORD = /[A-Za-z0-9_.:$-]+/y;
 // JSON number grammar (RFC 8259 §6), which RFC 7644 §3.4.2.2 uses for compValue.
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
-// ATTRNAME = ALPHA *(nameChar) (RFC 7643 §2.1); sub-attributes are joined with ".".
-const ATTRIBUTE_PATH = /^[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z][A-Za-z0-9_-]*)*$/;
+// attrPath = [URI ":"] ATTRNAME *1subAttr (RFC 7644 §3.10); ATTRNAME = ALPHA *(nameChar) (RFC 7643 §2.1);
+// sub-attributes are joined with ".". The URI is a schema URN; it stays in the path for the caller to resolve.
+const ATTRIBUTE_PATH =
+  /^(?:urn:[A-Za-z0-9._-]+(?::[A-Za-z0-9._-]+)*:)?[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z][A-Za-z0-9_-]*)*$/i;
 const SIMPLE_ESCAPES: Record<string, string> = {
   '"': '"',
   "\\": "\\",

@@ -24,17 +24,28 @@ export const CorsPolicySchema = z.strictObject({
     .default([]),
 });
 
+export const ScimPolicySchema = z.strictObject({
+  /**
+   * Accept known client quirks on /scim/v2 (docs/scim.md, "Lenient mode"): Entra ID's `"active": "False"`
+   * strings, value paths that match no entry, dotted or extension-URN keys in a path-less replace, and a remove
+   * of listed members. Off: the RFC 7644 behaviour, which refuses them with a SCIM error.
+   */
+  lenient: z.boolean().default(false),
+});
+
 export const SecurityPolicySchema = z
   .strictObject({
     password: PasswordPolicySchema.default({ minLength: 8, maxLength: 256 }),
     mfa: MfaPolicySchema.default({ requiredForRoles: [] }),
     cors: CorsPolicySchema.default({ allowedOrigins: [] }),
+    scim: ScimPolicySchema.default({ lenient: false }),
   })
   .openapi("SecurityPolicy", {
     example: {
       password: { minLength: 12, maxLength: 256 },
       mfa: { requiredForRoles: ["admin"] },
       cors: { allowedOrigins: ["https://app.example.com"] },
+      scim: { lenient: false },
     },
   });
 

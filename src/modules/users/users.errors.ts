@@ -4,6 +4,7 @@ export const UserErrors = defineErrors({
   USER_NOT_FOUND: { status: 404, title: "User not found" },
   EMAIL_TAKEN: { status: 409, title: "Another user has this email" },
   USERNAME_TAKEN: { status: 409, title: "Another user has this username" },
+  EXTERNAL_ID_TAKEN: { status: 409, title: "Another user has this externalId" },
   USER_NOT_DELETED: { status: 409, title: "The user is not deleted" },
   USER_BEYOND_RIGHTS: { status: 403, title: "The user is beyond this credential's rights" },
   USER_WRITE_CONFLICT: { status: 409, title: "The user kept changing; try again" },

@@ -21,6 +21,7 @@ export function toUser(row: UserView): User {
     status: row.status,
     attributes: row.attributes,
     roles: row.roles,
+    externalId: row.externalId,
     mfa: { totp: row.mfaTotp },
     emailVerified: row.emailVerifiedAt !== null,
     createdAt: row.createdAt,
@@ -41,6 +42,7 @@ export function auditView(row: UserRow | null): Record<string, unknown> | null {
     status: row.status,
     attributes: row.attributes,
     roles: row.roles,
+    externalId: row.externalId,
     password: row.passwordHash,
     deletedAt: row.deletedAt,
   };

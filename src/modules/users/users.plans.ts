@@ -107,6 +107,7 @@ export async function buildCreate(
     deletedAt: null,
     lastLoginAt: null,
     emailVerifiedAt: null,
+    externalId: input.externalId ?? null,
     version: 1,
   };
   const entry = auditEntry({ action: "user.created", before: null, after: row }, await changePolicy(ctx));
@@ -142,6 +143,7 @@ export async function planUpdate(
     status: current.status,
     attributes: current.attributes as Record<string, Json>,
     roles: current.roles,
+    externalId: current.externalId,
   };
   const merged = applyMergePatch(writable, await withCurrentFieldNames(ctx, patch)) as Record<string, Json>;
   merged.attributes ??= {};
@@ -165,6 +167,7 @@ export async function planUpdate(
     status: next.status,
     attributes,
     roles: [...new Set(next.roles)],
+    externalId: next.externalId ?? null,
     passwordHash: passwordPatched
       ? next.password
         ? await hashNewPassword(ctx, next.password, [...fieldPrefix, "password"].join("."))
@@ -236,9 +239,10 @@ export function notFound(id: string): ApiError {
   return new ApiError(UserErrors.USER_NOT_FOUND, { detail: `No user ${id}.` });
 }
 
-/** The unique constraints D1 names in its errors: the email's blind index, the normalised username. */
+/** The unique constraints D1 names in its errors: the email's blind index, the normalised username, externalId. */
 export const EMAIL_UNIQUE = "users.email_bidx";
 export const USERNAME_UNIQUE = "users.username_normalized";
+export const EXTERNAL_ID_UNIQUE = "users.external_id";
 
 /** Maps a unique-index violation from D1 to the conflict it means. */
 export function conflictFor(column: string | undefined): ApiError | undefined {
@@ -250,6 +254,11 @@ export function conflictFor(column: string | undefined): ApiError | undefined {
   if (column === USERNAME_UNIQUE) {
     return new ApiError(UserErrors.USERNAME_TAKEN, {
       detail: "A user with this username already exists (perhaps soft-deleted: restore or purge it).",
+    });
+  }
+  if (column === EXTERNAL_ID_UNIQUE) {
+    return new ApiError(UserErrors.EXTERNAL_ID_TAKEN, {
+      detail: "A user with this externalId already exists (perhaps soft-deleted: restore or purge it).",
     });
   }
   return undefined;

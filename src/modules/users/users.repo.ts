@@ -101,6 +101,7 @@ const USER_COLUMNS = [
   "key_version",
   "pii_attributes",
   "pii_index",
+  "external_id",
 ] as const;
 
 function columnValues(row: StoredUserRow): unknown[] {
@@ -127,6 +128,7 @@ function columnValues(row: StoredUserRow): unknown[] {
     row.keyVersion,
     row.piiAttributes === null ? null : JSON.stringify(row.piiAttributes),
     row.piiIndex === null ? null : JSON.stringify(row.piiIndex),
+    row.externalId,
   ];
 }
 
@@ -168,6 +170,7 @@ const VIEW_COLUMNS = {
   lastLoginAt: users.lastLoginAt,
   emailVerifiedAt: users.emailVerifiedAt,
   piiAttributes: users.piiAttributes,
+  externalId: users.externalId,
 };
 /** A user's representation, its personal data opened. */
 export type UserView = Pick<

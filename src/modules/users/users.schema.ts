@@ -11,6 +11,8 @@ const Username = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "Letters, digits, '.', '_' and '-', starting with a letter or digit.");
 const Name = z.string().trim().min(1).max(200);
 const Phone = z.string().regex(/^\+[1-9]\d{6,14}$/, "An E.164 phone number, such as +14155550123.");
+/** The provisioning client's id of the user (SCIM `externalId`, RFC 7643 §3.1); unique in the tenant. */
+const ExternalId = z.string().trim().min(1).max(256);
 const RoleName = z
   .string()
   .regex(/^[a-z][a-z0-9_-]{0,63}$/, "Lower-case letters, digits, '_' and '-', starting with a letter.");
@@ -48,6 +50,10 @@ export const CreateUserSchema = z
     status: z.enum(["active", "disabled"]).default("active"),
     attributes: Attributes.default({}),
     roles: Roles.default([]),
+    externalId: ExternalId.nullish().openapi({
+      description: "The user's id in a provisioning client (SCIM `externalId`); unique.",
+      example: "00u1a2b3c4d5e6f7g8h9",
+    }),
     password: PasswordSchema.optional().openapi({ description: "Write-only; stored as a peppered scrypt hash." }),
   })
   .openapi("CreateUser");
@@ -62,6 +68,7 @@ export const WritableUserSchema = z.strictObject({
   status: z.enum(["active", "disabled"], { error: "Use DELETE to delete a user and /restore to restore one." }),
   attributes: Attributes,
   roles: Roles,
+  externalId: ExternalId.nullish(),
   password: PasswordSchema.optional(),
 });
 
@@ -80,6 +87,10 @@ export const UserSchema = z
     status: z.enum(USER_STATUSES),
     attributes: z.record(z.string(), z.unknown()),
     roles: z.array(z.string()),
+    externalId: z
+      .string()
+      .nullable()
+      .openapi({ description: "The user's id in a provisioning client (SCIM `externalId`)." }),
     mfa: z.object({ totp: z.boolean() }),
     emailVerified: z.boolean().openapi({
       description:
