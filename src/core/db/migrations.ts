@@ -11,6 +11,7 @@ import tenantUserTokens from "../../../migrations/tenant/0004_user_tokens.sql";
 import tenantEncryptedPii from "../../../migrations/tenant/0005_encrypted_pii.sql";
 import tenantApiKeys from "../../../migrations/tenant/0006_api_keys.sql";
 import tenantOauth from "../../../migrations/tenant/0007_oauth.sql";
+import tenantSearch from "../../../migrations/tenant/0008_search.sql";
 
 export interface Migration {
   version: number;
@@ -37,6 +38,7 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 5, name: "0005_encrypted_pii", sql: [tenantEncryptedPii] },
   { version: 6, name: "0006_api_keys", sql: [tenantApiKeys] },
   { version: 7, name: "0007_oauth", sql: [tenantOauth] },
+  { version: 8, name: "0008_search", sql: [tenantSearch] },
 ];
 
 export function statementsOf(migration: Migration): string[] {

@@ -28,19 +28,30 @@ export const users = sqliteTable(
     phoneBidx: text("phone_bidx"),
     keyVersion: integer("key_version").notNull().default(0),
     emailVerifiedAt: text("email_verified_at"),
+    // keyed n-gram tokens for search (migrations/tenant/0008_search.sql; src/modules/search/keyed-grams.ts)
+    contactGrams: text("contact_grams"),
+    piiGrams: text("pii_grams"),
   },
   (t) => [
     index("users_created_idx").on(t.createdAt, t.id),
     index("users_updated_idx").on(t.updatedAt, t.id),
     index("users_phone_bidx_idx").on(t.phoneBidx).where(sql`${t.phoneBidx} IS NOT NULL`),
     index("users_key_version_idx").on(t.keyVersion),
+    index("users_grams_missing_idx").on(t.id).where(sql`${t.contactGrams} IS NULL`),
   ],
 );
 
 /** A users row as stored: personal data encrypted. */
 export type StoredUserRow = typeof users.$inferSelect;
-/** The columns that hold personal data sealed (ciphertexts, blind indexes, their key version). */
-export type SealedUserColumns = "emailCt" | "emailBidx" | "phoneCt" | "phoneBidx" | "keyVersion";
+/** The columns that hold personal data sealed (ciphertexts, blind indexes, their key version, n-gram tokens). */
+export type SealedUserColumns =
+  | "emailCt"
+  | "emailBidx"
+  | "phoneCt"
+  | "phoneBidx"
+  | "keyVersion"
+  | "contactGrams"
+  | "piiGrams";
 /** A user as the code handles it: personal data opened, in memory only (never written as such). */
 export type UserRow = Omit<StoredUserRow, SealedUserColumns> & {
   email: string;

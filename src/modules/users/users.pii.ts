@@ -2,12 +2,14 @@ import type { ServiceContext } from "../../core/context";
 import { blindIndex, blindIndexKey } from "../../core/crypto/blind-index";
 import { activeDataKey, type DataKey, decryptField, encryptField } from "../../core/crypto/data-keys";
 import type { SealedUserColumns, StoredUserRow, UserRow } from "../../core/db/tenant-schema";
+import { type GramHasher, gramHasher } from "../search/keyed-grams";
 import { normalizeEmail } from "./users.mapping";
 
 /**
  * A user's personal data at rest (docs/security.md, "Personal data at rest"): email and phone are stored only as
  * AES-256-GCM ciphertexts under the tenant's data key (the user id and column as additional data) plus keyed
- * blind indexes for exact lookups and the unique email. The rest of the module handles `UserRow`s, opened.
+ * blind indexes for exact lookups and the unique email, and keyed n-gram tokens for part-of-value search
+ * (`contact_grams`). The rest of the module handles `UserRow`s, opened.
  */
 
 /** What reading or writing a tenant's users needs: its database, and the tenant (scope) and secrets for its keys. */
@@ -24,6 +26,33 @@ export interface SealedPii {
   phoneCt: string | null;
   phoneBidx: string | null;
   keyVersion: number;
+  contactGrams: string;
+}
+
+/** The keyed n-gram hashers of email and phone (search/keyed-grams.ts); share one set across a batch of rows. */
+export interface ContactHashers {
+  email: GramHasher;
+  phone: GramHasher;
+}
+
+export async function contactHashers(store: UserStore): Promise<ContactHashers> {
+  const [email, phone] = await Promise.all([
+    gramHasher(store.env.MASTER_KEY, store.scope, EMAIL),
+    gramHasher(store.env.MASTER_KEY, store.scope, PHONE),
+  ]);
+  return { email, phone };
+}
+
+/**
+ * What `users.contact_grams` holds for this email and phone: the email's tokens, then the phone's, each under its
+ * own key (so no phrase of one can match across into the other).
+ */
+async function contactGrams(hashers: ContactHashers, email: string, phone: string | null): Promise<string> {
+  const [emailTokens, phoneTokens] = await Promise.all([
+    hashers.email.valueTokens(normalizeEmail(email)),
+    phone === null ? [] : hashers.phone.valueTokens(normalizePhone(phone)),
+  ]);
+  return [...emailTokens, ...phoneTokens].join(" ");
 }
 
 function context(column: string, userId: string): string {
@@ -56,20 +85,28 @@ export async function emailIndexes(store: UserStore, normalized: readonly string
   return new Map(tokens.map((token, i) => [token, unique[i] as string]));
 }
 
-/** Seals one user's personal data under `key` (the tenant's active data key unless given). */
+/**
+ * Seals one user's personal data under `key` (the tenant's active data key unless given). Batches pass one
+ * `hashers` for all their rows, so a trigram common to many rows is signed once.
+ */
 export async function sealPii(
   store: UserStore,
   user: { id: string; email: string; phone: string | null },
   key?: DataKey,
+  hashers?: ContactHashers,
 ): Promise<SealedPii> {
-  const dataKey = key ?? (await activeDataKey(store.env, store.scope));
-  const [emailCt, emailBidx, phoneCt, phoneBidx] = await Promise.all([
+  const [dataKey, gramHashers] = await Promise.all([
+    key ?? activeDataKey(store.env, store.scope),
+    hashers ?? contactHashers(store),
+  ]);
+  const [emailCt, emailBidx, phoneCt, phoneBidx, grams] = await Promise.all([
     encryptField(dataKey, context(EMAIL, user.id), user.email),
     emailIndex(store, user.email),
     user.phone === null ? null : encryptField(dataKey, context(PHONE, user.id), user.phone),
     user.phone === null ? null : phoneIndex(store, user.phone),
+    contactGrams(gramHashers, user.email, user.phone),
   ]);
-  return { emailCt, emailBidx, phoneCt, phoneBidx, keyVersion: dataKey.version };
+  return { emailCt, emailBidx, phoneCt, phoneBidx, keyVersion: dataKey.version, contactGrams: grams };
 }
 
 async function openField(store: UserStore, column: string, userId: string, ciphertext: string): Promise<string> {
@@ -94,7 +131,8 @@ export type Opened<T> = Omit<T, SealedUserColumns> & { email: string; emailNorma
 
 /** A stored row (all columns or some) with its personal data opened and the sealed columns left out. */
 export async function openUserRow<T extends object>(store: UserStore, row: Sealed<T>): Promise<Opened<T>> {
-  const { emailCt, emailBidx, phoneCt, phoneBidx, keyVersion, ...rest } = row as Sealed<T> & Partial<StoredUserRow>;
+  const { emailCt, emailBidx, phoneCt, phoneBidx, keyVersion, contactGrams, piiGrams, ...rest } = row as Sealed<T> &
+    Partial<StoredUserRow>;
   return { ...(rest as Omit<T, SealedUserColumns>), ...(await openPii(store, { id: row.id, emailCt, phoneCt })) };
 }
 
@@ -103,15 +141,17 @@ export function openUserRows<T extends object>(store: UserStore, rows: readonly 
   return Promise.all(rows.map((row) => openUserRow(store, row)));
 }
 
-/** A user as it is stored: its personal data sealed. */
-export async function sealUserRow(store: UserStore, row: UserRow, key?: DataKey): Promise<StoredUserRow> {
-  const { email, emailNormalized, phone, ...rest } = row;
-  return { ...rest, ...(await sealPii(store, row, key)) };
-}
+/** A user as it is stored: its personal data sealed (`pii_grams` is the schema module's to write). */
+export type SealedUserRow = Omit<StoredUserRow, "piiGrams">;
 
-/** Seals many rows under one active key (read once). */
-export async function sealUserRows(store: UserStore, rows: readonly UserRow[]): Promise<StoredUserRow[]> {
+/** Seals many rows under one active key (read once) and one set of n-gram hashers. */
+export async function sealUserRows(store: UserStore, rows: readonly UserRow[]): Promise<SealedUserRow[]> {
   if (rows.length === 0) return [];
-  const key = await activeDataKey(store.env, store.scope);
-  return Promise.all(rows.map((row) => sealUserRow(store, row, key)));
+  const [key, hashers] = await Promise.all([activeDataKey(store.env, store.scope), contactHashers(store)]);
+  return Promise.all(
+    rows.map(async (row) => {
+      const { email, emailNormalized, phone, ...rest } = row;
+      return { ...rest, ...(await sealPii(store, row, key, hashers)) };
+    }),
+  );
 }

@@ -4,7 +4,16 @@ import { jsonChunks } from "../../core/db/json-rows";
 import { toStatement } from "../../core/db/statements";
 import { type StoredUserRow, type UserRow, users } from "../../core/db/tenant-schema";
 import type { CompiledFilter } from "../search/filter.compiler";
-import { emailIndexes, openUserRow, openUserRows, sealPii, sealUserRows, type UserStore } from "./users.pii";
+import type { HitsQuery } from "../search/fulltext.query";
+import {
+  emailIndexes,
+  openUserRow,
+  openUserRows,
+  type SealedUserRow,
+  sealPii,
+  sealUserRows,
+  type UserStore,
+} from "./users.pii";
 import type { UserSort } from "./users.schema";
 
 /** Changes to a user; `email` and `phone` are sealed together (one key version per row), so give both or neither. */
@@ -86,9 +95,10 @@ const USER_COLUMNS = [
   "version",
   "phone_bidx",
   "key_version",
+  "contact_grams",
 ] as const;
 
-function columnValues(row: StoredUserRow): unknown[] {
+function columnValues(row: SealedUserRow): unknown[] {
   return [
     row.id,
     row.emailCt,
@@ -110,6 +120,7 @@ function columnValues(row: StoredUserRow): unknown[] {
     row.version,
     row.phoneBidx,
     row.keyVersion,
+    row.contactGrams,
   ];
 }
 
@@ -130,7 +141,8 @@ export async function insertUsersMany(
 }
 
 export interface ListPosition {
-  value: string;
+  /** The sort key of the last row seen: a time, or the relevance score. */
+  value: string | number;
   id: string;
 }
 
@@ -153,6 +165,8 @@ const VIEW_COLUMNS = {
 };
 /** A user's representation, its personal data opened. */
 export type UserView = Pick<UserRow, Exclude<keyof typeof VIEW_COLUMNS, "emailCt" | "phoneCt"> | "email" | "phone">;
+/** A listed user; `score` (its relevance, lower is better) when the list is sorted by relevance. */
+export type ListedUser = UserView & { score?: number };
 
 export interface ListOptions {
   sort: UserSort;
@@ -161,49 +175,89 @@ export interface ListOptions {
   limit: number;
   /** A compiled filter (users.filter.ts) whose columns are named `users.<column>`. */
   filter?: CompiledFilter | undefined;
+  /** A compiled full-text search (users.search.ts); required by `sort: "relevance"`. */
+  search?: HitsQuery | undefined;
   /** Also count every user the list matches (ignoring the cursor), in the same round trip. */
   count?: boolean;
 }
 
 /** A compiled fragment as drizzle SQL: its `?` placeholders (the compiler writes no other `?`) take `params`. */
-function fromCompiled({ sql: text, params }: CompiledFilter): SQL {
+function fromCompiled({ sql: text, params }: { sql: string; params: readonly unknown[] }): SQL {
   const parts = text.split("?");
   if (parts.length !== params.length + 1) throw new Error("compiled filter: placeholders and parameters disagree");
   return sql.join(parts.flatMap((part, i) => (i === 0 ? [sql.raw(part)] : [sql.param(params[i - 1]), sql.raw(part)])));
 }
 
+/**
+ * One page of users (and with `count`, their number, in the same batch: one D1 round trip either way). With a
+ * search, the users it finds are those of its hits query (FTS5 lookups by rowid); sorted by relevance, the page is
+ * `rankedPage`.
+ */
 export async function listUsers(
   store: UserStore,
   options: ListOptions,
-): Promise<{ rows: UserView[]; total: number | null }> {
-  const descending = options.sort.startsWith("-");
-  const column = options.sort.endsWith("updatedAt") ? users.updatedAt : users.createdAt;
-  const matching: (SQL | undefined)[] = [];
+): Promise<{ rows: ListedUser[]; total: number | null }> {
+  const matching: SQL[] = [];
   if (!options.includeDeleted) matching.push(ne(users.status, "deleted"));
   if (options.filter) matching.push(fromCompiled(options.filter));
-  const conditions = [...matching];
-  if (options.after) {
-    const { value, id } = options.after;
-    const beyond = descending ? lt : gt;
-    conditions.push(or(beyond(column, value), and(eq(column, value), beyond(users.id, id))));
-  }
-  const order = descending ? desc : asc;
+  const found = options.search && sql`${users}.rowid IN (SELECT rid FROM (${fromCompiled(options.search)}))`;
   const orm = drizzle(store.db);
-  const page = orm
-    .select(VIEW_COLUMNS)
-    .from(users)
-    .where(and(...conditions))
-    .orderBy(order(column), order(users.id))
-    .limit(options.limit);
+  const page =
+    options.sort === "relevance"
+      ? rankedPage(store, options, matching)
+      : sortedPage(store, options, [...matching, ...(found ? [found] : [])]);
   if (!options.count) return { rows: await openUserRows(store, await page), total: null };
   const [rows, counted] = await orm.batch([
     page,
     orm
       .select({ total: sql<number>`count(*)` })
       .from(users)
-      .where(and(...matching)),
+      .where(and(...matching, found)),
   ]);
   return { rows: await openUserRows(store, rows), total: counted[0]?.total ?? 0 };
+}
+
+/** Keyset pagination on (time, id), through `users_created_idx` / `users_updated_idx`. */
+function sortedPage(store: UserStore, options: ListOptions, matching: readonly SQL[]) {
+  const descending = options.sort.startsWith("-");
+  const column = options.sort.endsWith("updatedAt") ? users.updatedAt : users.createdAt;
+  const conditions: (SQL | undefined)[] = [...matching];
+  if (options.after) {
+    const { id } = options.after;
+    const value = String(options.after.value);
+    const beyond = descending ? lt : gt;
+    conditions.push(or(beyond(column, value), and(eq(column, value), beyond(users.id, id))));
+  }
+  const order = descending ? desc : asc;
+  return drizzle(store.db)
+    .select(VIEW_COLUMNS)
+    .from(users)
+    .where(and(...conditions))
+    .orderBy(order(column), order(users.id))
+    .limit(options.limit);
+}
+
+/**
+ * Keyset pagination on (score, id), best first. The inner query ranks the hits and keeps one page of rowids,
+ * reading of each hit's row only what the conditions need; the outer one reads the page's rows in full, so a
+ * search that finds many users does not carry every row's columns through the sort.
+ */
+export function rankedPage(store: UserStore, options: ListOptions, matching: readonly SQL[]) {
+  if (!options.search) throw new Error("a relevance sort needs a search");
+  const conditions: SQL[] = [...matching];
+  if (options.after) {
+    const { value, id } = options.after;
+    conditions.push(sql`(hits.score > ${value} OR (hits.score = ${value} AND ${users.id} > ${id}))`);
+  }
+  const where = conditions.length > 0 ? sql`WHERE ${and(...conditions)}` : sql``;
+  const ranked = sql`SELECT hits.rid AS rid, hits.score AS score, ${users.id} AS id
+    FROM (${fromCompiled(options.search)}) AS hits JOIN ${users} ON ${users}.rowid = hits.rid ${where}
+    ORDER BY hits.score, ${users.id} LIMIT ${options.limit}`;
+  return drizzle(store.db)
+    .select({ ...VIEW_COLUMNS, score: sql<number>`page.score` })
+    .from(users)
+    .innerJoin(sql`(${ranked}) AS page`, sql`page.rid = ${users}.rowid`)
+    .orderBy(sql`page.score`, sql`page.id`);
 }
 
 /**
