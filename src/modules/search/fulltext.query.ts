@@ -97,7 +97,10 @@ export function hitsQuery(terms: readonly SearchTerm[]): HitsQuery {
     }
   });
   return {
-    sql: `SELECT rid, sum(s) AS score FROM (${unionAll(parts)}) GROUP BY rid HAVING count(DISTINCT term) = ${terms.length}`,
+    // one term: every hit matched it, nothing to count
+    sql: `SELECT rid, sum(s) AS score FROM (${unionAll(parts)}) GROUP BY rid${
+      terms.length > 1 ? ` HAVING count(DISTINCT term) = ${terms.length}` : ""
+    }`,
     params,
   };
 }

@@ -144,14 +144,20 @@ export function openUserRows<T extends object>(store: UserStore, rows: readonly 
 /** A user as it is stored: its personal data sealed (`pii_grams` is the schema module's to write). */
 export type SealedUserRow = Omit<StoredUserRow, "piiGrams">;
 
+/** A user as it is stored: its personal data sealed. */
+export async function sealUserRow(
+  store: UserStore,
+  row: UserRow,
+  key?: DataKey,
+  hashers?: ContactHashers,
+): Promise<SealedUserRow> {
+  const { email, emailNormalized, phone, ...rest } = row;
+  return { ...rest, ...(await sealPii(store, row, key, hashers)) };
+}
+
 /** Seals many rows under one active key (read once) and one set of n-gram hashers. */
 export async function sealUserRows(store: UserStore, rows: readonly UserRow[]): Promise<SealedUserRow[]> {
   if (rows.length === 0) return [];
   const [key, hashers] = await Promise.all([activeDataKey(store.env, store.scope), contactHashers(store)]);
-  return Promise.all(
-    rows.map(async (row) => {
-      const { email, emailNormalized, phone, ...rest } = row;
-      return { ...rest, ...(await sealPii(store, row, key, hashers)) };
-    }),
-  );
+  return Promise.all(rows.map((row) => sealUserRow(store, row, key, hashers)));
 }

@@ -197,24 +197,38 @@ export async function listUsers(
   store: UserStore,
   options: ListOptions,
 ): Promise<{ rows: ListedUser[]; total: number | null }> {
-  const matching: SQL[] = [];
-  if (!options.includeDeleted) matching.push(ne(users.status, "deleted"));
-  if (options.filter) matching.push(fromCompiled(options.filter));
-  const found = options.search && sql`${users}.rowid IN (SELECT rid FROM (${fromCompiled(options.search)}))`;
-  const orm = drizzle(store.db);
-  const page =
-    options.sort === "relevance"
-      ? rankedPage(store, options, matching)
-      : sortedPage(store, options, [...matching, ...(found ? [found] : [])]);
+  const page = pageQuery(store, options);
   if (!options.count) return { rows: await openUserRows(store, await page), total: null };
+  const orm = drizzle(store.db);
   const [rows, counted] = await orm.batch([
     page,
     orm
       .select({ total: sql<number>`count(*)` })
       .from(users)
-      .where(and(...matching, found)),
+      .where(and(...matchingConditions(options), searched(options))),
   ]);
   return { rows: await openUserRows(store, rows), total: counted[0]?.total ?? 0 };
+}
+
+/** What every listed user must satisfy, search apart: live (unless includeDeleted), and the filter. */
+function matchingConditions(options: ListOptions): SQL[] {
+  const matching: SQL[] = [];
+  if (!options.includeDeleted) matching.push(ne(users.status, "deleted"));
+  if (options.filter) matching.push(fromCompiled(options.filter));
+  return matching;
+}
+
+/** The search as a condition: the user's rowid among the hits (each FTS5 lookup runs once, materialised). */
+function searched(options: ListOptions): SQL | undefined {
+  return options.search && sql`${users}.rowid IN (SELECT rid FROM (${fromCompiled(options.search)}))`;
+}
+
+/** The query of one page (exported for the query-plan checks in test/search). */
+export function pageQuery(store: UserStore, options: ListOptions) {
+  const matching = matchingConditions(options);
+  if (options.sort === "relevance") return rankedPage(store, options, matching);
+  const found = searched(options);
+  return sortedPage(store, options, found ? [...matching, found] : matching);
 }
 
 /** Keyset pagination on (time, id), through `users_created_idx` / `users_updated_idx`. */
@@ -242,7 +256,7 @@ function sortedPage(store: UserStore, options: ListOptions, matching: readonly S
  * reading of each hit's row only what the conditions need; the outer one reads the page's rows in full, so a
  * search that finds many users does not carry every row's columns through the sort.
  */
-export function rankedPage(store: UserStore, options: ListOptions, matching: readonly SQL[]) {
+function rankedPage(store: UserStore, options: ListOptions, matching: readonly SQL[]) {
   if (!options.search) throw new Error("a relevance sort needs a search");
   const conditions: SQL[] = [...matching];
   if (options.after) {
