@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   fieldsExpression,
+  reindexSearchGrams,
   reindexSearchText,
   searchTextTriggerSql,
   searchTextTriggers,
@@ -18,11 +19,11 @@ beforeAll(async () => {
 });
 
 /** Re-indexes every user with these fields, `chunk` rows per call; returns the number of calls that did work. */
-async function reindexAll(fields: string[], chunk: number): Promise<number> {
+async function reindexAll(fields: string[], chunk: number, grams = false): Promise<number> {
   let after = 0;
   let calls = 0;
   for (;;) {
-    const last = await reindexSearchText(db, fields, after, chunk);
+    const last = grams ? await reindexSearchGrams(db, after, chunk) : await reindexSearchText(db, fields, after, chunk);
     if (last === null) return calls;
     expect(last).toBeGreaterThan(after);
     after = last;
@@ -110,5 +111,17 @@ describe("the users_text triggers", () => {
     expect(await foundSet(tenant, "research")).toEqual([]);
     expect(await foundSet(tenant, "member3")).toEqual(["member3"]);
     expect(await count(db, "users_text_docsize")).toBe(await count(db, "users"));
+  });
+});
+
+describe("rebuilding users_grams", () => {
+  it("restores email search from the grams columns after the table was emptied", async () => {
+    await createUser(tenant, { username: "rebuilt", email: "rebuilt.person@rebuild.example" });
+    expect(await foundSet(tenant, "rebuild.exa")).toEqual(["rebuilt"]);
+    await db.prepare("INSERT INTO users_grams (users_grams) VALUES ('delete-all')").run();
+    expect(await foundSet(tenant, "rebuild.exa")).toEqual([]);
+    expect(await reindexAll([], 4, true)).toBeGreaterThan(1);
+    expect(await foundSet(tenant, "rebuild.exa")).toEqual(["rebuilt"]);
+    expect(await count(db, "users_grams_docsize")).toBe(await count(db, "users"));
   });
 });

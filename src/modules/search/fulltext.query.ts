@@ -19,26 +19,19 @@ export class SearchQueryError extends Error {
   override readonly name = "SearchQueryError";
 }
 
-export interface SearchWords {
-  /** The words searched for (NFC, deduplicated without regard to case), in the order given. */
-  words: string[];
-  /** Words too short to search for (fewer than MIN_WORD_CHARS characters), left out. */
-  ignored: string[];
-}
-
 /**
- * Splits `q` into words on white space (and control characters). Words shorter than three characters cannot match through a trigram index
- * and are left out (named in `ignored`); a query with no longer word, or with more than MAX_WORDS, is refused.
+ * The words to search for (NFC, deduplicated without regard to case, in the order given): `q` split on white space
+ * and control characters. Words shorter than three characters cannot match through a trigram index and are left
+ * out; a query with no longer word, or with more than MAX_WORDS, is refused.
  */
-export function searchWords(q: string): SearchWords {
+export function searchWords(q: string): string[] {
   const seen = new Set<string>();
   const words: string[] = [];
-  const ignored: string[] = [];
-  // control characters separate words: nobody types them, and D1 would cut a bound string at a NUL
+  // control characters separate words: nobody types them, and a NUL inside a MATCH string fails the query (a 500)
   for (const word of q.normalize("NFC").split(/[\s\p{Cc}]+/u)) {
     if (word === "" || seen.has(word.toLowerCase())) continue;
     seen.add(word.toLowerCase());
-    (Array.from(word).length >= MIN_WORD_CHARS ? words : ignored).push(word);
+    if (Array.from(word).length >= MIN_WORD_CHARS) words.push(word);
   }
   if (words.length === 0) {
     throw new SearchQueryError(
@@ -46,7 +39,7 @@ export function searchWords(q: string): SearchWords {
     );
   }
   if (words.length > MAX_WORDS) throw new SearchQueryError(`At most ${MAX_WORDS} search words are supported.`);
-  return { words, ignored };
+  return words;
 }
 
 /**

@@ -86,3 +86,29 @@ export async function reindexSearchText(
   const last = (bound?.results[0] as { last: number | null } | undefined)?.last;
   return last ?? null;
 }
+
+/**
+ * Rebuilds the `users_grams` entries of the next `limit` users after `afterRowid` from their `contact_grams` and
+ * `pii_grams` columns; returns the last rowid done, or null when none was left. Not needed in normal operation
+ * (the triggers keep the table in step): for a table rebuilt from scratch, e.g. after an import that renumbered
+ * rowids (docs/storage-schema.md, "Search tables").
+ */
+export async function reindexSearchGrams(
+  db: D1Database,
+  afterRowid: number,
+  limit = REINDEX_CHUNK_ROWS,
+): Promise<number | null> {
+  const upper = "(SELECT max(rowid) FROM (SELECT rowid FROM users WHERE rowid > ?1 ORDER BY rowid LIMIT ?2))";
+  const [bound] = await db.batch([
+    db.prepare(`SELECT ${upper} AS last`).bind(afterRowid, limit),
+    db.prepare(`DELETE FROM users_grams WHERE rowid > ?1 AND rowid <= ${upper}`).bind(afterRowid, limit),
+    db
+      .prepare(
+        `INSERT INTO users_grams (rowid, contact, pii) SELECT rowid, contact_grams, pii_grams FROM users
+         WHERE rowid > ?1 AND rowid <= ${upper} AND (contact_grams IS NOT NULL OR pii_grams IS NOT NULL)`,
+      )
+      .bind(afterRowid, limit),
+  ]);
+  const last = (bound?.results[0] as { last: number | null } | undefined)?.last;
+  return last ?? null;
+}

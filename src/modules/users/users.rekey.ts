@@ -69,10 +69,12 @@ export async function reencryptUsers(store: UserStore, maxBatches: number): Prom
                value ->> 4 AS email_bidx, value ->> 5 AS phone_ct, value ->> 6 AS phone_bidx, value ->> 7 AS key_version,
                value ->> 8 AS contact_grams
              FROM json_each(?)) AS n
-       WHERE users.id = n.id AND users.email_ct = n.old_email AND users.phone_ct IS n.old_phone`,
+       WHERE users.id = n.id AND users.email_ct = n.old_email AND users.phone_ct IS n.old_phone
+       RETURNING users.id`,
     );
     const written = await store.db.batch(jsonChunks(rewritten).map((chunk) => update.bind(chunk)));
-    const changes = written.reduce((sum, result) => sum + result.meta.changes, 0);
+    // rows returned, not meta.changes: D1 counts the search triggers' writes in that too
+    const changes = written.reduce((sum, result) => sum + result.results.length, 0);
     reencrypted += changes;
     // a short batch was the last one; a batch that wrote nothing would only read the same rows again
     if (results.length < REKEY_BATCH_ROWS || changes === 0) break;

@@ -68,8 +68,9 @@ const listRoute = defineRoute({
         .optional()
         .openapi({
           description:
-            "Order; `-` for descending. `relevance` (best match first; only with `q`) is the default with `q`, " +
-            "`createdAt` without.",
+            "Order; `-` for descending. `relevance` (best match first, by bm25; only with `q`) is the default " +
+            "with `q`, `createdAt` without. A relevance order is stable while the users do not change: a write " +
+            "between two pages can move a user across the cursor.",
         }),
       filter: z
         .string()

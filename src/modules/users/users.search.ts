@@ -37,7 +37,7 @@ async function gramsTerm(hashers: ContactHashers, word: string): Promise<string 
 export async function compileUserSearch(store: UserStore, q: string): Promise<UserSearch> {
   let words: string[];
   try {
-    words = searchWords(q).words;
+    words = searchWords(q);
   } catch (error) {
     if (!(error instanceof SearchQueryError)) throw error;
     throw validationError([{ field: "q", code: "invalid_search", detail: error.message }], "query");
