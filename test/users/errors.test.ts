@@ -239,12 +239,12 @@ describe("GET /v1/users query validation", () => {
 
   it("an unknown query parameter → 400 naming it, never silently ignored", async () => {
     const problem = await expectProblem(
-      await call("GET", "/v1/users?filter=status%20eq%20%22active%22&limit=5", { token: tenant.key }),
+      await call("GET", "/v1/users?fliter=status%20eq%20%22active%22&limit=5", { token: tenant.key }),
       400,
       "VALIDATION_FAILED",
     );
     expect(problem.errors).toEqual([
-      { field: "filter", code: "unknown_parameter", detail: "Unknown parameter 'filter'." },
+      { field: "fliter", code: "unknown_parameter", detail: "Unknown parameter 'fliter'." },
     ]);
     const single = await call("GET", `/v1/users/usr_x?includedeleted=true`, { token: tenant.key });
     expect((await expectProblem(single, 400)).errors?.[0]?.field).toBe("includedeleted");
