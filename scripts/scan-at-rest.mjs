@@ -2,7 +2,7 @@
 // 1. Starts the worker locally (wrangler's programmatic API, workerd, every binding simulated) persisting into a
 //    fresh temporary directory, on a random free port, with throwaway secrets.
 // 2. Drives it over HTTP with marker values: a tenant, users with emails, phones and passwords (single, bulk,
-//    merge patch, idempotent create, password change), a TOTP enrolment with its recovery codes, an OAuth client
+//    merge patch, idempotent create, password change, found by search on part of the email), a TOTP enrolment with its recovery codes, an OAuth client
 //    and password logins (one wrong), a password-reset request.
 // 3. Stops it, then reads every file under the directory (SQLite databases, -wal and -shm files, KV and Durable
 //    Object storage) byte by byte for each marker, as given and lower-cased. Any hit fails (exit 1).
@@ -26,7 +26,11 @@ function mark(what, value) {
   markers.set(value, what);
   return value;
 }
-const email = (label) => mark(`email (${label})`, `Scan.${label}.${TAG}@Example.COM`);
+// the local part too: the search index (keyed n-grams of emails) must not hold any longer run of an address
+function email(label) {
+  mark(`email local part (${label})`, `Scan.${label}.${TAG}`);
+  return mark(`email (${label})`, `Scan.${label}.${TAG}@Example.COM`);
+}
 const password = (label) => mark(`password (${label})`, `Scan-${label}-Pass-${randomHex(6)}`);
 function phone(label) {
   const digits = Array.from(crypto.getRandomValues(new Uint8Array(9)), (b) => b % 10).join("");
@@ -124,6 +128,12 @@ async function exercise() {
     },
   });
   const created = bulk.results.map((r) => r.id);
+  // the search tables hold what they should (so that finding no marker in them means something)
+  const part = `bulkone.${TAG}@exa`.toLowerCase();
+  for (const query of [`q=${encodeURIComponent(part)}`, `filter=${encodeURIComponent(`email co "${part}"`)}`]) {
+    const found = await api("GET", `/v1/users?${query}`, { token: key });
+    if (found.data.length !== 1 || found.data[0].id !== created[0]) throw new Error(`search ${query} missed the user`);
+  }
   const idempotent = { email: email("Idempotent"), phone: phone("Idempotent") };
   for (let attempt = 0; attempt < 2; attempt++) {
     await api("POST", "/v1/users", {

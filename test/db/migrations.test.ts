@@ -7,6 +7,14 @@ import { bindingOf, poolDatabase, tableNames, triggerNames } from "../helpers/db
 
 const SHARED_TABLES = ["audit_events", "idempotency_keys"];
 const AUDIT_TRIGGERS = ["audit_events_no_delete", "audit_events_seal_only"];
+const SEARCH_TRIGGERS = [
+  "users_grams_on_delete",
+  "users_grams_on_insert",
+  "users_grams_on_update",
+  "users_text_on_delete",
+  "users_text_on_insert",
+  "users_text_on_update",
+];
 const LAST_TENANT_VERSION = tenantMigrations.at(-1)?.version;
 const LAST_CONTROL_VERSION = controlMigrations.at(-1)?.version;
 
@@ -62,7 +70,8 @@ describe("tenant databases", () => {
       expect.arrayContaining(["_schema_migrations", "users", "_batch_assertions", ...SHARED_TABLES]),
     );
     // tenant databases also un-verify an email when it changes (migrations/tenant/0004_user_tokens.sql)
-    expect(await triggerNames(db)).toEqual([...AUDIT_TRIGGERS, "users_email_changed"]);
+    // and keeps the search tables in step with users (migrations/tenant/0010_search.sql)
+    expect(await triggerNames(db)).toEqual([...AUDIT_TRIGGERS, "users_email_changed", ...SEARCH_TRIGGERS]);
     // and the tenant can use it at once
     const users = await call("GET", "/v1/users", { token: tenant.key });
     expect(users.status).toBe(200);

@@ -62,7 +62,9 @@ export const tenantDatabases = {
     const { results } = await db
       .prepare(
         // `_` is a LIKE wildcard: escape it, or a table such as "xcfy" would be skipped and survive the erase.
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'",
+        // Shadow tables (an FTS5 table's `_data`, `_idx`, …) may not be dropped by hand: their virtual table's
+        // DROP takes them along.
+        "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'virtual') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'",
       )
       .all<{ name: string }>();
     if (results.length === 0) return;

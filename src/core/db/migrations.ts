@@ -13,6 +13,7 @@ import tenantApiKeys from "../../../migrations/tenant/0006_api_keys.sql";
 import tenantOauth from "../../../migrations/tenant/0007_oauth.sql";
 import tenantCustomFields from "../../../migrations/tenant/0008_custom_fields.sql";
 import tenantScim from "../../../migrations/tenant/0009_scim.sql";
+import tenantSearch from "../../../migrations/tenant/0010_search.sql";
 
 export interface Migration {
   version: number;
@@ -41,6 +42,7 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 7, name: "0007_oauth", sql: [tenantOauth] },
   { version: 8, name: "0008_custom_fields", sql: [tenantCustomFields] },
   { version: 9, name: "0009_scim", sql: [tenantScim] },
+  { version: 10, name: "0010_search", sql: [tenantSearch] },
 ];
 
 export function statementsOf(migration: Migration): string[] {

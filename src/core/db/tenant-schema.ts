@@ -33,6 +33,9 @@ export const users = sqliteTable(
     piiIndex: text("pii_index", { mode: "json" }).$type<Record<string, string>>(),
     /** The provisioning client's id of the user (SCIM `externalId`), unique when set. */
     externalId: text("external_id"),
+    // keyed n-gram tokens for search (migrations/tenant/0010_search.sql; src/modules/search/keyed-grams.ts)
+    contactGrams: text("contact_grams"),
+    piiGrams: text("pii_grams"),
   },
   (t) => [
     index("users_created_idx").on(t.createdAt, t.id),
@@ -41,6 +44,7 @@ export const users = sqliteTable(
     index("users_key_version_idx").on(t.keyVersion),
     index("users_last_login_idx").on(t.lastLoginAt, t.id),
     uniqueIndex("users_external_id_idx").on(t.externalId).where(sql`${t.externalId} IS NOT NULL`),
+    index("users_grams_missing_idx").on(t.id).where(sql`${t.contactGrams} IS NULL`),
   ],
 );
 
@@ -64,7 +68,7 @@ export type RoleRow = typeof roles.$inferSelect;
 
 /** A users row as stored: personal data encrypted. */
 export type StoredUserRow = typeof users.$inferSelect;
-/** The columns that hold personal data sealed (ciphertexts, blind indexes, their key version). */
+/** The columns that hold personal data sealed (ciphertexts, blind indexes, their key version, n-gram tokens). */
 export type SealedUserColumns =
   | "emailCt"
   | "emailBidx"
@@ -72,7 +76,9 @@ export type SealedUserColumns =
   | "phoneBidx"
   | "keyVersion"
   | "piiAttributes"
-  | "piiIndex";
+  | "piiIndex"
+  | "contactGrams"
+  | "piiGrams";
 /** A user as the code handles it: personal data opened, in memory only (never written as such). */
 export type UserRow = Omit<StoredUserRow, SealedUserColumns> & {
   email: string;

@@ -1,9 +1,12 @@
 import { ApiError } from "../../core/errors";
 import { type CompiledFilter, compileFilter, type FilterCatalogue } from "../search/filter.compiler";
 import { FilterCompileError, FilterSyntaxError } from "../search/filter.errors";
-import { type FilterNode, parseFilter } from "../search/filter.parser";
+import { type CompareOperator, type FilterNode, parseFilter } from "../search/filter.parser";
+import { gramsMatch } from "../search/fulltext.query";
+import type { GramHasher } from "../search/keyed-grams";
 import { UserErrors } from "./users.errors";
-import { emailIndex, phoneIndex, type UserStore } from "./users.pii";
+import { normalizeEmail } from "./users.mapping";
+import { contactHashers, emailIndex, normalizePhone, phoneIndex, type UserStore } from "./users.pii";
 
 /**
  * `GET /v1/users?filter=`: the SCIM filter grammar over the user's fields (API.md, "Filter expressions").
@@ -23,11 +26,17 @@ const BUILT_IN: FilterCatalogue = {
   emailverified: { column: "(users.email_verified_at IS NOT NULL)", type: "boolean", filterable: true },
 };
 
-/** Email and phone are stored encrypted: exact matches go through their blind indexes (computed beforehand). */
+/**
+ * Email and phone are stored encrypted: exact matches go through their blind indexes, `co`/`sw`/`ew` through
+ * their keyed n-grams in `users_grams` (both computed beforehand, so that compiling stays synchronous).
+ */
 const SEALED = {
-  email: { column: "users.email_bidx", index: emailIndex },
-  phone: { column: "users.phone_bidx", index: phoneIndex },
-};
+  email: { column: "users.email_bidx", index: emailIndex, hasher: "email", normalize: normalizeEmail },
+  phone: { column: "users.phone_bidx", index: phoneIndex, hasher: "phone", normalize: normalizePhone },
+} as const;
+
+type PartOperator = "co" | "sw" | "ew";
+const PART_OPERATORS: ReadonlySet<CompareOperator> = new Set(["co", "sw", "ew"]);
 
 export type SealedAttribute = keyof typeof SEALED;
 
@@ -51,17 +60,27 @@ export async function compileUserFilter(
   options: { attributes?: FilterCatalogue; now: number; maxParams: number },
 ): Promise<CompiledFilter> {
   const catalogue: Record<string, FilterCatalogue[string]> = { ...BUILT_IN, ...options.attributes };
-  for (const [name, { column, index }] of Object.entries(SEALED)) {
+  const hashers = await contactHashers(store);
+  for (const [name, { column, index, hasher, normalize }] of Object.entries(SEALED)) {
     const tokens = await sealedTokens(tree, name, (value) => index(store, value));
+    const parts = await partTokens(tree, name, (value) => normalize(value), hashers[hasher]);
     catalogue[name] = {
       column,
       type: "string",
       filterable: true,
       compare: (op, value, bind) => {
+        if (typeof value === "string" && PART_OPERATORS.has(op)) {
+          const match = gramsMatch("contact", [parts.get(partKey(op as PartOperator, value)) ?? []]);
+          if (match === null) {
+            const least = op === "co" ? 3 : 2;
+            throw new FilterCompileError(`"${name} ${op}" needs a value of at least ${least} characters`, name);
+          }
+          return `users.rowid IN (SELECT rowid FROM users_grams WHERE users_grams MATCH ${bind(match)})`;
+        }
         const token = typeof value === "string" ? tokens.get(value) : undefined;
         if (op !== "eq" || token === undefined) {
           throw new FilterCompileError(
-            `"${name}" is stored encrypted: it supports eq, ne and pr with a string value`,
+            `"${name}" is stored encrypted: it supports eq, ne, co, sw, ew and pr with a string value`,
             name,
           );
         }
@@ -77,6 +96,44 @@ export async function compileUserFilter(
   }
 }
 
+function partKey(op: PartOperator, value: string): string {
+  return `${op}\u0000${value}`;
+}
+
+/**
+ * The keyed n-gram tokens of every `co`/`sw`/`ew` value `tree` gives `attribute`, keyed by `partKey`: the
+ * value's own trigrams, anchored at the start (`sw`) or the end (`ew`) through the boundary mark. Values too short
+ * for a trigram get no entry.
+ */
+async function partTokens(
+  tree: FilterNode,
+  attribute: string,
+  normalize: (value: string) => string,
+  hasher: GramHasher,
+): Promise<Map<string, string[]>> {
+  const wanted: [string, PartOperator, string][] = [];
+  walk(tree, (node) => {
+    if (node.type !== "compare" || node.attribute.toLowerCase() !== attribute) return;
+    if (typeof node.value === "string" && PART_OPERATORS.has(node.op)) {
+      wanted.push([partKey(node.op as PartOperator, node.value), node.op as PartOperator, node.value]);
+    }
+  });
+  const tokens = await Promise.all(
+    wanted.map(([, op, value]) => hasher.fragmentTokens(normalize(value), { start: op === "sw", end: op === "ew" })),
+  );
+  return new Map(wanted.flatMap(([key], i) => (tokens[i] ? [[key, tokens[i]] as const] : [])));
+}
+
+function walk(node: FilterNode, visit: (node: FilterNode) => void): void {
+  visit(node);
+  if (node.type === "and" || node.type === "or") {
+    walk(node.left, visit);
+    walk(node.right, visit);
+  } else if (node.type === "not") {
+    walk(node.filter, visit);
+  }
+}
+
 /** The blind index of every string `tree` compares `attribute` with, so that compiling can stay synchronous. */
 async function sealedTokens(
   tree: FilterNode,
@@ -84,17 +141,12 @@ async function sealedTokens(
   token: (value: string) => Promise<string>,
 ): Promise<Map<string, string>> {
   const values = new Set<string>();
-  const visit = (node: FilterNode): void => {
-    if (node.type === "and" || node.type === "or") {
-      visit(node.left);
-      visit(node.right);
-    } else if (node.type === "not") {
-      visit(node.filter);
-    } else if (node.type === "compare" && node.attribute.toLowerCase() === attribute) {
-      if (typeof node.value === "string") values.add(node.value);
+  walk(tree, (node) => {
+    if (node.type === "compare" && node.attribute.toLowerCase() === attribute) {
+      // `ne` compiles as the negation of `eq`
+      if (typeof node.value === "string" && (node.op === "eq" || node.op === "ne")) values.add(node.value);
     }
-  };
-  visit(tree);
+  });
   const list = [...values];
   const tokens = await Promise.all(list.map(token));
   return new Map(list.map((value, i) => [value, tokens[i] as string]));

@@ -4,12 +4,14 @@ import { activeDataKey, type DataKey, decryptField, encryptField } from "../../c
 import type { SealedUserColumns, StoredUserRow, UserRow } from "../../core/db/tenant-schema";
 import { liveFields, presentAttributes } from "../schema/attributes";
 import { tenantSchema } from "../schema/schema.service";
+import { type GramHasher, gramHasher } from "../search/keyed-grams";
 import { normalizeEmail } from "./users.mapping";
 
 /**
  * A user's personal data at rest (docs/security.md, "Personal data at rest"): email and phone are stored only as
  * AES-256-GCM ciphertexts under the tenant's data key (the user id and column as additional data) plus keyed
- * blind indexes for exact lookups and the unique email. The rest of the module handles `UserRow`s, opened.
+ * blind indexes for exact lookups and the unique email, and keyed n-gram tokens for part-of-value search
+ * (`contact_grams`). The rest of the module handles `UserRow`s, opened.
  */
 
 /** What reading or writing a tenant's users needs: its database, and the tenant (scope) and secrets for its keys. */
@@ -26,6 +28,33 @@ export interface SealedPii {
   phoneCt: string | null;
   phoneBidx: string | null;
   keyVersion: number;
+  contactGrams: string;
+}
+
+/** The keyed n-gram hashers of email and phone (search/keyed-grams.ts); share one set across a batch of rows. */
+export interface ContactHashers {
+  email: GramHasher;
+  phone: GramHasher;
+}
+
+export async function contactHashers(store: UserStore): Promise<ContactHashers> {
+  const [email, phone] = await Promise.all([
+    gramHasher(store.env.MASTER_KEY, store.scope, EMAIL),
+    gramHasher(store.env.MASTER_KEY, store.scope, PHONE),
+  ]);
+  return { email, phone };
+}
+
+/**
+ * What `users.contact_grams` holds for this email and phone: the email's tokens, then the phone's, each under its
+ * own key (so no phrase of one can match across into the other).
+ */
+async function contactGrams(hashers: ContactHashers, email: string, phone: string | null): Promise<string> {
+  const [emailTokens, phoneTokens] = await Promise.all([
+    hashers.email.valueTokens(normalizeEmail(email)),
+    phone === null ? [] : hashers.phone.valueTokens(normalizePhone(phone)),
+  ]);
+  return [...emailTokens, ...phoneTokens].join(" ");
 }
 
 /** A user's attributes as stored: `pii` custom fields sealed apart from the plain ones. */
@@ -65,20 +94,28 @@ export async function emailIndexes(store: UserStore, normalized: readonly string
   return new Map(tokens.map((token, i) => [token, unique[i] as string]));
 }
 
-/** Seals one user's personal data under `key` (the tenant's active data key unless given). */
+/**
+ * Seals one user's personal data under `key` (the tenant's active data key unless given). Batches pass one
+ * `hashers` for all their rows, so a trigram common to many rows is signed once.
+ */
 export async function sealPii(
   store: UserStore,
   user: { id: string; email: string; phone: string | null },
   key?: DataKey,
+  hashers?: ContactHashers,
 ): Promise<SealedPii> {
-  const dataKey = key ?? (await activeDataKey(store.env, store.scope));
-  const [emailCt, emailBidx, phoneCt, phoneBidx] = await Promise.all([
+  const [dataKey, gramHashers] = await Promise.all([
+    key ?? activeDataKey(store.env, store.scope),
+    hashers ?? contactHashers(store),
+  ]);
+  const [emailCt, emailBidx, phoneCt, phoneBidx, grams] = await Promise.all([
     encryptField(dataKey, context(EMAIL, user.id), user.email),
     emailIndex(store, user.email),
     user.phone === null ? null : encryptField(dataKey, context(PHONE, user.id), user.phone),
     user.phone === null ? null : phoneIndex(store, user.phone),
+    contactGrams(gramHashers, user.email, user.phone),
   ]);
-  return { emailCt, emailBidx, phoneCt, phoneBidx, keyVersion: dataKey.version };
+  return { emailCt, emailBidx, phoneCt, phoneBidx, keyVersion: dataKey.version, contactGrams: grams };
 }
 
 async function openField(store: UserStore, column: string, userId: string, ciphertext: string): Promise<string> {
@@ -106,8 +143,18 @@ export type Opened<T> = Omit<T, SealedUserColumns> & { email: string; emailNorma
  * `attributes` are presented against the tenant's schema (`pii` fields opened, background changes applied).
  */
 export async function openUserRow<T extends object>(store: UserStore, row: Sealed<T>): Promise<Opened<T>> {
-  const { emailCt, emailBidx, phoneCt, phoneBidx, keyVersion, piiAttributes, piiIndex, ...rest } = row as Sealed<T> &
-    Partial<StoredUserRow>;
+  const {
+    emailCt,
+    emailBidx,
+    phoneCt,
+    phoneBidx,
+    keyVersion,
+    piiAttributes,
+    piiIndex,
+    contactGrams,
+    piiGrams,
+    ...rest
+  } = row as Sealed<T> & Partial<StoredUserRow>;
   const opened = {
     ...(rest as Omit<T, SealedUserColumns>),
     ...(await openPii(store, { id: row.id, emailCt, phoneCt })),
@@ -198,20 +245,28 @@ export function openUserRows<T extends object>(store: UserStore, rows: readonly 
   return Promise.all(rows.map((row) => openUserRow(store, row)));
 }
 
+/** A user as it is stored: its personal data sealed (`pii_grams` is the schema module's to write). */
+export type SealedUserRow = Omit<StoredUserRow, "piiGrams">;
+
 /** A user as it is stored: its personal data sealed. */
-export async function sealUserRow(store: UserStore, row: UserRow, key?: DataKey): Promise<StoredUserRow> {
+export async function sealUserRow(
+  store: UserStore,
+  row: UserRow,
+  key?: DataKey,
+  hashers?: ContactHashers,
+): Promise<SealedUserRow> {
   const { email, emailNormalized, phone, ...rest } = row;
   const dataKey = key ?? (await activeDataKey(store.env, store.scope));
   const [pii, attributes] = await Promise.all([
-    sealPii(store, row, dataKey),
+    sealPii(store, row, dataKey, hashers),
     sealAttributes(store, row.id, row.attributes, dataKey),
   ]);
   return { ...rest, ...pii, ...attributes };
 }
 
-/** Seals many rows under one active key (read once). */
-export async function sealUserRows(store: UserStore, rows: readonly UserRow[]): Promise<StoredUserRow[]> {
+/** Seals many rows under one active key (read once) and one set of n-gram hashers. */
+export async function sealUserRows(store: UserStore, rows: readonly UserRow[]): Promise<SealedUserRow[]> {
   if (rows.length === 0) return [];
-  const key = await activeDataKey(store.env, store.scope);
-  return Promise.all(rows.map((row) => sealUserRow(store, row, key)));
+  const [key, hashers] = await Promise.all([activeDataKey(store.env, store.scope), contactHashers(store)]);
+  return Promise.all(rows.map((row) => sealUserRow(store, row, key, hashers)));
 }

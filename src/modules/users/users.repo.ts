@@ -7,10 +7,12 @@ import { toStatement } from "../../core/db/statements";
 import { type StoredUserRow, type UserRow, users } from "../../core/db/tenant-schema";
 import { batchWithSchema } from "../schema/schema.service";
 import type { CompiledFilter } from "../search/filter.compiler";
+import type { HitsQuery } from "../search/fulltext.query";
 import {
   emailIndexes,
   openUserRow,
   openUserRows,
+  type SealedUserRow,
   sealAttributes,
   sealPii,
   sealUserRows,
@@ -102,9 +104,10 @@ const USER_COLUMNS = [
   "pii_attributes",
   "pii_index",
   "external_id",
+  "contact_grams",
 ] as const;
 
-function columnValues(row: StoredUserRow): unknown[] {
+function columnValues(row: SealedUserRow): unknown[] {
   return [
     row.id,
     row.emailCt,
@@ -129,6 +132,7 @@ function columnValues(row: StoredUserRow): unknown[] {
     row.piiAttributes === null ? null : JSON.stringify(row.piiAttributes),
     row.piiIndex === null ? null : JSON.stringify(row.piiIndex),
     row.externalId,
+    row.contactGrams,
   ];
 }
 
@@ -149,7 +153,8 @@ export async function insertUsersMany(
 }
 
 export interface ListPosition {
-  value: string;
+  /** The sort key of the last row seen: a time, or the relevance score. */
+  value: string | number;
   id: string;
 }
 
@@ -177,6 +182,8 @@ export type UserView = Pick<
   UserRow,
   Exclude<keyof typeof VIEW_COLUMNS, "emailCt" | "phoneCt" | "piiAttributes"> | "email" | "phone"
 >;
+/** A listed user; `score` (its relevance, lower is better) when the list is sorted by relevance. */
+export type ListedUser = UserView & { score?: number };
 
 export interface ListOptions {
   sort: UserSort;
@@ -185,49 +192,103 @@ export interface ListOptions {
   limit: number;
   /** A compiled filter (users.filter.ts) whose columns are named `users.<column>`. */
   filter?: CompiledFilter | undefined;
+  /** A compiled full-text search (users.search.ts); required by `sort: "relevance"`. */
+  search?: HitsQuery | undefined;
   /** Also count every user the list matches (ignoring the cursor), in the same round trip. */
   count?: boolean;
 }
 
 /** A compiled fragment as drizzle SQL: its `?` placeholders (the compiler writes no other `?`) take `params`. */
-function fromCompiled({ sql: text, params }: CompiledFilter): SQL {
+function fromCompiled({ sql: text, params }: { sql: string; params: readonly unknown[] }): SQL {
   const parts = text.split("?");
   if (parts.length !== params.length + 1) throw new Error("compiled filter: placeholders and parameters disagree");
   return sql.join(parts.flatMap((part, i) => (i === 0 ? [sql.raw(part)] : [sql.param(params[i - 1]), sql.raw(part)])));
 }
 
+/**
+ * One page of users (and with `count`, their number, in the same batch: one D1 round trip either way). With a
+ * search, the users it finds are those of its hits query (FTS5 lookups by rowid); sorted by relevance, the page is
+ * `rankedPage`.
+ */
 export async function listUsers(
   store: UserStore,
   options: ListOptions,
-): Promise<{ rows: UserView[]; total: number | null }> {
-  const descending = options.sort.startsWith("-");
-  const column = options.sort.endsWith("updatedAt") ? users.updatedAt : users.createdAt;
-  const matching: (SQL | undefined)[] = [];
-  if (!options.includeDeleted) matching.push(ne(users.status, "deleted"));
-  if (options.filter) matching.push(fromCompiled(options.filter));
-  const conditions = [...matching];
-  if (options.after) {
-    const { value, id } = options.after;
-    const beyond = descending ? lt : gt;
-    conditions.push(or(beyond(column, value), and(eq(column, value), beyond(users.id, id))));
-  }
-  const order = descending ? desc : asc;
-  const orm = drizzle(store.db);
-  const page = orm
-    .select(VIEW_COLUMNS)
-    .from(users)
-    .where(and(...conditions))
-    .orderBy(order(column), order(users.id))
-    .limit(options.limit);
+): Promise<{ rows: ListedUser[]; total: number | null }> {
+  const page = pageQuery(store, options);
   if (!options.count) return { rows: await openUserRows(store, await page), total: null };
+  const orm = drizzle(store.db);
   const [rows, counted] = await orm.batch([
     page,
     orm
       .select({ total: sql<number>`count(*)` })
       .from(users)
-      .where(and(...matching)),
+      .where(and(...matchingConditions(options), searched(options))),
   ]);
   return { rows: await openUserRows(store, rows), total: counted[0]?.total ?? 0 };
+}
+
+/** What every listed user must satisfy, search apart: live (unless includeDeleted), and the filter. */
+function matchingConditions(options: ListOptions): SQL[] {
+  const matching: SQL[] = [];
+  if (!options.includeDeleted) matching.push(ne(users.status, "deleted"));
+  if (options.filter) matching.push(fromCompiled(options.filter));
+  return matching;
+}
+
+/** The search as a condition: the user's rowid among the hits (each FTS5 lookup runs once, materialised). */
+function searched(options: ListOptions): SQL | undefined {
+  return options.search && sql`${users}.rowid IN (SELECT rid FROM (${fromCompiled(options.search)}))`;
+}
+
+/** The query of one page (exported for the query-plan checks in test/search). */
+export function pageQuery(store: UserStore, options: ListOptions) {
+  const matching = matchingConditions(options);
+  if (options.sort === "relevance") return rankedPage(store, options, matching);
+  const found = searched(options);
+  return sortedPage(store, options, found ? [...matching, found] : matching);
+}
+
+/** Keyset pagination on (time, id), through `users_created_idx` / `users_updated_idx`. */
+function sortedPage(store: UserStore, options: ListOptions, matching: readonly SQL[]) {
+  const descending = options.sort.startsWith("-");
+  const column = options.sort.endsWith("updatedAt") ? users.updatedAt : users.createdAt;
+  const conditions: (SQL | undefined)[] = [...matching];
+  if (options.after) {
+    const { id } = options.after;
+    const value = String(options.after.value);
+    const beyond = descending ? lt : gt;
+    conditions.push(or(beyond(column, value), and(eq(column, value), beyond(users.id, id))));
+  }
+  const order = descending ? desc : asc;
+  return drizzle(store.db)
+    .select(VIEW_COLUMNS)
+    .from(users)
+    .where(and(...conditions))
+    .orderBy(order(column), order(users.id))
+    .limit(options.limit);
+}
+
+/**
+ * Keyset pagination on (score, id), best first. The inner query ranks the hits and keeps one page of rowids,
+ * reading of each hit's row only what the conditions need; the outer one reads the page's rows in full, so a
+ * search that finds many users does not carry every row's columns through the sort.
+ */
+function rankedPage(store: UserStore, options: ListOptions, matching: readonly SQL[]) {
+  if (!options.search) throw new Error("a relevance sort needs a search");
+  const conditions: SQL[] = [...matching];
+  if (options.after) {
+    const { value, id } = options.after;
+    conditions.push(sql`(hits.score > ${value} OR (hits.score = ${value} AND ${users.id} > ${id}))`);
+  }
+  const where = conditions.length > 0 ? sql`WHERE ${and(...conditions)}` : sql``;
+  const ranked = sql`SELECT hits.rid AS rid, hits.score AS score, ${users.id} AS id
+    FROM (${fromCompiled(options.search)}) AS hits JOIN ${users} ON ${users}.rowid = hits.rid ${where}
+    ORDER BY hits.score, ${users.id} LIMIT ${options.limit}`;
+  return drizzle(store.db)
+    .select({ ...VIEW_COLUMNS, score: sql<number>`page.score` })
+    .from(users)
+    .innerJoin(sql`(${ranked}) AS page`, sql`page.rid = ${users}.rowid`)
+    .orderBy(sql`page.score`, sql`page.id`);
 }
 
 /**

@@ -51,7 +51,27 @@ const listRoute = defineRoute({
   permission: "users:read",
   request: {
     query: PageQuerySchema.extend({
-      sort: z.enum(USER_SORTS).default("createdAt").openapi({ description: "Order; `-` for descending." }),
+      q: z
+        .string()
+        .max(200)
+        .optional()
+        .openapi({
+          description:
+            "Full-text search: every word of three characters or more must be part of the user's name, username, " +
+            "email, phone or a `searchable` custom field, in any case (shorter words are ignored; a `q` without " +
+            "any such word, or with more than 8, is a 400). Works with `filter`, `sort`, `includeDeleted` and " +
+            "`count`; sorted by `relevance` unless `sort` says otherwise.",
+          example: "ada example.com",
+        }),
+      sort: z
+        .enum(USER_SORTS)
+        .optional()
+        .openapi({
+          description:
+            "Order; `-` for descending. `relevance` (best match first, by bm25; only with `q`) is the default " +
+            "with `q`, `createdAt` without. A relevance order is stable while the users do not change: a write " +
+            "between two pages can move a user across the cursor.",
+        }),
       filter: z
         .string()
         .max(4096)

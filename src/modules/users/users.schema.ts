@@ -126,5 +126,6 @@ export const DeleteQuerySchema = z.strictObject({
   }),
 });
 
-export const USER_SORTS = ["createdAt", "-createdAt", "updatedAt", "-updatedAt"] as const;
+/** `relevance`: best search match first (only with `q`, whose default order it is). */
+export const USER_SORTS = ["createdAt", "-createdAt", "updatedAt", "-updatedAt", "relevance"] as const;
 export type UserSort = (typeof USER_SORTS)[number];

@@ -6,6 +6,7 @@ import { ApiError } from "../../core/errors";
 import { assertIfMatch, etagOf } from "../../core/http/etag";
 import type { Json } from "../../core/http/merge-patch";
 import { decodeCursor, pageOf } from "../../core/http/pagination";
+import { validationError } from "../../core/http/validation";
 import { fieldCatalogue } from "../schema/fields.catalogue";
 import { uniqueFieldConflict } from "../schema/fields.indexes";
 import { schemaChanged, schemaGuard, tenantSchema } from "../schema/schema.service";
@@ -23,8 +24,9 @@ import {
   planSoftDelete,
   planUpdate,
 } from "./users.plans";
-import { findUser, listUsers as listUserRows, type UserView } from "./users.repo";
+import { findUser, type ListedUser, listUsers as listUserRows } from "./users.repo";
 import type { CreateUserInput, User, UserSort } from "./users.schema";
+import { compileUserSearch } from "./users.search";
 import { endSessionsIfRightsChanged } from "./users.sessions";
 
 export interface VersionedUser {
@@ -140,34 +142,60 @@ export async function purgeUser(ctx: ServiceContext, id: string, ifMatch: string
 export interface UserListQuery {
   limit: number;
   cursor?: string | undefined;
-  sort: UserSort;
+  /** Default: `relevance` with `q`, else `createdAt`. */
+  sort?: UserSort | undefined;
   includeDeleted: boolean;
   filter?: string | undefined;
+  q?: string | undefined;
   count?: boolean | undefined;
+}
+
+/** A short tag of a query string, so that a cursor is bound to the filter or search it was made for. */
+async function tagOf(name: string, text: string | undefined): Promise<string> {
+  return text === undefined ? "" : `:${name}${(await sha256Hex(text)).slice(0, 16)}`;
 }
 
 export async function listUsers(
   ctx: ServiceContext,
   query: UserListQuery,
 ): Promise<{ data: User[]; nextCursor: string | null; total?: number }> {
+  const sort = query.sort ?? (query.q === undefined ? "createdAt" : "relevance");
+  if (sort === "relevance" && query.q === undefined) {
+    throw validationError(
+      [{ field: "sort", code: "needs_q", detail: "Sorting by relevance needs a search (`q`)." }],
+      "query",
+    );
+  }
   const tree = query.filter === undefined ? undefined : parseUserFilter(query.filter);
-  // a cursor belongs to one order and one filter: another filter's cursor would skip or repeat users
-  const filterTag = query.filter === undefined ? "" : `:${(await sha256Hex(query.filter)).slice(0, 16)}`;
-  const kind = `users:${query.sort}:${query.includeDeleted ? "all" : "live"}${filterTag}`;
-  const position = query.cursor ? decodeCursor(kind, query.cursor, ["string", "string"]) : null;
-  const after = position ? { value: position[0], id: position[1] } : null;
-  // the list binds at most 4 parameters of its own (status, cursor value and id twice, limit)
+  const search = query.q === undefined ? undefined : await compileUserSearch(ctx, query.q);
+  // a cursor belongs to one order, one filter and one search: another's cursor would skip or repeat users
+  const tags = (await tagOf("f", query.filter)) + (await tagOf("q", search?.words.join(" ")));
+  const kind = `users:${sort}:${query.includeDeleted ? "all" : "live"}${tags}`;
+  const after = query.cursor ? decodePosition(kind, query.cursor, sort === "relevance") : null;
+  // the list binds at most 4 parameters of its own (status, cursor value and id twice, limit), and the search's
+  const reserved = 6 + (search?.params.length ?? 0);
   const attributes = tree && (await fieldCatalogue(ctx, await tenantSchema(ctx), tree));
   const filter =
-    tree && (await compileUserFilter(ctx, tree, { attributes, now: Date.now(), maxParams: D1_MAX_PARAMS - 6 }));
+    tree && (await compileUserFilter(ctx, tree, { attributes, now: Date.now(), maxParams: D1_MAX_PARAMS - reserved }));
   const { rows, total } = await listUserRows(ctx, {
     ...query,
+    sort,
     after,
     filter,
+    search,
     count: query.count === true,
     limit: query.limit + 1,
   });
-  const sortValue = (row: UserView) => (query.sort.endsWith("updatedAt") ? row.updatedAt : row.createdAt);
+  const sortValue = (row: ListedUser) =>
+    sort === "relevance" ? (row.score ?? 0) : sort.endsWith("updatedAt") ? row.updatedAt : row.createdAt;
   const page = pageOf(rows, query.limit, kind, (row) => [sortValue(row), row.id], toUser);
   return total === null ? page : { ...page, total };
+}
+
+/** The (sort value, id) a cursor holds: a relevance score is a number, a time a string. */
+function decodePosition(kind: string, cursor: string, ranked: boolean): { value: string | number; id: string } {
+  const [value, id] = ranked
+    ? decodeCursor(kind, cursor, ["number", "string"])
+    : decodeCursor(kind, cursor, ["string", "string"]);
+  return { value, id };
 }

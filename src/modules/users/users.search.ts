@@ -1,0 +1,50 @@
+import { validationError } from "../../core/http/validation";
+import {
+  ftsString,
+  gramsMatch,
+  type HitsQuery,
+  hitsQuery,
+  SearchQueryError,
+  searchWords,
+} from "../search/fulltext.query";
+import { normalizeEmail } from "./users.mapping";
+import { type ContactHashers, contactHashers, normalizePhone, type UserStore } from "./users.pii";
+
+/**
+ * `GET /v1/users?q=` (API.md, "Schema, search, SCIM"): every word of three characters or more must be part of the
+ * user's name, username, searchable custom fields, email or phone, in any case. Name, username and fields are
+ * matched in `users_text`; email and phone, stored encrypted, through their keyed n-grams in `users_grams`.
+ */
+
+export interface UserSearch extends HitsQuery {
+  /** The words searched for, as normalised: what a cursor is bound to. */
+  words: string[];
+}
+
+/** A phone (E.164) has only digits and a leading `+`: a word with anything else cannot be part of one. */
+const PHONE_FRAGMENT = /^\+?[0-9]+$/;
+
+async function gramsTerm(hashers: ContactHashers, word: string): Promise<string | null> {
+  const phone = normalizePhone(word);
+  const [email, phoneTokens] = await Promise.all([
+    hashers.email.fragmentTokens(normalizeEmail(word)),
+    PHONE_FRAGMENT.test(phone) ? hashers.phone.fragmentTokens(phone) : null,
+  ]);
+  return gramsMatch("contact", [email ?? [], phoneTokens ?? []]);
+}
+
+/** Compiles `q`, or answers 400 VALIDATION_FAILED on `q` when no word is long enough or there are too many. */
+export async function compileUserSearch(store: UserStore, q: string): Promise<UserSearch> {
+  let words: string[];
+  try {
+    words = searchWords(q);
+  } catch (error) {
+    if (!(error instanceof SearchQueryError)) throw error;
+    throw validationError([{ field: "q", code: "invalid_search", detail: error.message }], "query");
+  }
+  const hashers = await contactHashers(store);
+  const terms = await Promise.all(
+    words.map(async (word) => ({ text: ftsString(word), grams: await gramsTerm(hashers, word) })),
+  );
+  return { ...hitsQuery(terms), words: words.map((word) => word.toLowerCase()) };
+}
