@@ -1,8 +1,10 @@
 import type { ServiceContext } from "../../core/context";
 import { loggableError } from "../../core/http/error-handler";
+import { reindexTextRange } from "../search/fulltext.schema";
 import type { UserStore } from "../users/users.pii";
 import { convertValue } from "./attributes";
 import { attributePath } from "./fields.indexes";
+import { searchableNames } from "./fields.search";
 import { checkValue } from "./fields.values";
 import { advanceJob, deleteFieldRow, loadSchema, type SchemaJob, type StoredField } from "./schema.repo";
 
@@ -127,8 +129,8 @@ async function chunkStatements(
     case "convert":
       return convertStatements(db, field, after, upper);
     case "reindex":
-      // the search triggers fire on any UPDATE OF attributes: rewriting it unchanged re-indexes the row
-      return [db.prepare(`UPDATE users SET attributes = attributes WHERE ${range}`).bind(after, upper)];
+      // the searchable fields changed: the chunk's users_text entries are written again with the current ones
+      return reindexTextRange(db, searchableNames(await loadSchema(db)), after, upper);
   }
 }
 

@@ -21,6 +21,7 @@ import { dropIndex, indexStatements, needsIndex } from "./fields.indexes";
 import { runSchemaJobsInBackground } from "./fields.jobs";
 import { definitionErrors } from "./fields.rules";
 import type { CreateFieldInput, Field, FieldPatch } from "./fields.schema";
+import { searchTriggerChange, withField } from "./fields.search";
 import type { FieldDefinition } from "./fields.types";
 import { SchemaErrors } from "./schema.errors";
 import {
@@ -149,9 +150,12 @@ export async function createField(ctx: ServiceContext, input: CreateFieldInput):
   );
   if (violations.count > 0) throw refuse(violations, "would not fit this field");
   const jobs = field.default !== null ? [newJob(field, "backfill", {}, at)] : [];
+  // free-form values already under this name are searchable from now on: index them
+  if (field.searchable && present.count > 0) jobs.push(newJob(field, "reindex", {}, at));
   await commitChange(ctx, schema, "custom_field.created", null, field, [
     insertField(ctx.db, field),
     ...(needsIndex(field) ? indexStatements(ctx.db, field) : []),
+    ...searchTriggerChange(ctx.db, schema, withField(schema, field)),
     ...jobs.map((job) => insertJob(ctx.db, job)),
   ]);
   return getField(ctx, field.name);
@@ -184,6 +188,13 @@ async function planFieldChange(
   const errors: FieldError[] = [];
   if (patch.pii !== undefined && patch.pii !== current.pii) {
     errors.push({ field: "pii", code: "immutable", detail: "pii is fixed at creation: create a new field instead." });
+  }
+  if (current.pii && patch.searchable !== undefined && patch.searchable !== current.searchable) {
+    errors.push({
+      field: "searchable",
+      code: "immutable",
+      detail: "A pii field's search tokens are made when values are sealed: searchable is fixed at creation.",
+    });
   }
   if (errors.length > 0) throw validationError(errors, "field definition");
   const next = patched(current, patch);
@@ -223,6 +234,7 @@ async function planFieldChange(
   if (next.default !== null && JSON.stringify(next.default) !== JSON.stringify(current.default)) {
     jobs.push(newJob(next, "backfill", {}, at));
   }
+  if (next.searchable !== current.searchable) jobs.push(newJob(next, "reindex", {}, at));
   next.updatedAt = at;
   next.version = current.version + 1;
   return { next, violations: merge(...checks), jobs };
@@ -263,6 +275,7 @@ export async function updateField(
   await commitChange(ctx, schema, "custom_field.updated", current, next, [
     updateFieldRow(ctx.db, next, current.version),
     ...(indexChanged ? indexStatements(ctx.db, next) : []),
+    ...searchTriggerChange(ctx.db, schema, withField(schema, next)),
     ...jobs.map((job) => insertJob(ctx.db, job)),
   ]);
   return getField(ctx, next.name);
@@ -277,6 +290,7 @@ export async function deleteField(ctx: ServiceContext, name: string, ifMatch: st
   await commitChange(ctx, schema, "custom_field.deleted", current, null, [
     updateFieldRow(ctx.db, deleted, current.version),
     dropIndex(ctx.db, current),
+    ...searchTriggerChange(ctx.db, schema, withField(schema, deleted)),
     insertJob(ctx.db, newJob(current, "purge", {}, at)),
   ]);
 }

@@ -87,6 +87,24 @@ export async function reindexSearchText(
   return last ?? null;
 }
 
+/** The statements that re-index the users with rowids in (after, upper] for these fields (a schema job's chunk). */
+export function reindexTextRange(
+  db: D1Database,
+  fields: readonly string[],
+  after: number,
+  upper: number,
+): D1PreparedStatement[] {
+  return [
+    db.prepare("DELETE FROM users_text WHERE rowid > ? AND rowid <= ?").bind(after, upper),
+    db
+      .prepare(
+        `INSERT INTO users_text (rowid, name, username, fields)
+         SELECT rowid, name, username, ${fieldsExpression(fields, "users")} FROM users WHERE rowid > ? AND rowid <= ?`,
+      )
+      .bind(after, upper),
+  ];
+}
+
 /**
  * Rebuilds the `users_grams` entries of the next `limit` users after `afterRowid` from their `contact_grams` and
  * `pii_grams` columns; returns the last rowid done, or null when none was left. Not needed in normal operation

@@ -62,6 +62,19 @@ export interface SealedAttributes {
   attributes: Record<string, unknown>;
   piiAttributes: Record<string, string> | null;
   piiIndex: Record<string, string> | null;
+  /** Keyed n-gram tokens of the `searchable` pii fields' values (one key for all of a tenant's pii fields). */
+  piiGrams: string | null;
+}
+
+/** The keyed n-gram hasher of `pii` custom fields (searched by `q=` without their plaintext). */
+export function piiHasher(store: UserStore): Promise<GramHasher> {
+  return gramHasher(store.env.MASTER_KEY, store.scope, "users.attributes");
+}
+
+/** A searchable pii value as its n-grams are taken: text, NFC, lower-case (as `q=` words are). */
+export function piiSearchText(value: unknown): string[] {
+  const items = Array.isArray(value) ? value : [value];
+  return items.map((item) => String(item).normalize("NFC").toLowerCase());
 }
 
 function context(column: string, userId: string): string {
@@ -190,10 +203,12 @@ export async function sealAttributes(
   key: DataKey,
 ): Promise<SealedAttributes> {
   const piiFields = liveFields(await tenantSchema(store)).filter((field) => field.pii);
-  if (piiFields.length === 0) return { attributes, piiAttributes: null, piiIndex: null };
+  if (piiFields.length === 0) return { attributes, piiAttributes: null, piiIndex: null, piiGrams: null };
+  const hasher = piiFields.some((field) => field.searchable) ? await piiHasher(store) : null;
   const plain = { ...attributes };
   const sealed: Record<string, string> = {};
   const index: Record<string, string> = {};
+  const grams: string[] = [];
   await Promise.all(
     piiFields.map(async (field) => {
       const value = plain[field.name];
@@ -201,9 +216,17 @@ export async function sealAttributes(
       if (value === undefined || value === null) return;
       sealed[field.id] = await encryptField(key, context(attributeColumn(field.id), userId), JSON.stringify(value));
       if (field.filterable || field.unique) index[field.id] = await attributeIndex(store, field.id, value);
+      if (field.searchable && hasher) {
+        for (const text of piiSearchText(value)) grams.push((await hasher.valueTokens(text)).join(" "));
+      }
     }),
   );
-  return { attributes: plain, piiAttributes: sealed, piiIndex: index };
+  return {
+    attributes: plain,
+    piiAttributes: sealed,
+    piiIndex: index,
+    piiGrams: grams.length > 0 ? grams.join(" ") : null,
+  };
 }
 
 /** The opened `pii` field values of a row, by field id. */
@@ -245,8 +268,8 @@ export function openUserRows<T extends object>(store: UserStore, rows: readonly 
   return Promise.all(rows.map((row) => openUserRow(store, row)));
 }
 
-/** A user as it is stored: its personal data sealed (`pii_grams` is the schema module's to write). */
-export type SealedUserRow = Omit<StoredUserRow, "piiGrams">;
+/** A user as it is stored: its personal data sealed. */
+export type SealedUserRow = StoredUserRow;
 
 /** A user as it is stored: its personal data sealed. */
 export async function sealUserRow(

@@ -105,6 +105,7 @@ const USER_COLUMNS = [
   "pii_index",
   "external_id",
   "contact_grams",
+  "pii_grams",
 ] as const;
 
 function columnValues(row: SealedUserRow): unknown[] {
@@ -133,6 +134,7 @@ function columnValues(row: SealedUserRow): unknown[] {
     row.piiIndex === null ? null : JSON.stringify(row.piiIndex),
     row.externalId,
     row.contactGrams,
+    row.piiGrams,
   ];
 }
 

@@ -1,4 +1,6 @@
 import { validationError } from "../../core/http/validation";
+import { liveFields } from "../schema/attributes";
+import { tenantSchema } from "../schema/schema.service";
 import {
   ftsString,
   gramsMatch,
@@ -7,8 +9,16 @@ import {
   SearchQueryError,
   searchWords,
 } from "../search/fulltext.query";
+import type { GramHasher } from "../search/keyed-grams";
 import { normalizeEmail } from "./users.mapping";
-import { type ContactHashers, contactHashers, normalizePhone, type UserStore } from "./users.pii";
+import {
+  type ContactHashers,
+  contactHashers,
+  normalizePhone,
+  piiHasher,
+  piiSearchText,
+  type UserStore,
+} from "./users.pii";
 
 /**
  * `GET /v1/users?q=` (API.md, "Schema, search, SCIM"): every word of three characters or more must be part of the
@@ -24,13 +34,16 @@ export interface UserSearch extends HitsQuery {
 /** A phone (E.164) has only digits and a leading `+`: a word with anything else cannot be part of one. */
 const PHONE_FRAGMENT = /^\+?[0-9]+$/;
 
-async function gramsTerm(hashers: ContactHashers, word: string): Promise<string | null> {
+async function gramsTerm(hashers: ContactHashers, pii: GramHasher | null, word: string): Promise<string | null> {
   const phone = normalizePhone(word);
-  const [email, phoneTokens] = await Promise.all([
+  const [email, phoneTokens, piiTokens] = await Promise.all([
     hashers.email.fragmentTokens(normalizeEmail(word)),
     PHONE_FRAGMENT.test(phone) ? hashers.phone.fragmentTokens(phone) : null,
+    pii ? pii.fragmentTokens(piiSearchText(word)[0] ?? "") : null,
   ]);
-  return gramsMatch("contact", [email ?? [], phoneTokens ?? []]);
+  const either = [gramsMatch("contact", [email ?? [], phoneTokens ?? []]), gramsMatch("pii", [piiTokens ?? []])];
+  const present = either.filter((match) => match !== null);
+  return present.length === 0 ? null : present.join(" OR ");
 }
 
 /** Compiles `q`, or answers 400 VALIDATION_FAILED on `q` when no word is long enough or there are too many. */
@@ -43,8 +56,11 @@ export async function compileUserSearch(store: UserStore, q: string): Promise<Us
     throw validationError([{ field: "q", code: "invalid_search", detail: error.message }], "query");
   }
   const hashers = await contactHashers(store);
+  // searchable pii custom fields are matched through their own keyed n-grams
+  const searchesPii = liveFields(await tenantSchema(store)).some((field) => field.pii && field.searchable);
+  const pii = searchesPii ? await piiHasher(store) : null;
   const terms = await Promise.all(
-    words.map(async (word) => ({ text: ftsString(word), grams: await gramsTerm(hashers, word) })),
+    words.map(async (word) => ({ text: ftsString(word), grams: await gramsTerm(hashers, pii, word) })),
   );
   return { ...hitsQuery(terms), words: words.map((word) => word.toLowerCase()) };
 }
