@@ -92,3 +92,27 @@ function attributesIn(tree: FilterNode): Set<string> {
   });
   return names;
 }
+
+/**
+ * The ORDER BY expression of a sortable field (by name, or previous name while accepted): its index expression
+ * with the index's collation, or during a rename both places; null when no live sortable field has that name.
+ * A field being converted to another type cannot be sorted on until that is done.
+ */
+export function sortExpression(schema: LoadedSchema, name: string): string | null {
+  const field = schema.fields.find(
+    (candidate) =>
+      candidate.deletedAt === null &&
+      (candidate.name.toLowerCase() === name.toLowerCase() ||
+        acceptedPreviousName(candidate)?.toLowerCase() === name.toLowerCase()),
+  );
+  if (!field || !field.sortable) return null;
+  const jobs = schema.jobs.filter((job) => job.fieldId === field.id);
+  if (jobs.some((job) => job.kind === "convert")) {
+    throw new ApiError(SchemaErrors.FIELD_CHANGE_IN_PROGRESS, {
+      detail: `'${field.name}' is being converted to ${field.type}; sort on it once that is done.`,
+      headers: { "Retry-After": "30" },
+    });
+  }
+  const entry = plainEntry(field, jobs);
+  return entry.caseExact ? entry.column : `${entry.column} COLLATE NOCASE`;
+}

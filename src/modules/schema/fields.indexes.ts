@@ -57,10 +57,11 @@ export function dropIndex(db: D1Database, field: Pick<FieldDefinition, "id">): D
 export function indexStatements(db: D1Database, field: FieldDefinition): D1PreparedStatement[] {
   const statements = [dropIndex(db, field)];
   if (needsIndex(field)) {
-    const unique = field.unique ? "UNIQUE " : "";
+    // a unique index holds the value alone; another also holds the id, the tie-breaker of keyset pages
+    const [unique, tail] = field.unique ? ["UNIQUE ", ""] : ["", ", id"];
     statements.push(
       db.prepare(
-        `CREATE ${unique}INDEX "${indexName(field)}" ON users (${fieldColumn(field, false)}${collation(field)})`,
+        `CREATE ${unique}INDEX "${indexName(field)}" ON users (${fieldColumn(field, false)}${collation(field)}${tail})`,
       ),
     );
   }

@@ -155,9 +155,16 @@ export async function insertUsersMany(
 }
 
 export interface ListPosition {
-  /** The sort key of the last row seen: a time, or the relevance score. */
-  value: string | number;
+  /** The sort key of the last row seen: a time, the relevance score, or a custom field's value (maybe none). */
+  value: string | number | boolean | null;
   id: string;
+}
+
+/** A sort on an expression other than the two timestamps: a custom field, or `last_login_at` (values may be NULL). */
+export interface SortKey {
+  /** Trusted SQL (from the schema module or this module), with its collation when it has one. */
+  expression: string;
+  descending: boolean;
 }
 
 /** The columns a user's representation needs (lists leave out hashes and bookkeeping). */
@@ -184,8 +191,11 @@ export type UserView = Pick<
   UserRow,
   Exclude<keyof typeof VIEW_COLUMNS, "emailCt" | "phoneCt" | "piiAttributes"> | "email" | "phone"
 >;
-/** A listed user; `score` (its relevance, lower is better) when the list is sorted by relevance. */
-export type ListedUser = UserView & { score?: number };
+/**
+ * A listed user; `score` (its relevance, lower is better) when the list is sorted by relevance, `sortValue` (the
+ * sort expression's value) when by a `SortKey`.
+ */
+export type ListedUser = UserView & { score?: number; sortValue?: string | number | boolean | null };
 
 export interface ListOptions {
   sort: UserSort;
@@ -194,6 +204,8 @@ export interface ListOptions {
   limit: number;
   /** A compiled filter (users.filter.ts) whose columns are named `users.<column>`. */
   filter?: CompiledFilter | undefined;
+  /** Sorts by this expression instead of `sort` (which then only says the direction it came from). */
+  sortKey?: SortKey | undefined;
   /** A compiled full-text search (users.search.ts); required by `sort: "relevance"`. */
   search?: HitsQuery | undefined;
   /** Also count every user the list matches (ignoring the cursor), in the same round trip. */
@@ -247,7 +259,42 @@ export function pageQuery(store: UserStore, options: ListOptions) {
   const matching = matchingConditions(options);
   if (options.sort === "relevance") return rankedPage(store, options, matching);
   const found = searched(options);
-  return sortedPage(store, options, found ? [...matching, found] : matching);
+  const conditions = found ? [...matching, found] : matching;
+  return options.sortKey
+    ? keyedPage(store, options, options.sortKey, conditions)
+    : sortedPage(store, options, conditions);
+}
+
+/**
+ * Keyset pagination on (expression, id), for a sort key whose values may be missing. SQLite puts NULLs first
+ * ascending and last descending, so "after the cursor" includes or excludes the users without a value to match.
+ */
+function keyedPage(store: UserStore, options: ListOptions, key: SortKey, matching: readonly SQL[]) {
+  const expression = sql.raw(key.expression);
+  const conditions: SQL[] = [...matching];
+  if (options.after) {
+    const { value, id } = options.after;
+    const beyondId = key.descending ? sql`${users.id} < ${id}` : sql`${users.id} > ${id}`;
+    if (value === null) {
+      conditions.push(
+        key.descending
+          ? sql`(${expression} IS NULL AND ${beyondId})`
+          : sql`((${expression} IS NULL AND ${beyondId}) OR ${expression} IS NOT NULL)`,
+      );
+    } else {
+      const bound = typeof value === "boolean" ? Number(value) : value;
+      const beyond = key.descending ? sql`${expression} < ${bound}` : sql`${expression} > ${bound}`;
+      const nulls = key.descending ? sql` OR ${expression} IS NULL` : sql``;
+      conditions.push(sql`(${beyond} OR (${expression} = ${bound} AND ${beyondId})${nulls})`);
+    }
+  }
+  const order = key.descending ? sql`DESC` : sql`ASC`;
+  return drizzle(store.db)
+    .select({ ...VIEW_COLUMNS, sortValue: sql<string | number | null>`${expression}` })
+    .from(users)
+    .where(and(...conditions))
+    .orderBy(sql`${expression} ${order}`, sql`${users.id} ${order}`)
+    .limit(options.limit);
 }
 
 /** Keyset pagination on (time, id), through `users_created_idx` / `users_updated_idx`. */

@@ -8,6 +8,7 @@ import { validationHook } from "../../core/http/validation";
 import type { AppEnv } from "../../env";
 import { bulkRoute, runBulk } from "./users.bulk.routes";
 import {
+  ATTRIBUTE_SORT,
   CreateUserSchema,
   DeleteQuerySchema,
   IncludeDeletedQuerySchema,
@@ -15,6 +16,7 @@ import {
   UserIdParamSchema,
   UserPatchSchema,
   UserSchema,
+  type UserSort,
 } from "./users.schema";
 import * as users from "./users.service";
 
@@ -64,13 +66,22 @@ const listRoute = defineRoute({
           example: "ada example.com",
         }),
       sort: z
-        .enum(USER_SORTS)
+        .union([
+          z.enum(USER_SORTS),
+          z
+            .string()
+            .regex(ATTRIBUTE_SORT, "A built-in order, or attributes.<name> of a sortable custom field.")
+            .transform((value) => value as UserSort),
+        ])
         .optional()
         .openapi({
           description:
             "Order; `-` for descending. `relevance` (best match first, by bm25; only with `q`) is the default " +
             "with `q`, `createdAt` without. A relevance order is stable while the users do not change: a write " +
-            "between two pages can move a user across the cursor.",
+            "between two pages can move a user across the cursor. `attributes.<name>` sorts on a `sortable` " +
+            "custom field; users without a value (and, for `lastLoginAt`, who never logged in) come first " +
+            "ascending, last descending.",
+          example: "-attributes.seats",
         }),
       filter: z
         .string()

@@ -127,5 +127,15 @@ export const DeleteQuerySchema = z.strictObject({
 });
 
 /** `relevance`: best search match first (only with `q`, whose default order it is). */
-export const USER_SORTS = ["createdAt", "-createdAt", "updatedAt", "-updatedAt", "relevance"] as const;
-export type UserSort = (typeof USER_SORTS)[number];
+export const USER_SORTS = [
+  "createdAt",
+  "-createdAt",
+  "updatedAt",
+  "-updatedAt",
+  "lastLoginAt",
+  "-lastLoginAt",
+  "relevance",
+] as const;
+/** A sortable custom field, ascending or descending (`-attributes.seats`). */
+export const ATTRIBUTE_SORT = /^-?attributes\.[A-Za-z][A-Za-z0-9_]{0,63}$/;
+export type UserSort = (typeof USER_SORTS)[number] | `attributes.${string}` | `-attributes.${string}`;

@@ -2,12 +2,12 @@ import type { ServiceContext } from "../../core/context";
 import { sha256Hex } from "../../core/crypto/hash";
 import { uniqueViolation } from "../../core/db/statements";
 import type { UserRow } from "../../core/db/tenant-schema";
-import { ApiError } from "../../core/errors";
+import { ApiError, CoreErrors } from "../../core/errors";
 import { assertIfMatch, etagOf } from "../../core/http/etag";
 import type { Json } from "../../core/http/merge-patch";
 import { decodeCursor, pageOf } from "../../core/http/pagination";
 import { validationError } from "../../core/http/validation";
-import { fieldCatalogue } from "../schema/fields.catalogue";
+import { fieldCatalogue, sortExpression } from "../schema/fields.catalogue";
 import { uniqueFieldConflict } from "../schema/fields.indexes";
 import { schemaChanged, schemaGuard, tenantSchema } from "../schema/schema.service";
 import { D1_MAX_PARAMS } from "../search/filter.compiler";
@@ -24,7 +24,7 @@ import {
   planSoftDelete,
   planUpdate,
 } from "./users.plans";
-import { findUser, type ListedUser, listUsers as listUserRows } from "./users.repo";
+import { findUser, type ListedUser, type ListPosition, listUsers as listUserRows, type SortKey } from "./users.repo";
 import type { CreateUserInput, User, UserSort } from "./users.schema";
 import { compileUserSearch } from "./users.search";
 import { endSessionsIfRightsChanged } from "./users.sessions";
@@ -171,31 +171,70 @@ export async function listUsers(
   // a cursor belongs to one order, one filter and one search: another's cursor would skip or repeat users
   const tags = (await tagOf("f", query.filter)) + (await tagOf("q", search?.words.join(" ")));
   const kind = `users:${sort}:${query.includeDeleted ? "all" : "live"}${tags}`;
-  const after = query.cursor ? decodePosition(kind, query.cursor, sort === "relevance") : null;
+  const after = query.cursor ? decodePosition(kind, query.cursor, sort) : null;
   // the list binds at most 4 parameters of its own (status, cursor value and id twice, limit), and the search's
   const reserved = 6 + (search?.params.length ?? 0);
   const attributes = tree && (await fieldCatalogue(ctx, await tenantSchema(ctx), tree));
   const filter =
     tree && (await compileUserFilter(ctx, tree, { attributes, now: Date.now(), maxParams: D1_MAX_PARAMS - reserved }));
+  const sortKey = await sortKeyOf(ctx, sort);
   const { rows, total } = await listUserRows(ctx, {
     ...query,
     sort,
+    sortKey,
     after,
     filter,
     search,
     count: query.count === true,
     limit: query.limit + 1,
   });
-  const sortValue = (row: ListedUser) =>
-    sort === "relevance" ? (row.score ?? 0) : sort.endsWith("updatedAt") ? row.updatedAt : row.createdAt;
-  const page = pageOf(rows, query.limit, kind, (row) => [sortValue(row), row.id], toUser);
+  const position = (row: ListedUser) =>
+    sortKey
+      ? [JSON.stringify(row.sortValue ?? null), row.id]
+      : [sort === "relevance" ? (row.score ?? 0) : sort.endsWith("updatedAt") ? row.updatedAt : row.createdAt, row.id];
+  const page = pageOf(rows, query.limit, kind, position, toUser);
   return total === null ? page : { ...page, total };
 }
 
-/** The (sort value, id) a cursor holds: a relevance score is a number, a time a string. */
-function decodePosition(kind: string, cursor: string, ranked: boolean): { value: string | number; id: string } {
-  const [value, id] = ranked
-    ? decodeCursor(kind, cursor, ["number", "string"])
-    : decodeCursor(kind, cursor, ["string", "string"]);
-  return { value, id };
+/** The (sort value, id) a cursor holds: a relevance score is a number, a time a string, a keyed value JSON. */
+function decodePosition(kind: string, cursor: string, sort: UserSort): ListPosition {
+  if (sort === "relevance") {
+    const [value, id] = decodeCursor(kind, cursor, ["number", "string"]);
+    return { value, id };
+  }
+  const [value, id] = decodeCursor(kind, cursor, ["string", "string"]);
+  if (!isKeyedSort(sort)) return { value, id };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed !== null && !["string", "number", "boolean"].includes(typeof parsed)) {
+    throw new ApiError(CoreErrors.INVALID_CURSOR, { detail: "The cursor is not valid for this list." });
+  }
+  return { value: parsed as ListPosition["value"], id };
+}
+
+function isKeyedSort(sort: UserSort): boolean {
+  return sort.includes("attributes.") || sort.endsWith("lastLoginAt");
+}
+
+/**
+ * The sort expression of `lastLoginAt` or a custom field (`attributes.<name>`, which must be `sortable`), through
+ * their indexes; undefined for the timestamps and relevance.
+ */
+async function sortKeyOf(ctx: ServiceContext, sort: UserSort): Promise<SortKey | undefined> {
+  if (!isKeyedSort(sort)) return undefined;
+  const descending = sort.startsWith("-");
+  if (sort.endsWith("lastLoginAt")) return { expression: "users.last_login_at", descending };
+  const name = sort.replace(/^-?attributes\./, "");
+  const expression = sortExpression(await tenantSchema(ctx), name);
+  if (expression === null) {
+    throw validationError(
+      [{ field: "sort", code: "not_sortable", detail: `'attributes.${name}' is not a sortable custom field.` }],
+      "query",
+    );
+  }
+  return { expression, descending };
 }
