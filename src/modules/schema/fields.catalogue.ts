@@ -105,7 +105,7 @@ export function sortExpression(schema: LoadedSchema, name: string): string | nul
       (candidate.name.toLowerCase() === name.toLowerCase() ||
         acceptedPreviousName(candidate)?.toLowerCase() === name.toLowerCase()),
   );
-  if (!field || !field.sortable) return null;
+  if (!field?.sortable) return null;
   const jobs = schema.jobs.filter((job) => job.fieldId === field.id);
   if (jobs.some((job) => job.kind === "convert")) {
     throw new ApiError(SchemaErrors.FIELD_CHANGE_IN_PROGRESS, {
