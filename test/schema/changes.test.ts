@@ -161,6 +161,11 @@ describe("schema changes against existing users", () => {
       headers: { "if-match": etag },
     });
     expect(fresh.status).toBe(200);
+    const again = await call("PATCH", "/v1/schema/fields/level", {
+      token: tenant.key,
+      body: { description: "Seniority" },
+    });
+    expect(again.headers.get("etag")).toBe(fresh.headers.get("etag"));
   });
 });
 

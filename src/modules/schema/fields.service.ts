@@ -267,6 +267,8 @@ export async function updateField(
     };
   }
   if (violations.count > 0) throw refuse(violations, "would not fit the changed field");
+  // a patch that changes nothing writes nothing (no version, audit or event)
+  if (JSON.stringify(definitionView(next)) === JSON.stringify(definitionView(current))) return getField(ctx, name);
   const indexChanged =
     next.name !== current.name ||
     next.type !== current.type ||
