@@ -1,5 +1,4 @@
 import { ApiError } from "../../core/errors";
-import type { FilterCatalogue } from "../search/filter.compiler";
 import type { FilterNode, FilterValue } from "../search/filter.parser";
 import { UserErrors } from "../users/users.errors";
 import { ScimErrors, scimError } from "./scim.errors";
@@ -19,11 +18,6 @@ import { splitUrn, URN } from "./scim.urns";
 /** Always true / always false, in the users filter's terms (every user has an id). */
 const TRUE: FilterNode = { type: "present", attribute: "id", position: 0 };
 const FALSE: FilterNode = { type: "not", filter: TRUE };
-
-/** externalId, which the users filter does not list (it is SCIM's), for compileUserFilter's catalogue. */
-export const SCIM_FILTER_CATALOGUE: FilterCatalogue = {
-  externalid: { column: "users.external_id", type: "string", filterable: true, caseExact: true },
-};
 
 function invalid(detail: string, attribute: string): ApiError {
   return new ApiError(UserErrors.INVALID_FILTER, { detail, extensions: { attribute } });

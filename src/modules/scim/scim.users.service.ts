@@ -8,7 +8,7 @@ import { toUser } from "../users/users.mapping";
 import { CreateUserSchema } from "../users/users.schema";
 import * as users from "../users/users.service";
 import { extensionFilterCatalogue } from "./scim.extension";
-import { SCIM_FILTER_CATALOGUE, sortColumn, translateUserFilter } from "./scim.filter";
+import { sortColumn, translateUserFilter } from "./scim.filter";
 import type { ScimContext } from "./scim.http";
 import { requirePermission } from "./scim.http";
 import { applyPatch, type ResourceShape, readPatchRequest } from "./scim.patch";
@@ -101,7 +101,7 @@ export async function listScimUsers(ctx: ScimContext, query: ListQuery): Promise
     query.filter === undefined
       ? undefined
       : await compileUserFilter(ctx, translateUserFilter(parseUserFilter(query.filter), ctx), {
-          attributes: { ...SCIM_FILTER_CATALOGUE, ...extensionFilterCatalogue(scimView.schema) },
+          attributes: extensionFilterCatalogue(scimView.schema),
           now: Date.now(),
           maxParams: D1_MAX_PARAMS - 2,
         });

@@ -14,6 +14,7 @@ import { contactHashers, emailIndex, normalizePhone, phoneIndex, type UserStore 
  */
 const BUILT_IN: FilterCatalogue = {
   id: { column: "users.id", type: "string", filterable: true, caseExact: true },
+  externalid: { column: "users.external_id", type: "string", filterable: true, caseExact: true },
   status: { column: "users.status", type: "string", filterable: true },
   username: { column: "users.username_normalized", type: "string", filterable: true, folded: true },
   name: { column: "users.name", type: "string", filterable: true },

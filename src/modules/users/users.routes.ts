@@ -89,7 +89,7 @@ const listRoute = defineRoute({
         .optional()
         .openapi({
           description:
-            "SCIM 2.0 filter (RFC 7644 §3.4.2.2) over id, status, username, name, email, phone, roles, createdAt, " +
+            "SCIM 2.0 filter (RFC 7644 §3.4.2.2) over id, externalId, status, username, name, email, phone, roles, createdAt, " +
             "updatedAt, lastLoginAt, deletedAt, mfa.totp, emailVerified and filterable custom fields " +
             "(`attributes.<name>`); times may be relative (`now-30d`). Within `includeDeleted`.",
           example: 'roles eq "admin" and createdAt gt "now-30d"',
