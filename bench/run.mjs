@@ -3,9 +3,12 @@
 //
 // Options: --duration <s> (10) --warmup <s> (2) --connections <n> (10) --bulk-connections <n> (1)
 //          --users <n> (10000, seeded in calls of 1000) --no-write (do not update bench/results.md)
+//          Search and filters at scale (bench/search.mjs, after the routes): --search-users <n> (100000; another
+//          number is a one-off run, recorded under "One-off runs" and leaving the rest of results.md as it was)
+//          --search-rounds <n> (100) --search-bulk-parallel <n> (1) --skip-search --only-search
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,6 +16,8 @@ import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { measureHashCost, measureLoginOverhead, seedIdentity, startHashWorker } from "./identity.mjs";
 import { environment, markdownReport, tableRows, textTable, verdicts } from "./report.mjs";
+import { runSearchScenario, SEARCH_DEFAULT_USERS } from "./search.mjs";
+import { mergeResults, searchMarkdown, searchSummary } from "./search-report.mjs";
 import { startServer } from "./server.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -27,6 +32,11 @@ const { values: opts } = parseArgs({
     "bulk-connections": { type: "string", default: "1" },
     users: { type: "string", default: "10000" },
     "no-write": { type: "boolean", default: false },
+    "search-users": { type: "string", default: String(SEARCH_DEFAULT_USERS) },
+    "search-rounds": { type: "string", default: "100" },
+    "search-bulk-parallel": { type: "string", default: "1" },
+    "skip-search": { type: "boolean", default: false },
+    "only-search": { type: "boolean", default: false },
   },
 });
 const DURATION = Number(opts.duration);
@@ -34,6 +44,9 @@ const WARMUP = Number(opts.warmup);
 const CONNECTIONS = Number(opts.connections);
 const BULK_CONNECTIONS = Number(opts["bulk-connections"]);
 const SEED_USERS = Number(opts.users);
+const SEARCH_USERS = Number(opts["search-users"]);
+const SEARCH_ONE_OFF = SEARCH_USERS !== SEARCH_DEFAULT_USERS;
+if (opts["skip-search"] && opts["only-search"]) throw new Error("--skip-search and --only-search exclude each other");
 const runId = randomBytes(4).toString("hex");
 let emailCounter = 0;
 const nextEmail = () => `bench.${runId}.${++emailCounter}@example.com`;
@@ -179,6 +192,44 @@ function codeVersion() {
   }
 }
 
+function benchCommand() {
+  return ["npm run bench", ...process.argv.slice(2)].join(" ").replace(/^npm run bench (.+)/, "npm run bench -- $1");
+}
+
+/** The search scenario (bench/search.mjs) on the running server, and its section of the report. */
+async function measureSearch(env) {
+  const result = await runSearchScenario({
+    origin: server.origin,
+    adminToken: server.adminToken,
+    users: SEARCH_USERS,
+    rounds: Number(opts["search-rounds"]),
+    parallel: Number(opts["search-bulk-parallel"]),
+    log,
+  });
+  const date = new Date().toISOString();
+  const meta = { date, code: codeVersion(), command: benchCommand(), env };
+  const heading = SEARCH_ONE_OFF
+    ? `### ${result.users.toLocaleString("en-US")} users — one-off run of ${date.slice(0, 10)}`
+    : `## Search and filters at scale (${result.users.toLocaleString("en-US")} users)`;
+  return { result, summary: searchSummary(result), markdown: searchMarkdown(result, { ...meta, heading }) };
+}
+
+/** Writes bench/results.md: what this run measured replaces its part; the rest stays (mergeResults). */
+function writeResults({ main, search, started }) {
+  const path = join(here, "results.md");
+  let previous = null;
+  try {
+    previous = readFileSync(path, "utf8");
+  } catch {
+    // first run
+  }
+  const parts = SEARCH_ONE_OFF
+    ? { main, oneOff: search && { users: SEARCH_USERS, markdown: search } }
+    : { main, search };
+  writeFileSync(path, mergeResults(previous, parts));
+  log(`\nWrote bench/results.md (total ${((Date.now() - started) / 1000).toFixed(0)} s).`);
+}
+
 function checkBulkItems(status, body, failures) {
   if (status !== 200) return;
   try {
@@ -203,6 +254,17 @@ async function main() {
   if (load > env.cores * 0.5) {
     busyAtStart = `Load average was ${load.toFixed(2)} on ${env.cores} cores when the run started: other work shared the machine, so absolute figures are low and ratios noisy.`;
     log(`⚠ ${busyAtStart}`);
+  }
+  if (opts["only-search"] || SEARCH_ONE_OFF) {
+    if (SEARCH_ONE_OFF && !opts["only-search"])
+      log("A one-off search run (--search-users): the routes are not measured.");
+    log("Starting wrangler dev…");
+    server = await startServer({ cwd: root });
+    const search = await measureSearch(env);
+    log(`\n${search.summary}`);
+    if (search.result.failures.length > 0) log("\n⚠⚠⚠ THIS RUN HAD ERRORS — the figures are not valid ⚠⚠⚠");
+    if (!opts["no-write"]) writeResults({ search: search.markdown, started });
+    return search.result.failures.length > 0 ? 1 : 0;
   }
   log("Password hash alone, in workerd (bench/hash-worker.ts)…");
   const hashWorker = await startHashWorker(root);
@@ -264,6 +326,7 @@ async function main() {
   const grants = await measure("POST /oauth/token (client_credentials)", { request: identity.clientCredentials });
   const drift = await measure("GET /health (again, drift check)", { request: { method: "GET", path: "/health" } });
   const measurements = [ceiling, read, list, create, bulk, ceilingOne, loginOne, loginTen, grants, drift];
+  const search = opts["skip-search"] ? null : await measureSearch(env);
 
   const failures = measurements.flatMap((m) => {
     const out = [];
@@ -304,6 +367,8 @@ async function main() {
     `Bulk seeding: median ${Math.round(seeded.medianUsersPerSec)} users/s, best ${Math.round(seeded.bestUsersPerSec)} users/s`,
   );
   for (const v of verdictList) log(`${v.met ? "met   " : "MISSED"}  ${v.target}: ${v.value}`);
+  if (search) log(`\n${search.summary}`);
+  if (search?.result.failures.length > 0) failures.push(`search: ${search.result.failures.length} failed requests`);
   if (failures.length > 0) {
     log("\n⚠⚠⚠ THIS RUN HAD ERRORS — the figures are not valid ⚠⚠⚠");
     for (const f of failures) log(`  - ${f}`);
@@ -315,9 +380,7 @@ async function main() {
       date: new Date().toISOString(),
       env,
       command: {
-        bench: ["npm run bench", ...process.argv.slice(2)]
-          .join(" ")
-          .replace(/^npm run bench (.+)/, "npm run bench -- $1"),
+        bench: benchCommand(),
         server: server.printableCommand,
         code: codeVersion(),
       },
@@ -329,8 +392,7 @@ async function main() {
       failures,
       notes,
     });
-    writeFileSync(join(here, "results.md"), markdown);
-    log(`\nWrote bench/results.md (total ${((Date.now() - started) / 1000).toFixed(0)} s).`);
+    writeResults({ main: markdown, search: search?.markdown, started });
   }
   return failures.length > 0 ? 1 : 0;
 }
