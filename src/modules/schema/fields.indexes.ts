@@ -26,6 +26,11 @@ export function indexName(field: Pick<FieldDefinition, "id">): string {
   return `users_cf_${field.id.toLowerCase()}`;
 }
 
+/** The second index of a field that is both filterable and sortable (see `indexStatements`). */
+function sortIndexName(field: Pick<FieldDefinition, "id">): string {
+  return `${indexName(field)}_sort`;
+}
+
 export function needsIndex(field: FieldDefinition): boolean {
   return field.type !== "string[]" && (field.unique || field.filterable || field.sortable);
 }
@@ -49,21 +54,30 @@ function collation(field: FieldDefinition): string {
   return !field.pii && FOLDED_TYPES.has(field.type) ? " COLLATE NOCASE" : "";
 }
 
-export function dropIndex(db: D1Database, field: Pick<FieldDefinition, "id">): D1PreparedStatement {
-  return db.prepare(`DROP INDEX IF EXISTS "${indexName(field)}"`);
+export function dropIndex(db: D1Database, field: Pick<FieldDefinition, "id">): D1PreparedStatement[] {
+  return [
+    db.prepare(`DROP INDEX IF EXISTS "${indexName(field)}"`),
+    db.prepare(`DROP INDEX IF EXISTS "${sortIndexName(field)}"`),
+  ];
 }
 
-/** Drops and, when the field needs one, creates its index as the definition now says. */
+/**
+ * Drops the field's indexes and creates the ones its flags need, each shaped for how the list uses it:
+ * - unique: `UNIQUE (value)` (it also serves filters and sorts: a value matches one user at most);
+ * - filterable: `(value, created_at, id)`, so `attributes.x eq …` in the default order (createdAt, then id) reads
+ *   the matching users already in page order instead of sorting all of them for every page;
+ * - sortable: `(value, id)`, the keyset order of `sort=attributes.x` (a second index when also filterable).
+ */
 export function indexStatements(db: D1Database, field: FieldDefinition): D1PreparedStatement[] {
-  const statements = [dropIndex(db, field)];
-  if (needsIndex(field)) {
-    // a unique index holds the value alone; another also holds the id, the tie-breaker of keyset pages
-    const [unique, tail] = field.unique ? ["UNIQUE ", ""] : ["", ", id"];
-    statements.push(
-      db.prepare(
-        `CREATE ${unique}INDEX "${indexName(field)}" ON users (${fieldColumn(field, false)}${collation(field)}${tail})`,
-      ),
-    );
+  const statements = dropIndex(db, field);
+  if (!needsIndex(field)) return statements;
+  const value = `${fieldColumn(field, false)}${collation(field)}`;
+  const create = (name: string, columns: string, unique = "") =>
+    db.prepare(`CREATE ${unique}INDEX "${name}" ON users (${columns})`);
+  if (field.unique) return [...statements, create(indexName(field), value, "UNIQUE ")];
+  if (field.filterable) statements.push(create(indexName(field), `${value}, created_at, id`));
+  if (field.sortable) {
+    statements.push(create(field.filterable ? sortIndexName(field) : indexName(field), `${value}, id`));
   }
   return statements;
 }

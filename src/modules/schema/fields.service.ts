@@ -273,6 +273,8 @@ export async function updateField(
     next.name !== current.name ||
     next.type !== current.type ||
     needsIndex(next) !== needsIndex(current) ||
+    next.filterable !== current.filterable ||
+    next.sortable !== current.sortable ||
     next.unique !== current.unique;
   await commitChange(ctx, schema, "custom_field.updated", current, next, [
     updateFieldRow(ctx.db, next, current.version),
@@ -291,7 +293,7 @@ export async function deleteField(ctx: ServiceContext, name: string, ifMatch: st
   const deleted: StoredField = { ...current, deletedAt: at, updatedAt: at, version: current.version + 1 };
   await commitChange(ctx, schema, "custom_field.deleted", current, null, [
     updateFieldRow(ctx.db, deleted, current.version),
-    dropIndex(ctx.db, current),
+    ...dropIndex(ctx.db, current),
     ...searchTriggerChange(ctx.db, schema, withField(schema, deleted)),
     insertJob(ctx.db, newJob(current, "purge", {}, at)),
   ]);
