@@ -31,7 +31,7 @@ export function runSchemaJobsInBackground(ctx: ServiceContext): void {
 }
 
 /** Works through the open jobs; true when all are finished. */
-export async function runSchemaJobs(store: UserStore, maxChunks = CHUNKS_PER_RUN): Promise<boolean> {
+async function runSchemaJobs(store: UserStore, maxChunks = CHUNKS_PER_RUN): Promise<boolean> {
   let chunks = 0;
   for (;;) {
     const schema = await loadSchema(store.db);

@@ -4,7 +4,7 @@ import { MAX_PATTERN_LENGTH } from "./fields.patterns";
 import { FIELD_TYPES } from "./fields.types";
 import { VALUE_CAPS } from "./fields.values";
 
-export const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
 const FieldName = z
   .string()

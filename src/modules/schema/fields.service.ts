@@ -35,11 +35,11 @@ import {
 } from "./schema.repo";
 import { forgetSchema, tenantSchema } from "./schema.service";
 
-export const MAX_FIELDS = 100;
+const MAX_FIELDS = 100;
 /** How long a renamed field's old name stays accepted on input and in filters. */
-export const RENAME_TRANSITION_DAYS = 30;
+const RENAME_TRANSITION_DAYS = 30;
 
-export interface VersionedField {
+interface VersionedField {
   field: Field;
   etag: string;
 }
