@@ -1,7 +1,7 @@
 import { ApiError } from "../../core/errors";
 import type { FilterAttribute, FilterCatalogue } from "../search/filter.compiler";
 import { FilterCompileError } from "../search/filter.errors";
-import type { FilterNode } from "../search/filter.parser";
+import { type FilterNode, walkFilter } from "../search/filter.parser";
 import { attributeIndex, type UserStore } from "../users/users.pii";
 import { acceptedPreviousName } from "./attributes";
 import { fieldColumn, filterAttribute } from "./fields.indexes";
@@ -48,7 +48,7 @@ function plainEntry(field: StoredField, jobs: LoadedSchema["jobs"]): FilterAttri
 async function sealedEntry(store: UserStore, field: StoredField, tree: FilterNode): Promise<FilterAttribute> {
   const names = new Set([field.name, acceptedPreviousName(field)].map((name) => `attributes.${name}`.toLowerCase()));
   const values = new Set<string | number | boolean>();
-  visit(tree, (node) => {
+  walkFilter(tree, (node) => {
     if (node.type === "compare" && names.has(node.attribute.toLowerCase()) && node.value !== null) {
       values.add(node.value);
     }
@@ -75,19 +75,9 @@ async function sealedEntry(store: UserStore, field: StoredField, tree: FilterNod
   };
 }
 
-function visit(node: FilterNode, each: (node: FilterNode) => void): void {
-  each(node);
-  if (node.type === "and" || node.type === "or") {
-    visit(node.left, each);
-    visit(node.right, each);
-  } else if (node.type === "not" || node.type === "valuePath") {
-    visit(node.filter, each);
-  }
-}
-
 function attributesIn(tree: FilterNode): Set<string> {
   const names = new Set<string>();
-  visit(tree, (node) => {
+  walkFilter(tree, (node) => {
     if ("attribute" in node) names.add(node.attribute.toLowerCase());
   });
   return names;

@@ -6,7 +6,14 @@ import { convertValue } from "./attributes";
 import { attributePath } from "./fields.indexes";
 import { searchableNames } from "./fields.search";
 import { checkValue } from "./fields.values";
-import { advanceJob, deleteFieldRow, loadSchema, type SchemaJob, type StoredField } from "./schema.repo";
+import {
+  advanceJob,
+  deleteFieldRow,
+  type LoadedSchema,
+  loadSchema,
+  type SchemaJob,
+  type StoredField,
+} from "./schema.repo";
 
 /**
  * Schema changes that touch every user run here, in rowid order, a bounded chunk per D1 batch, the job's
@@ -47,7 +54,7 @@ async function runSchemaJobs(store: UserStore, maxChunks = CHUNKS_PER_RUN): Prom
         break;
       }
       await store.db.batch([
-        ...(field ? await chunkStatements(store, job, field, after, upper) : []),
+        ...(field ? await chunkStatements(store, schema, job, field, after, upper) : []),
         advanceJob(store.db, job.id, upper, null),
       ]);
       after = upper;
@@ -72,6 +79,7 @@ async function finish(db: D1Database, job: SchemaJob, field: StoredField | undef
 
 async function chunkStatements(
   store: UserStore,
+  schema: LoadedSchema,
   job: SchemaJob,
   field: StoredField,
   after: number,
@@ -130,7 +138,7 @@ async function chunkStatements(
       return convertStatements(db, field, after, upper);
     case "reindex":
       // the searchable fields changed: the chunk's users_text entries are written again with the current ones
-      return reindexTextRange(db, searchableNames(await loadSchema(db)), after, upper);
+      return reindexTextRange(db, searchableNames(schema), after, upper);
   }
 }
 

@@ -45,6 +45,17 @@ const SIMPLE_ESCAPES: Record<string, string> = {
 };
 const OPERATOR_SET: ReadonlySet<string> = new Set(COMPARE_OPERATORS);
 
+/** Calls `visit` on every node of a filter tree, parents before their children. */
+export function walkFilter(node: FilterNode, visit: (node: FilterNode) => void): void {
+  visit(node);
+  if (node.type === "and" || node.type === "or") {
+    walkFilter(node.left, visit);
+    walkFilter(node.right, visit);
+  } else if (node.type === "not" || node.type === "valuePath") {
+    walkFilter(node.filter, visit);
+  }
+}
+
 /** Parses a SCIM filter expression; throws only `FilterSyntaxError`. */
 export function parseFilter(text: string): FilterNode {
   if (typeof text !== "string") throw new FilterSyntaxError("Expected the filter to be a string", 0);

@@ -71,20 +71,13 @@ export async function reindexSearchText(
   afterRowid: number,
   limit = REINDEX_CHUNK_ROWS,
 ): Promise<number | null> {
-  const upper = "(SELECT max(rowid) FROM (SELECT rowid FROM users WHERE rowid > ?1 ORDER BY rowid LIMIT ?2))";
-  const [bound] = await db.batch([
-    db.prepare(`SELECT ${upper} AS last`).bind(afterRowid, limit),
-    db.prepare(`DELETE FROM users_text WHERE rowid > ?1 AND rowid <= ${upper}`).bind(afterRowid, limit),
-    db
-      .prepare(
-        `INSERT INTO users_text (rowid, name, username, fields)
-         SELECT rowid, name, username, ${fieldsExpression(fields, "users")} FROM users
-         WHERE rowid > ?1 AND rowid <= ${upper}`,
-      )
-      .bind(afterRowid, limit),
-  ]);
-  const last = (bound?.results[0] as { last: number | null } | undefined)?.last;
-  return last ?? null;
+  const bound = await db
+    .prepare("SELECT max(rowid) AS last FROM (SELECT rowid FROM users WHERE rowid > ? ORDER BY rowid LIMIT ?)")
+    .bind(afterRowid, limit)
+    .first<{ last: number | null }>();
+  const last = bound?.last ?? null;
+  if (last !== null) await db.batch(reindexTextRange(db, fields, afterRowid, last));
+  return last;
 }
 
 /** The statements that re-index the users with rowids in (after, upper] for these fields (a schema job's chunk). */

@@ -1,7 +1,7 @@
 import { ApiError } from "../../core/errors";
 import { type CompiledFilter, compileFilter, type FilterCatalogue } from "../search/filter.compiler";
 import { FilterCompileError, FilterSyntaxError } from "../search/filter.errors";
-import { type CompareOperator, type FilterNode, parseFilter } from "../search/filter.parser";
+import { type CompareOperator, type FilterNode, parseFilter, walkFilter } from "../search/filter.parser";
 import { gramsMatch } from "../search/fulltext.query";
 import type { GramHasher } from "../search/keyed-grams";
 import { UserErrors } from "./users.errors";
@@ -113,7 +113,7 @@ async function partTokens(
   hasher: GramHasher,
 ): Promise<Map<string, string[]>> {
   const wanted: [string, PartOperator, string][] = [];
-  walk(tree, (node) => {
+  walkFilter(tree, (node) => {
     if (node.type !== "compare" || node.attribute.toLowerCase() !== attribute) return;
     if (typeof node.value === "string" && PART_OPERATORS.has(node.op)) {
       wanted.push([partKey(node.op as PartOperator, node.value), node.op as PartOperator, node.value]);
@@ -125,16 +125,6 @@ async function partTokens(
   return new Map(wanted.flatMap(([key], i) => (tokens[i] ? [[key, tokens[i]] as const] : [])));
 }
 
-function walk(node: FilterNode, visit: (node: FilterNode) => void): void {
-  visit(node);
-  if (node.type === "and" || node.type === "or") {
-    walk(node.left, visit);
-    walk(node.right, visit);
-  } else if (node.type === "not") {
-    walk(node.filter, visit);
-  }
-}
-
 /** The blind index of every string `tree` compares `attribute` with, so that compiling can stay synchronous. */
 async function sealedTokens(
   tree: FilterNode,
@@ -142,7 +132,7 @@ async function sealedTokens(
   token: (value: string) => Promise<string>,
 ): Promise<Map<string, string>> {
   const values = new Set<string>();
-  walk(tree, (node) => {
+  walkFilter(tree, (node) => {
     if (node.type === "compare" && node.attribute.toLowerCase() === attribute) {
       // `ne` compiles as the negation of `eq`
       if (typeof node.value === "string" && (node.op === "eq" || node.op === "ne")) values.add(node.value);

@@ -5,7 +5,7 @@ import { fromDriverRow } from "../../core/db/driver-rows";
 import { jsonChunks } from "../../core/db/json-rows";
 import { toStatement } from "../../core/db/statements";
 import { type StoredUserRow, type UserRow, users } from "../../core/db/tenant-schema";
-import { batchWithSchema } from "../schema/schema.service";
+import { batchWithSchema, tenantSchema } from "../schema/schema.service";
 import type { CompiledFilter } from "../search/filter.compiler";
 import type { HitsQuery } from "../search/fulltext.query";
 import {
@@ -229,14 +229,22 @@ export async function listUsers(
   options: ListOptions,
 ): Promise<{ rows: ListedUser[]; total: number | null }> {
   const page = pageQuery(store, options);
-  if (!options.count) return { rows: await openUserRows(store, await page), total: null };
+  // opening the rows needs the tenant's schema: fetch it while the page query runs, not after it
+  const schema = tenantSchema(store);
+  if (!options.count) {
+    const [rows] = await Promise.all([page, schema]);
+    return { rows: await openUserRows(store, rows), total: null };
+  }
   const orm = drizzle(store.db);
-  const [rows, counted] = await orm.batch([
-    page,
-    orm
-      .select({ total: sql<number>`count(*)` })
-      .from(users)
-      .where(and(...matchingConditions(options), searched(options))),
+  const [[rows, counted]] = await Promise.all([
+    orm.batch([
+      page,
+      orm
+        .select({ total: sql<number>`count(*)` })
+        .from(users)
+        .where(and(...matchingConditions(options), searched(options))),
+    ]),
+    schema,
   ]);
   return { rows: await openUserRows(store, rows), total: counted[0]?.total ?? 0 };
 }
