@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { fieldCatalogue } from "../../src/modules/schema/fields.catalogue";
 import { tenantSchema } from "../../src/modules/schema/schema.service";
 import { compileUserFilter, parseUserFilter } from "../../src/modules/users/users.filter";
-import { pageQuery, type SortKey } from "../../src/modules/users/users.repo";
+import { type ListPosition, pageQuery, type SortKey } from "../../src/modules/users/users.repo";
 import type { UserSort } from "../../src/modules/users/users.schema";
 import { createTenant, type TestTenant } from "../helpers/api";
 import { tenantDatabase } from "../helpers/db";
@@ -18,18 +18,23 @@ beforeAll(async () => {
 });
 
 /** EXPLAIN QUERY PLAN of the page query `GET /v1/users?filter=…&sort=…` runs. */
-async function plan(filter: string, sort: UserSort = "createdAt", sortKey?: SortKey): Promise<string> {
+async function plan(
+  filter: string | null,
+  sort: UserSort = "createdAt",
+  sortKey?: SortKey,
+  after: ListPosition | null = null,
+): Promise<string> {
   const ctx = await tenantContext(tenant.id);
-  const tree = parseUserFilter(filter);
-  const attributes = await fieldCatalogue(ctx, await tenantSchema(ctx), tree);
-  const compiled = await compileUserFilter(ctx, tree, { attributes, now: Date.now(), maxParams: 90 });
+  const tree = filter === null ? null : parseUserFilter(filter);
+  const attributes = tree ? await fieldCatalogue(ctx, await tenantSchema(ctx), tree) : undefined;
+  const compiled = tree && (await compileUserFilter(ctx, tree, { attributes, now: Date.now(), maxParams: 90 }));
   const query = pageQuery(ctx, {
     sort,
     sortKey,
-    after: null,
+    after,
     includeDeleted: false,
     limit: 51,
-    filter: compiled,
+    filter: compiled ?? undefined,
   }).toSQL();
   const db = await tenantDatabase(tenant.id);
   const { results } = await db
@@ -78,5 +83,15 @@ describe("filters and sorts on indexed fields use their index", () => {
     const sorted = await plan('status eq "active"', "attributes.seats", bySeats);
     expect(sorted).toContain(`USING INDEX ${seats}_sort`);
     expect(sorted).not.toMatch(/TEMP B-TREE/);
+  });
+
+  it("a page after a cursor seeks the (time, id) index to it instead of scanning from the first user", async () => {
+    const after = { value: "2026-01-01T00:00:00.000Z", id: "usr_0" };
+    expect(await plan(null, "createdAt", undefined, after)).toContain(
+      "SEARCH users USING INDEX users_created_idx ((created_at,id)>(?,?))",
+    );
+    expect(await plan(null, "-updatedAt", undefined, after)).toContain(
+      "SEARCH users USING INDEX users_updated_idx ((updated_at,id)<(?,?))",
+    );
   });
 });

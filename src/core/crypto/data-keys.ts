@@ -197,18 +197,38 @@ export async function encryptField(key: DataKey, context: string, plaintext: str
 
 /** Opens a field ciphertext of this tenant with the key version it names; CiphertextError when it cannot. */
 export async function decryptField(env: Env, tenantId: string, context: string, ciphertext: string): Promise<string> {
-  const version = ciphertextVersion(ciphertext);
-  if (version < 1) throw new CiphertextError("key version 0 is not a ciphertext");
-  const key = await dataKeyVersion(env, tenantId, version);
-  const bytes = fromBase64Url(ciphertext.slice(ciphertext.indexOf(".") + 1));
-  try {
-    const plaintext = await crypto.subtle.decrypt(
-      { name: "AES-GCM", iv: bytes.slice(0, IV_BYTES), additionalData: utf8(context) },
-      key,
-      bytes.slice(IV_BYTES),
-    );
-    return new TextDecoder().decode(plaintext);
-  } catch {
-    throw new CiphertextError(`ciphertext does not open for ${context.replace("\u0000", " ")}`);
+  return (await decryptFields(env, tenantId, [{ context, ciphertext }]))[0] as string;
+}
+
+/**
+ * Opens many field ciphertexts of one tenant, in order: each key version named is looked up once, and the
+ * AES-GCM operations run together. CiphertextError when any does not open.
+ */
+export async function decryptFields(
+  env: Env,
+  tenantId: string,
+  fields: readonly { context: string; ciphertext: string }[],
+): Promise<string[]> {
+  const versions = fields.map(({ ciphertext }) => ciphertextVersion(ciphertext));
+  const keys = new Map<number, CryptoKey>();
+  for (const version of new Set(versions)) {
+    if (version < 1) throw new CiphertextError("key version 0 is not a ciphertext");
+    keys.set(version, await dataKeyVersion(env, tenantId, version));
   }
+  const decoder = new TextDecoder();
+  return Promise.all(
+    fields.map(async ({ context, ciphertext }, i) => {
+      try {
+        const bytes = fromBase64Url(ciphertext.slice(ciphertext.indexOf(".") + 1));
+        const plaintext = await crypto.subtle.decrypt(
+          { name: "AES-GCM", iv: bytes.subarray(0, IV_BYTES), additionalData: utf8(context) },
+          keys.get(versions[i] as number) as CryptoKey,
+          bytes.subarray(IV_BYTES),
+        );
+        return decoder.decode(plaintext);
+      } catch {
+        throw new CiphertextError(`ciphertext does not open for ${context.replace("\u0000", " ")}`);
+      }
+    }),
+  );
 }

@@ -12,13 +12,27 @@ export function toHex(bytes: ArrayBuffer | Uint8Array): string {
   return out;
 }
 
+/**
+ * The TC39 base64 methods where the runtime has them (workerd does): one native call instead of a string built a
+ * character at a time, which on a page of 1,000 users was the larger half of opening their ciphertexts.
+ */
+interface NativeBase64 {
+  fromBase64?: (text: string, options: { alphabet: "base64url" }) => Uint8Array<ArrayBuffer>;
+}
+const native = Uint8Array as unknown as NativeBase64;
+const nativeEncode = (Uint8Array.prototype as unknown as { toBase64?: unknown }).toBase64 !== undefined;
+
 export function toBase64Url(bytes: Uint8Array): string {
+  if (nativeEncode) {
+    return (bytes as unknown as { toBase64(o: object): string }).toBase64({ alphabet: "base64url", omitPadding: true });
+  }
   let binary = "";
   for (const b of bytes) binary += String.fromCharCode(b);
   return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
 export function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
+  if (native.fromBase64) return native.fromBase64(text, { alphabet: "base64url" });
   const base64 = text.replaceAll("-", "+").replaceAll("_", "/");
   const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
   return Uint8Array.from(binary, (ch) => ch.charCodeAt(0));

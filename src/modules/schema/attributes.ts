@@ -84,31 +84,40 @@ export function withCurrentNames(schema: LoadedSchema, patch: Attributes): Attri
   return renamed;
 }
 
-/** The attribute object a stored row stands for: while background jobs run, their effect is applied on read. */
-export function presentAttributes(schema: LoadedSchema, plain: Attributes, pii: Record<string, unknown>): Attributes {
-  if (schema.fields.length === 0) return plain;
-  const attributes: Attributes = { ...plain };
+/**
+ * What presents a stored row's attributes under `schema` (made once per schema, used for every row of a page):
+ * while background jobs run, their effect is applied on read.
+ */
+export function attributePresenter(
+  schema: LoadedSchema,
+): (plain: Attributes, pii: Record<string, unknown>) => Attributes {
+  if (schema.fields.length === 0) return (plain) => plain;
   const byId = new Map(schema.fields.map((field) => [field.id, field]));
-  for (const job of schema.jobs) {
+  const jobs = schema.jobs.flatMap((job) => {
     const field = byId.get(job.fieldId);
-    if (!field || field.deletedAt !== null) continue;
-    if (job.kind === "rename") {
-      const from = String(job.params.from);
-      if (attributes[field.name] === undefined && attributes[from] !== undefined)
-        attributes[field.name] = attributes[from];
-      delete attributes[from];
-    } else if (job.kind === "backfill" && attributes[field.name] === undefined && field.default !== null) {
-      attributes[field.name] = field.default;
-    } else if (job.kind === "convert" && attributes[field.name] !== undefined) {
-      const converted = checkValue(field, convertValue(attributes[field.name], field.type));
-      if (converted.ok) attributes[field.name] = converted.value;
+    return field && field.deletedAt === null ? [{ job, field }] : [];
+  });
+  return (plain, pii) => {
+    const attributes: Attributes = { ...plain };
+    for (const { job, field } of jobs) {
+      if (job.kind === "rename") {
+        const from = String(job.params.from);
+        if (attributes[field.name] === undefined && attributes[from] !== undefined)
+          attributes[field.name] = attributes[from];
+        delete attributes[from];
+      } else if (job.kind === "backfill" && attributes[field.name] === undefined && field.default !== null) {
+        attributes[field.name] = field.default;
+      } else if (job.kind === "convert" && attributes[field.name] !== undefined) {
+        const converted = checkValue(field, convertValue(attributes[field.name], field.type));
+        if (converted.ok) attributes[field.name] = converted.value;
+      }
     }
-  }
-  for (const field of schema.fields) {
-    if (field.deletedAt !== null) delete attributes[field.name];
-    else if (field.pii && pii[field.id] !== undefined) attributes[field.name] = pii[field.id];
-  }
-  return attributes;
+    for (const field of schema.fields) {
+      if (field.deletedAt !== null) delete attributes[field.name];
+      else if (field.pii && pii[field.id] !== undefined) attributes[field.name] = pii[field.id];
+    }
+    return attributes;
+  };
 }
 
 /**

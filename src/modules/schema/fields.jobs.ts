@@ -19,7 +19,7 @@ import {
  * Schema changes that touch every user run here, in rowid order, a bounded chunk per D1 batch, the job's
  * position written in the same batch, so that a job cut short (the request's `waitUntil` ends, the isolate
  * goes) resumes where it stopped on the next cron tick. Reads apply a running job's effect meanwhile
- * (attributes.ts `presentAttributes`), so the API never shows a half-migrated schema.
+ * (attributes.ts `attributePresenter`), so the API never shows a half-migrated schema.
  */
 
 const CHUNK_ROWS = 1000;

@@ -1,8 +1,8 @@
 import type { ServiceContext } from "../../core/context";
 import { blindIndex, blindIndexKey } from "../../core/crypto/blind-index";
-import { activeDataKey, type DataKey, decryptField, encryptField } from "../../core/crypto/data-keys";
+import { activeDataKey, type DataKey, decryptFields, encryptField } from "../../core/crypto/data-keys";
 import type { SealedUserColumns, StoredUserRow, UserRow } from "../../core/db/tenant-schema";
-import { liveFields, presentAttributes } from "../schema/attributes";
+import { attributePresenter, liveFields } from "../schema/attributes";
 import { tenantSchema } from "../schema/schema.service";
 import { type GramHasher, gramHasher } from "../search/keyed-grams";
 import { normalizeEmail } from "./users.mapping";
@@ -131,9 +131,25 @@ export async function sealPii(
   return { emailCt, emailBidx, phoneCt, phoneBidx, keyVersion: dataKey.version, contactGrams: grams };
 }
 
-async function openField(store: UserStore, column: string, userId: string, ciphertext: string): Promise<string> {
-  if (ciphertext.startsWith(LEGACY)) return ciphertext.slice(LEGACY.length);
-  return decryptField(store.env, store.scope, context(column, userId), ciphertext);
+/** A sealed value to open: the column (additional data with the user id) it was sealed for. */
+interface SealedValue {
+  column: string;
+  userId: string;
+  ciphertext: string;
+}
+
+/** Opens sealed values in one go (one key lookup per version, the AES-GCM work together), in order. */
+async function openValues(store: UserStore, values: readonly SealedValue[]): Promise<string[]> {
+  const sealed = values.filter((value) => !value.ciphertext.startsWith(LEGACY));
+  const opened = await decryptFields(
+    store.env,
+    store.scope,
+    sealed.map(({ column, userId, ciphertext }) => ({ context: context(column, userId), ciphertext })),
+  );
+  let next = 0;
+  return values.map(({ ciphertext }) =>
+    ciphertext.startsWith(LEGACY) ? ciphertext.slice(LEGACY.length) : (opened[next++] as string),
+  );
 }
 
 /** The opened personal data of a stored row (CiphertextError when a ciphertext does not open). */
@@ -141,11 +157,10 @@ export async function openPii(
   store: UserStore,
   row: { id: string; emailCt: string; phoneCt: string | null },
 ): Promise<{ email: string; emailNormalized: string; phone: string | null }> {
-  const [email, phone] = await Promise.all([
-    openField(store, EMAIL, row.id, row.emailCt),
-    row.phoneCt === null ? null : openField(store, PHONE, row.id, row.phoneCt),
-  ]);
-  return { email, emailNormalized: normalizeEmail(email), phone };
+  const values = [{ column: EMAIL, userId: row.id, ciphertext: row.emailCt }];
+  if (row.phoneCt !== null) values.push({ column: PHONE, userId: row.id, ciphertext: row.phoneCt });
+  const [email, phone] = (await openValues(store, values)) as [string, string | undefined];
+  return { email, emailNormalized: normalizeEmail(email), phone: phone ?? null };
 }
 
 type Sealed<T> = T & Pick<StoredUserRow, "id" | "emailCt" | "phoneCt">;
@@ -156,32 +171,61 @@ export type Opened<T> = Omit<T, SealedUserColumns> & { email: string; emailNorma
  * `attributes` are presented against the tenant's schema (`pii` fields opened, background changes applied).
  */
 export async function openUserRow<T extends object>(store: UserStore, row: Sealed<T>): Promise<Opened<T>> {
-  const {
-    emailCt,
-    emailBidx,
-    phoneCt,
-    phoneBidx,
-    keyVersion,
-    piiAttributes,
-    piiIndex,
-    contactGrams,
-    piiGrams,
-    ...rest
-  } = row as Sealed<T> & Partial<StoredUserRow>;
-  const opened = {
-    ...(rest as Omit<T, SealedUserColumns>),
-    ...(await openPii(store, { id: row.id, emailCt, phoneCt })),
-  };
-  if ("attributes" in opened) {
-    const pii = await openPiiAttributes(store, row.id, piiAttributes ?? null);
-    const schema = await tenantSchema(store);
-    (opened as { attributes: unknown }).attributes = presentAttributes(
-      schema,
-      opened.attributes as Record<string, unknown>,
-      pii,
-    );
+  return (await openUserRows(store, [row]))[0] as Opened<T>;
+}
+
+/**
+ * Opens many rows at once: every ciphertext of the page (emails, phones, `pii` fields) in one batch, the
+ * schema read once. A page of 1,000 users is ~1,350 AES-GCM operations; done row by row, the promises and
+ * lookups around them cost three times the cryptography.
+ */
+export async function openUserRows<T extends object>(
+  store: UserStore,
+  rows: readonly Sealed<T>[],
+): Promise<Opened<T>[]> {
+  if (rows.length === 0) return [];
+  const withAttributes = "attributes" in (rows[0] as T);
+  const values: SealedValue[] = [];
+  for (const row of rows) {
+    values.push({ column: EMAIL, userId: row.id, ciphertext: row.emailCt });
+    if (row.phoneCt !== null) values.push({ column: PHONE, userId: row.id, ciphertext: row.phoneCt });
+    const sealed = withAttributes ? (row as Partial<StoredUserRow>).piiAttributes : null;
+    for (const [fieldId, ciphertext] of Object.entries(sealed ?? {})) {
+      values.push({ column: attributeColumn(fieldId), userId: row.id, ciphertext });
+    }
   }
-  return opened;
+  const [opened, schema] = await Promise.all([openValues(store, values), withAttributes ? tenantSchema(store) : null]);
+  const present = schema && attributePresenter(schema);
+  let next = 0;
+  return rows.map((row) => {
+    const {
+      emailCt,
+      emailBidx,
+      phoneCt,
+      phoneBidx,
+      keyVersion,
+      piiAttributes,
+      piiIndex,
+      contactGrams,
+      piiGrams,
+      ...rest
+    } = row as Sealed<T> & Partial<StoredUserRow>;
+    const email = opened[next++] as string;
+    const phone = phoneCt === null ? null : (opened[next++] as string);
+    const result: Opened<T> = {
+      ...(rest as Omit<T, SealedUserColumns>),
+      email,
+      emailNormalized: normalizeEmail(email),
+      phone,
+    };
+    if (present) {
+      const pii: Record<string, unknown> = {};
+      for (const fieldId of Object.keys(piiAttributes ?? {})) pii[fieldId] = JSON.parse(opened[next++] as string);
+      const withPlain = result as unknown as { attributes: Record<string, unknown> };
+      withPlain.attributes = present(withPlain.attributes, pii);
+    }
+    return result;
+  });
 }
 
 /** Where a `pii` field's value is bound (its id survives renames, so a rename moves no ciphertext). */
@@ -235,14 +279,12 @@ export async function openPiiAttributes(
   userId: string,
   sealed: Record<string, string> | null,
 ): Promise<Record<string, unknown>> {
-  if (!sealed) return {};
-  const entries = await Promise.all(
-    Object.entries(sealed).map(async ([fieldId, ciphertext]) => {
-      const json = await decryptField(store.env, store.scope, context(attributeColumn(fieldId), userId), ciphertext);
-      return [fieldId, JSON.parse(json) as unknown] as const;
-    }),
+  const entries = Object.entries(sealed ?? {});
+  const opened = await openValues(
+    store,
+    entries.map(([fieldId, ciphertext]) => ({ column: attributeColumn(fieldId), userId, ciphertext })),
   );
-  return Object.fromEntries(entries);
+  return Object.fromEntries(entries.map(([fieldId], i) => [fieldId, JSON.parse(opened[i] as string) as unknown]));
 }
 
 /** Re-seals `pii` field values under `key` (data-key rotation); the blind indexes do not change. */
@@ -261,11 +303,6 @@ export async function resealPiiAttributes(
     ),
   );
   return Object.fromEntries(entries);
-}
-
-/** Opens many rows at once: the AES-GCM work runs in parallel, with one key per version from the isolate cache. */
-export function openUserRows<T extends object>(store: UserStore, rows: readonly Sealed<T>[]): Promise<Opened<T>[]> {
-  return Promise.all(rows.map((row) => openUserRow(store, row)));
 }
 
 /** A user as it is stored: its personal data sealed. */

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lt, ne, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, ne, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { activeDataKey } from "../../core/crypto/data-keys";
 import { fromDriverRow } from "../../core/db/driver-rows";
@@ -313,8 +313,13 @@ function sortedPage(store: UserStore, options: ListOptions, matching: readonly S
   if (options.after) {
     const { id } = options.after;
     const value = String(options.after.value);
-    const beyond = descending ? lt : gt;
-    conditions.push(or(beyond(column, value), and(eq(column, value), beyond(users.id, id))));
+    // a row value, so SQLite seeks the (time, id) index to the cursor: the equivalent OR of two comparisons
+    // makes it scan the index from the first user on every page
+    conditions.push(
+      descending
+        ? sql`(${column}, ${users.id}) < (${value}, ${id})`
+        : sql`(${column}, ${users.id}) > (${value}, ${id})`,
+    );
   }
   const order = descending ? desc : asc;
   return drizzle(store.db)
