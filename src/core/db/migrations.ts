@@ -14,6 +14,7 @@ import tenantOauth from "../../../migrations/tenant/0007_oauth.sql";
 import tenantCustomFields from "../../../migrations/tenant/0008_custom_fields.sql";
 import tenantScim from "../../../migrations/tenant/0009_scim.sql";
 import tenantSearch from "../../../migrations/tenant/0010_search.sql";
+import tenantSearchTiers from "../../../migrations/tenant/0011_search_tiers.sql";
 
 export interface Migration {
   version: number;
@@ -43,6 +44,7 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 8, name: "0008_custom_fields", sql: [tenantCustomFields] },
   { version: 9, name: "0009_scim", sql: [tenantScim] },
   { version: 10, name: "0010_search", sql: [tenantSearch] },
+  { version: 11, name: "0011_search_tiers", sql: [tenantSearchTiers] },
 ];
 
 export function statementsOf(migration: Migration): string[] {

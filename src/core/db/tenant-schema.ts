@@ -44,6 +44,7 @@ export const users = sqliteTable(
     index("users_key_version_idx").on(t.keyVersion),
     index("users_last_login_idx").on(t.lastLoginAt, t.id),
     uniqueIndex("users_external_id_idx").on(t.externalId).where(sql`${t.externalId} IS NOT NULL`),
+    index("users_deleted_idx").on(t.status).where(sql`${t.status} = 'deleted'`),
     index("users_grams_missing_idx").on(t.id).where(sql`${t.contactGrams} IS NULL`),
   ],
 );

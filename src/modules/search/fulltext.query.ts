@@ -12,8 +12,6 @@ export const MIN_WORD_CHARS = 3;
 export const MAX_WORDS = 8;
 /** bm25 weights of `users_text`'s columns (name, username, fields): a username is what people type to find one. */
 const TEXT_WEIGHTS = "1.0, 2.0, 1.0";
-/** D1 allows at most 5 terms in one compound SELECT (SQLITE_LIMIT_COMPOUND_SELECT); longer unions are nested. */
-const COMPOUND_TERMS = 5;
 
 export class SearchQueryError extends Error {
   override readonly name = "SearchQueryError";
@@ -63,47 +61,98 @@ export interface SearchTerm {
   grams: string | null;
 }
 
-export interface HitsQuery {
-  /** `SELECT rid, score FROM …`: each matching user's rowid once, with its score (lower is better). */
+/** A query and its bound parameters, in order. */
+export interface BoundQuery {
   sql: string;
   params: string[];
 }
 
 /**
- * The users every term matches, with a relevance score: the sum over the terms of each one's bm25 (FTS5's, so
- * negative, lower is better) in the table(s) it matched. One FTS5 lookup per term and table, gathered by rowid;
- * a user is kept only when every term matched (count of distinct terms). Deterministic for a given index state,
- * so keyset paging on it is stable while the index does not change.
+ * The most users whose relevance is scored. Above it a search is too broad for a score to mean much (a
+ * fragment such as "son" or a mail domain), and scoring every match would cost time in proportion to their
+ * number: such searches list their matches newest first, and say so in the cursor.
  */
-export function hitsQuery(terms: readonly SearchTerm[]): HitsQuery {
-  const parts: string[] = [];
-  const params: string[] = [];
-  terms.forEach((term, i) => {
-    parts.push(`SELECT rowid AS rid, ${i} AS term, bm25(users_text, ${TEXT_WEIGHTS}) AS s FROM users_text
-      WHERE users_text MATCH ?`);
-    params.push(term.text);
-    if (term.grams !== null) {
-      parts.push(
-        `SELECT rowid AS rid, ${i} AS term, bm25(users_grams) AS s FROM users_grams WHERE users_grams MATCH ?`,
-      );
-      params.push(term.grams);
-    }
-  });
+export const RANKED_MATCHES = 2000;
+
+/**
+ * A search, compiled. Users are found in two tiers, disjoint and together exactly the users every word matches:
+ * - `text`: every word in `users_text` (name, username, searchable fields) — one FTS5 query whose AND runs inside
+ *   the index; scored by bm25 when it matches at most RANKED_MATCHES users;
+ * - `rest`: the others, where some word matched only an encrypted field (`users_grams`), newest first.
+ * Gathering both tables' hits for every word and grouping them by user (the obvious plan) costs more than the
+ * lookups themselves; this way the first page of a name search never touches the second tier.
+ */
+export interface CompiledSearch {
+  terms: SearchTerm[];
+  /** FTS5 expression: every word in `users_text`. */
+  textAll: string;
+  /** FTS5 expression: any word in `users_grams`; null when no word can occur there. */
+  gramsAny: string | null;
+  /** The most parameters any query of this search binds. */
+  maxParams: number;
+}
+
+export function compileSearch(terms: readonly SearchTerm[]): CompiledSearch {
+  const grams = terms.flatMap((term) => (term.grams === null ? [] : [`(${term.grams})`]));
+  const perWord = terms.length > 1 ? terms.reduce((n, term) => n + (term.grams === null ? 1 : 2), 0) : 0;
   return {
-    // one term: every hit matched it, nothing to count
-    sql: `SELECT rid, sum(s) AS score FROM (${unionAll(parts)}) GROUP BY rid${
-      terms.length > 1 ? ` HAVING count(DISTINCT term) = ${terms.length}` : ""
-    }`,
+    terms: [...terms],
+    textAll: terms.map((term) => term.text).join(" AND "),
+    gramsAny: grams.length === 0 ? null : grams.join(" OR "),
+    maxParams: 4 + perWord, // the text tier's 2, and the rest tier's 2 + perWord
+  };
+}
+
+const TEXT_HITS = "SELECT rowid FROM users_text WHERE users_text MATCH ?";
+
+/**
+ * Tier 0: `rid, score, ranked` of every user all words match in `users_text`. `ranked` says whether scores were
+ * computed (at most RANKED_MATCHES users; else every score is 0); `ranked` forces it either way, so that a
+ * cursor's pages keep the order its first page had.
+ */
+export function textTier(search: CompiledSearch, ranked?: boolean): BoundQuery {
+  // a one-row subquery, and CROSS JOIN (SQLite keeps that order) so that the count is taken once, not per hit
+  const mode =
+    ranked === undefined
+      ? `(SELECT count(*) <= ${RANKED_MATCHES} AS ranked FROM (${TEXT_HITS}))`
+      : `(SELECT ${+ranked} AS ranked)`;
+  return {
+    sql: `SELECT users_text.rowid AS rid, mode.ranked AS ranked,
+      CASE WHEN mode.ranked THEN bm25(users_text, ${TEXT_WEIGHTS}) ELSE 0 END AS score
+      FROM ${mode} AS mode CROSS JOIN users_text WHERE users_text MATCH ?`,
+    params: ranked === undefined ? [search.textAll, search.textAll] : [search.textAll],
+  };
+}
+
+/**
+ * Tier 1: `rid` of every other user all words match — some word only in `users_grams`. Candidates are the users
+ * any word's n-grams match, in rowid order (FTS5 returns them so), each checked against every word.
+ */
+export function restTier(search: CompiledSearch): BoundQuery | null {
+  if (search.gramsAny === null) return null;
+  const checks: string[] = [`+rowid NOT IN (${TEXT_HITS})`];
+  const params: string[] = [search.gramsAny, search.textAll];
+  if (search.terms.length > 1) {
+    for (const term of search.terms) {
+      const inText = `+rowid IN (${TEXT_HITS})`;
+      if (term.grams === null) {
+        checks.push(inText);
+        params.push(term.text);
+      } else {
+        checks.push(`(${inText} OR +rowid IN (SELECT rowid FROM users_grams WHERE users_grams MATCH ?))`);
+        params.push(term.text, term.grams);
+      }
+    }
+  }
+  return {
+    sql: `SELECT rowid AS rid FROM users_grams WHERE users_grams MATCH ? AND ${checks.join(" AND ")}`,
     params,
   };
 }
 
-/** `a UNION ALL b …`, nested in groups so that no compound SELECT has more than COMPOUND_TERMS terms. */
-function unionAll(selects: readonly string[]): string {
-  if (selects.length <= COMPOUND_TERMS) return selects.join(" UNION ALL ");
-  const groups: string[] = [];
-  for (let i = 0; i < selects.length; i += COMPOUND_TERMS) {
-    groups.push(`SELECT * FROM (${selects.slice(i, i + COMPOUND_TERMS).join(" UNION ALL ")})`);
-  }
-  return unionAll(groups);
+/** `rid` of every user all words match (both tiers, unscored): for other sorts, and counts. */
+export function allHits(search: CompiledSearch): BoundQuery {
+  const rest = restTier(search);
+  const text = { sql: `SELECT rowid AS rid FROM users_text WHERE users_text MATCH ?`, params: [search.textAll] };
+  return rest === null ? text : { sql: `${text.sql} UNION ALL ${rest.sql}`, params: [...text.params, ...rest.params] };
 }

@@ -7,7 +7,7 @@ import { toStatement } from "../../core/db/statements";
 import { type StoredUserRow, type UserRow, users } from "../../core/db/tenant-schema";
 import { batchWithSchema, tenantSchema } from "../schema/schema.service";
 import type { CompiledFilter } from "../search/filter.compiler";
-import type { HitsQuery } from "../search/fulltext.query";
+import { allHits, type CompiledSearch, restTier, textTier } from "../search/fulltext.query";
 import {
   emailIndexes,
   openUserRow,
@@ -155,9 +155,20 @@ export async function insertUsersMany(
 }
 
 export interface ListPosition {
-  /** The sort key of the last row seen: a time, the relevance score, or a custom field's value (maybe none). */
+  /** The sort key of the last row seen: a time, or a custom field's value (maybe none). */
   value: string | number | boolean | null;
   id: string;
+}
+
+/**
+ * Where a list sorted by relevance stopped (fulltext.query.ts, CompiledSearch): the last user's tier, score and
+ * rowid, and whether the text tier was scored on the first page (later pages keep that order).
+ */
+export interface RankPosition {
+  tier: 0 | 1;
+  score: number;
+  rid: number;
+  ranked: boolean;
 }
 
 /** A sort on an expression other than the two timestamps: a custom field, or `last_login_at` (values may be NULL). */
@@ -192,14 +203,22 @@ export type UserView = Pick<
   Exclude<keyof typeof VIEW_COLUMNS, "emailCt" | "phoneCt" | "piiAttributes"> | "email" | "phone"
 >;
 /**
- * A listed user; `score` (its relevance, lower is better) when the list is sorted by relevance, `sortValue` (the
- * sort expression's value) when by a `SortKey`.
+ * A listed user; its place in a relevance order (`tier`, `score`, `rid`, `ranked`) when the list is sorted by
+ * relevance, `sortValue` (the sort expression's value) when by a `SortKey`.
  */
-export type ListedUser = UserView & { score?: number; sortValue?: string | number | boolean | null };
+export type ListedUser = UserView & {
+  tier?: number;
+  score?: number;
+  rid?: number;
+  ranked?: number | null;
+  sortValue?: string | number | boolean | null;
+};
 
 export interface ListOptions {
   sort: UserSort;
   after: ListPosition | null;
+  /** Where the previous page stopped, when sorted by relevance. */
+  rankAfter?: RankPosition | null | undefined;
   includeDeleted: boolean;
   limit: number;
   /** A compiled filter (users.filter.ts) whose columns are named `users.<column>`. */
@@ -207,7 +226,7 @@ export interface ListOptions {
   /** Sorts by this expression instead of `sort` (which then only says the direction it came from). */
   sortKey?: SortKey | undefined;
   /** A compiled full-text search (users.search.ts); required by `sort: "relevance"`. */
-  search?: HitsQuery | undefined;
+  search?: CompiledSearch | undefined;
   /** Also count every user the list matches (ignoring the cursor), in the same round trip. */
   count?: boolean;
 }
@@ -259,7 +278,7 @@ function matchingConditions(options: ListOptions): SQL[] {
 
 /** The search as a condition: the user's rowid among the hits (each FTS5 lookup runs once, materialised). */
 function searched(options: ListOptions): SQL | undefined {
-  return options.search && sql`${users}.rowid IN (SELECT rid FROM (${fromCompiled(options.search)}))`;
+  return options.search && sql`${users}.rowid IN (SELECT rid FROM (${fromCompiled(allHits(options.search))}))`;
 }
 
 /** The query of one page (exported for the query-plan checks in test/search). */
@@ -331,26 +350,65 @@ function sortedPage(store: UserStore, options: ListOptions, matching: readonly S
 }
 
 /**
- * Keyset pagination on (score, id), best first. The inner query ranks the hits and keeps one page of rowids,
- * reading of each hit's row only what the conditions need; the outer one reads the page's rows in full, so a
- * search that finds many users does not carry every row's columns through the sort.
+ * A page in relevance order: the text tier by score (then newest first), then the rest newest first
+ * (fulltext.query.ts, CompiledSearch). Each tier is cut to one page before the two are joined, and the union
+ * stops at the page's size, so a page the text tier fills never evaluates the rest; only the page's rows are
+ * read in full.
  */
 function rankedPage(store: UserStore, options: ListOptions, matching: readonly SQL[]) {
-  if (!options.search) throw new Error("a relevance sort needs a search");
-  const conditions: SQL[] = [...matching];
-  if (options.after) {
-    const { value, id } = options.after;
-    conditions.push(sql`(hits.score > ${value} OR (hits.score = ${value} AND ${users.id} > ${id}))`);
+  const search = options.search;
+  if (!search) throw new Error("a relevance sort needs a search");
+  const after = options.rankAfter ?? null;
+  const limit = options.limit;
+  const arms: SQL[] = [];
+  if (after === null || after.tier === 0) {
+    const text = textTier(search, after?.ranked);
+    const beyond =
+      after && sql`(hits.score > ${after.score} OR (hits.score = ${after.score} AND hits.rid < ${after.rid}))`;
+    arms.push(sql`SELECT hits.rid AS rid, 0 AS tier, hits.score AS score, hits.ranked AS ranked
+      FROM (${fromCompiled(text)}) AS hits ${kept(options, matching, beyond)}
+      ORDER BY hits.score, hits.rid DESC LIMIT ${limit}`);
   }
-  const where = conditions.length > 0 ? sql`WHERE ${and(...conditions)}` : sql``;
-  const ranked = sql`SELECT hits.rid AS rid, hits.score AS score, ${users.id} AS id
-    FROM (${fromCompiled(options.search)}) AS hits JOIN ${users} ON ${users}.rowid = hits.rid ${where}
-    ORDER BY hits.score, ${users.id} LIMIT ${options.limit}`;
+  const rest = restTier(search);
+  if (rest) {
+    const beyond = after?.tier === 1 ? sql`hits.rid < ${after.rid}` : undefined;
+    arms.push(sql`SELECT hits.rid AS rid, 1 AS tier, 0 AS score, NULL AS ranked
+      FROM (${fromCompiled(rest)}) AS hits ${kept(options, matching, beyond)}
+      ORDER BY hits.rid DESC LIMIT ${limit}`);
+  }
+  const page =
+    arms.length === 0
+      ? sql`SELECT NULL AS rid, NULL AS tier, NULL AS score, NULL AS ranked WHERE 0`
+      : sql`${sql.join(
+          arms.map((arm) => sql`SELECT * FROM (${arm})`),
+          sql` UNION ALL `,
+        )} LIMIT ${limit}`;
   return drizzle(store.db)
-    .select({ ...VIEW_COLUMNS, score: sql<number>`page.score` })
+    .select({
+      ...VIEW_COLUMNS,
+      tier: sql<number>`page.tier`,
+      score: sql<number>`page.score`,
+      rid: sql<number>`page.rid`,
+      ranked: sql<number | null>`page.ranked`,
+    })
     .from(users)
-    .innerJoin(sql`(${ranked}) AS page`, sql`page.rid = ${users}.rowid`)
-    .orderBy(sql`page.score`, sql`page.id`);
+    .innerJoin(sql`(${page}) AS page`, sql`page.rid = ${users}.rowid`)
+    .orderBy(sql`page.tier`, sql`page.score`, sql`page.rid DESC`);
+}
+
+/**
+ * The hits (`hits.rid`) a list keeps: not deleted (unless asked) and passing the filter. Without a filter that
+ * takes no `users` row: deleted users' rowids come from `users_deleted_idx`.
+ */
+function kept(options: ListOptions, matching: readonly SQL[], beyond: SQL | null | undefined): SQL {
+  const conditions = beyond ? [beyond] : [];
+  if (options.filter) {
+    return sql`JOIN ${users} ON ${users}.rowid = hits.rid WHERE ${and(...matching, ...conditions)}`;
+  }
+  if (!options.includeDeleted) {
+    conditions.push(sql`hits.rid NOT IN (SELECT rowid FROM ${users} WHERE ${users.status} = 'deleted')`);
+  }
+  return conditions.length === 0 ? sql`` : sql`WHERE ${and(...conditions)}`;
 }
 
 /**

@@ -6,6 +6,7 @@ import { PageQuerySchema, pageSchema } from "../../core/http/pagination";
 import { defineRoute } from "../../core/http/route";
 import { validationHook } from "../../core/http/validation";
 import type { AppEnv } from "../../env";
+import { RANKED_MATCHES } from "../search/fulltext.query";
 import { bulkRoute, runBulk } from "./users.bulk.routes";
 import {
   ATTRIBUTE_SORT,
@@ -76,9 +77,12 @@ const listRoute = defineRoute({
         .optional()
         .openapi({
           description:
-            "Order; `-` for descending. `relevance` (best match first, by bm25; only with `q`) is the default " +
-            "with `q`, `createdAt` without. A relevance order is stable while the users do not change: a write " +
-            "between two pages can move a user across the cursor. `attributes.<name>` sorts on a `sortable` " +
+            "Order; `-` for descending. `relevance` (only with `q`) is the default with `q`, `createdAt` " +
+            "without: first the users every word matches in their name, username or searchable fields, best " +
+            `match first (bm25) when they are at most ${RANKED_MATCHES.toLocaleString("en-US")}, else newest ` +
+            "first; then those some word matched " +
+            "only in their email, phone or an encrypted field, newest first. A cursor keeps its first page's " +
+            "order; a write between two pages can move a user across it. `attributes.<name>` sorts on a `sortable` " +
             "custom field; users without a value (and, for `lastLoginAt`, who never logged in) come first " +
             "ascending, last descending.",
           example: "-attributes.seats",

@@ -1,11 +1,9 @@
 import { validationError } from "../../core/http/validation";
-import { liveFields } from "../schema/attributes";
-import { tenantSchema } from "../schema/schema.service";
 import {
+  type CompiledSearch,
+  compileSearch,
   ftsString,
   gramsMatch,
-  type HitsQuery,
-  hitsQuery,
   SearchQueryError,
   searchWords,
 } from "../search/fulltext.query";
@@ -26,7 +24,7 @@ import {
  * matched in `users_text`; email and phone, stored encrypted, through their keyed n-grams in `users_grams`.
  */
 
-export interface UserSearch extends HitsQuery {
+export interface UserSearch extends CompiledSearch {
   /** The words searched for, as normalised: what a cursor is bound to. */
   words: string[];
 }
@@ -34,12 +32,12 @@ export interface UserSearch extends HitsQuery {
 /** A phone (E.164) has only digits and a leading `+`: a word with anything else cannot be part of one. */
 const PHONE_FRAGMENT = /^\+?[0-9]+$/;
 
-async function gramsTerm(hashers: ContactHashers, pii: GramHasher | null, word: string): Promise<string | null> {
+async function gramsTerm(hashers: ContactHashers, pii: GramHasher, word: string): Promise<string | null> {
   const phone = normalizePhone(word);
   const [email, phoneTokens, piiTokens] = await Promise.all([
     hashers.email.fragmentTokens(normalizeEmail(word)),
     PHONE_FRAGMENT.test(phone) ? hashers.phone.fragmentTokens(phone) : null,
-    pii ? pii.fragmentTokens(piiSearchText(word)[0] ?? "") : null,
+    pii.fragmentTokens(piiSearchText(word)[0] ?? ""),
   ]);
   const either = [gramsMatch("contact", [email ?? [], phoneTokens ?? []]), gramsMatch("pii", [piiTokens ?? []])];
   const present = either.filter((match) => match !== null);
@@ -55,12 +53,11 @@ export async function compileUserSearch(store: UserStore, q: string): Promise<Us
     if (!(error instanceof SearchQueryError)) throw error;
     throw validationError([{ field: "q", code: "invalid_search", detail: error.message }], "query");
   }
-  const hashers = await contactHashers(store);
-  // searchable pii custom fields are matched through their own keyed n-grams
-  const searchesPii = liveFields(await tenantSchema(store)).some((field) => field.pii && field.searchable);
-  const pii = searchesPii ? await piiHasher(store) : null;
+  // searchable pii custom fields are matched through their own keyed n-grams; `pii_grams` is empty unless a
+  // field is, so the phrase costs an empty lookup, not the schema read that would tell (that waits for the page)
+  const [hashers, pii] = await Promise.all([contactHashers(store), piiHasher(store)]);
   const terms = await Promise.all(
     words.map(async (word) => ({ text: ftsString(word), grams: await gramsTerm(hashers, pii, word) })),
   );
-  return { ...hitsQuery(terms), words: words.map((word) => word.toLowerCase()) };
+  return { ...compileSearch(terms), words: words.map((word) => word.toLowerCase()) };
 }

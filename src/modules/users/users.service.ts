@@ -24,7 +24,14 @@ import {
   planSoftDelete,
   planUpdate,
 } from "./users.plans";
-import { findUser, type ListedUser, type ListPosition, listUsers as listUserRows, type SortKey } from "./users.repo";
+import {
+  findUser,
+  type ListedUser,
+  type ListPosition,
+  listUsers as listUserRows,
+  type RankPosition,
+  type SortKey,
+} from "./users.repo";
 import type { CreateUserInput, User, UserSort } from "./users.schema";
 import { compileUserSearch } from "./users.search";
 import { endSessionsIfRightsChanged } from "./users.sessions";
@@ -171,9 +178,10 @@ export async function listUsers(
   // a cursor belongs to one order, one filter and one search: another's cursor would skip or repeat users
   const tags = (await tagOf("f", query.filter)) + (await tagOf("q", search?.words.join(" ")));
   const kind = `users:${sort}:${query.includeDeleted ? "all" : "live"}${tags}`;
-  const after = query.cursor ? decodePosition(kind, query.cursor, sort) : null;
-  // the list binds at most 4 parameters of its own (status, cursor value and id twice, limit), and the search's
-  const reserved = 6 + (search?.params.length ?? 0);
+  const after = query.cursor && sort !== "relevance" ? decodePosition(kind, query.cursor, sort) : null;
+  const rankAfter = query.cursor && sort === "relevance" ? decodeRankPosition(kind, query.cursor) : null;
+  // the list binds at most 6 parameters of its own (status, cursor values, limits), and the search's
+  const reserved = 6 + (search?.maxParams ?? 0);
   const attributes = tree && (await fieldCatalogue(ctx, await tenantSchema(ctx), tree));
   const filter =
     tree && (await compileUserFilter(ctx, tree, { attributes, now: Date.now(), maxParams: D1_MAX_PARAMS - reserved }));
@@ -183,25 +191,32 @@ export async function listUsers(
     sort,
     sortKey,
     after,
+    rankAfter,
     filter,
     search,
     count: query.count === true,
     limit: query.limit + 1,
   });
-  const position = (row: ListedUser) =>
-    sortKey
-      ? [JSON.stringify(row.sortValue ?? null), row.id]
-      : [sort === "relevance" ? (row.score ?? 0) : sort.endsWith("updatedAt") ? row.updatedAt : row.createdAt, row.id];
+  const position = (row: ListedUser) => {
+    if (sort === "relevance") return [row.tier ?? 0, row.score ?? 0, row.rid ?? 0, row.ranked ? 1 : 0];
+    if (sortKey) return [JSON.stringify(row.sortValue ?? null), row.id];
+    return [sort.endsWith("updatedAt") ? row.updatedAt : row.createdAt, row.id];
+  };
   const page = pageOf(rows, query.limit, kind, position, toUser);
   return total === null ? page : { ...page, total };
 }
 
-/** The (sort value, id) a cursor holds: a relevance score is a number, a time a string, a keyed value JSON. */
-function decodePosition(kind: string, cursor: string, sort: UserSort): ListPosition {
-  if (sort === "relevance") {
-    const [value, id] = decodeCursor(kind, cursor, ["number", "string"]);
-    return { value, id };
+/** The (tier, score, rowid, scored) a relevance cursor holds (users.repo.ts, RankPosition). */
+function decodeRankPosition(kind: string, cursor: string): RankPosition {
+  const [tier, score, rid, ranked] = decodeCursor(kind, cursor, ["number", "number", "number", "number"]);
+  if ((tier !== 0 && tier !== 1) || !Number.isSafeInteger(rid) || (ranked !== 0 && ranked !== 1)) {
+    throw new ApiError(CoreErrors.INVALID_CURSOR, { detail: "The cursor is not valid for this list." });
   }
+  return { tier, score, rid, ranked: ranked === 1 };
+}
+
+/** The (sort value, id) a cursor holds: a time is a string, a keyed value JSON. */
+function decodePosition(kind: string, cursor: string, sort: UserSort): ListPosition {
   const [value, id] = decodeCursor(kind, cursor, ["string", "string"]);
   if (!isKeyedSort(sort)) return { value, id };
   let parsed: unknown;
