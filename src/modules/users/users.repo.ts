@@ -5,7 +5,7 @@ import { fromDriverRow } from "../../core/db/driver-rows";
 import { jsonChunks } from "../../core/db/json-rows";
 import { toStatement } from "../../core/db/statements";
 import { type StoredUserRow, type UserRow, users } from "../../core/db/tenant-schema";
-import { batchWithSchema, tenantSchema } from "../schema/schema.service";
+import { batchWithSchema } from "../schema/schema.service";
 import type { CompiledFilter } from "../search/filter.compiler";
 import { allHits, type CompiledSearch, restTier, textTier } from "../search/fulltext.query";
 import {
@@ -247,25 +247,31 @@ export async function listUsers(
   store: UserStore,
   options: ListOptions,
 ): Promise<{ rows: ListedUser[]; total: number | null }> {
-  const page = pageQuery(store, options);
-  // opening the rows needs the tenant's schema: fetch it while the page query runs, not after it
-  const schema = tenantSchema(store);
-  if (!options.count) {
-    const [rows] = await Promise.all([page, schema]);
-    return { rows: await openUserRows(store, rows), total: null };
+  const statements = [toStatement(store.db, pageQuery(store, options))];
+  if (options.count) {
+    const count = drizzle(store.db)
+      .select({ total: sql<number>`count(*)`.as("total") })
+      .from(users)
+      .where(and(...matchingConditions(options), searched(options)));
+    statements.push(toStatement(store.db, count));
   }
-  const orm = drizzle(store.db);
-  const [[rows, counted]] = await Promise.all([
-    orm.batch([
-      page,
-      orm
-        .select({ total: sql<number>`count(*)` })
-        .from(users)
-        .where(and(...matchingConditions(options), searched(options))),
-    ]),
-    schema,
-  ]);
-  return { rows: await openUserRows(store, rows), total: counted[0]?.total ?? 0 };
+  // opening the rows needs the tenant's schema: it comes in the same round trip as the page
+  const [page, counted] = await batchWithSchema(store, statements);
+  const rows = (page?.results ?? []).map((raw) => listedRow(raw as Record<string, unknown>));
+  const total = counted ? ((counted.results[0] as { total: number } | undefined)?.total ?? 0) : null;
+  return { rows: await openUserRows(store, rows), total };
+}
+
+/** A page row as D1 returns it (column names, as `batchWithSchema` gives them) mapped as drizzle would. */
+function listedRow(raw: Record<string, unknown>): SealedUserRow & Omit<ListedUser, keyof UserView> {
+  const { tier, score, rid, ranked, sort_value } = raw as Record<string, number | string | null | undefined>;
+  return {
+    ...fromDriverRow(users, raw),
+    ...(tier === undefined
+      ? {}
+      : { tier: Number(tier), score: Number(score), rid: Number(rid), ranked: ranked as number | null }),
+    ...(sort_value === undefined ? {} : { sortValue: sort_value }),
+  };
 }
 
 /** What every listed user must satisfy, search apart: live (unless includeDeleted), and the filter. */
@@ -317,7 +323,7 @@ function keyedPage(store: UserStore, options: ListOptions, key: SortKey, matchin
   }
   const order = key.descending ? sql`DESC` : sql`ASC`;
   return drizzle(store.db)
-    .select({ ...VIEW_COLUMNS, sortValue: sql<string | number | null>`${expression}` })
+    .select({ ...VIEW_COLUMNS, sortValue: sql<string | number | null>`${expression}`.as("sort_value") })
     .from(users)
     .where(and(...conditions))
     .orderBy(sql`${expression} ${order}`, sql`${users.id} ${order}`)
