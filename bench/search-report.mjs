@@ -15,47 +15,23 @@ export const SEARCH_TARGETS = { searchP99: 50, filterP99: 50, pagingSeconds: 10 
  */
 const KNOWN_REASONS = {
   "q= search":
-    "the time follows how many users a word matches, not the tenant's size as such: the rare surnames (4 users " +
-    "each) cost about what a plain list does, the 3-character fragments and the two-word names (thousands of users " +
-    "each) make the p99, and `q=son&limit=1` costs what limit=50 does (variants), so the page's rows are not the " +
-    "cost. Measured on a copy of a 100,000-user tenant database of this scenario through `wrangler d1 execute " +
-    "--local` (workerd's own SQLite), load 3.5–4 on the 2 cores, for `son` (8,458 users): each FTS5 lookup alone " +
-    "takes 1–3 ms; scoring its hits with bm25 12–15 ms per table (a name word is in the email too, so the text " +
-    "table and the email n-grams both hit); grouping the two hit lists by user about 10 ms (hits grouped: 32–38 " +
-    "ms); then reading every hit's `users` row to check that it is not deleted, and sorting: the page query takes " +
-    "63–80 ms in SQL. The same hits without scores come in 7 ms; excluding deleted users through an index on " +
-    "`status` (`rid NOT IN (SELECT rowid FROM users WHERE status = 'deleted')`) instead of reading each hit's row " +
-    "brings the ranked page to 34 ms; the fixed cost of an authenticated list request (`list limit=1`, `q=zqxjv`) " +
-    "is the rest. Next (src, not done here): keep deleted users out without a row read per hit, and bound the " +
-    "ranking of broad words (e.g. time order, or rank only the first few thousand hits, when a word matches many); " +
-    "at 1,000,000 users a 3-character word matches ten times as many (see the one-off run).",
+    "the search itself is a few milliseconds of SQL for most words (two tiers: one FTS5 AND query over names, " +
+    "scored only up to 2,000 matches, then the encrypted n-grams' matches newest first, only when the first tier " +
+    "does not fill the page; src/modules/search/fulltext.query.ts); the rest is the fixed cost of an authenticated " +
+    "list through the dev proxy (`list limit=1`, `q=zqxjv` in the variants) and the machine's load (compare the " +
+    "ceiling's p99). The two-word names cost most: their text tier runs its FTS5 query twice (the count that " +
+    "decides whether to score, then the scored lookup). Next: measure on deployed Workers; count from FTS5's " +
+    "doclist sizes (fts5vocab) instead of a second lookup.",
   "two-condition filter":
-    "the common combination is the slow one (`department = sales and seats > 40`, a quarter of the users in " +
-    "sales), the selective one much less so. EXPLAIN QUERY PLAN of the page query on a copy of a 100,000-user " +
-    "tenant database (workerd's SQLite through `wrangler d1 execute --local`; sqlite3 3.40 agrees, also after " +
-    "ANALYZE): `SEARCH users USING INDEX users_cf_<department> (<expr>=?)` then `USE TEMP B-TREE FOR ORDER BY`: " +
-    "SQLite takes the equality index, reads the rows of all ~24,000 sales users to test `seats`, sorts them by " +
-    "(created_at, id) and keeps 50: 50–160 ms in SQL under load. Forced through `users_created_idx` the same query " +
-    "takes 0.6 ms (it stops at the 50th match) but the selective one 29 ms; with an index on (department, " +
-    "created_at, id) the planner serves all three filters in order, in 0.06–4 ms (measured on the copy). Next " +
-    "(src): give an equality-filterable field an index that ends in the list's order, (value, created_at, id), " +
-    "beside the (value, id) one that sorts by the field; ANALYZE alone does not change the plan. The fixed cost " +
-    "of an authenticated list request (`list limit=1` in the variants) is a good part of the rest.",
+    "each filter is served in list order by a (value, created_at, id) index (the query plans are checked by " +
+    "test/search/filter-plans.test.ts), a few milliseconds of SQL; the rest is the fixed cost of an authenticated " +
+    "list (`list limit=1` in the variants) and the machine's load (compare the ceiling's p99).",
   "paging through":
-    "the SQL is not the cost: a keyset page of 1,000 through `users_created_idx` takes 0–11 ms in workerd's " +
-    "SQLite (measured on a copy of the tenant database). The page's time is spent in the worker before it " +
-    "answers (the time to the response headers is over 90% of each page's; the 400 KiB body's transfer is the rest). " +
-    "Timed inside the worker on a scratch copy of this code with timing lines around the list path (not " +
-    "committed; 10,000-user tenant, the same shared machine at load ~3.5), a page of 1,000: the D1 call 23–46 ms " +
-    "(the simulator handing 1,000 rows of ~1 KB across), `openUserRows` 30–78 ms (the row's sealed email and, " +
-    "for a third of the users, phone: ~1,350 AES-GCM decryptions started together through Promise.all, with the " +
-    "row mapping around them; that is 22–58 µs per decryption, against the 5–8 µs an AES-GCM operation costs " +
-    "alone in workerd, measured for the bulk figure), JSON 1–11 ms; 54–106 ms in the service. 100 pages at that " +
-    "cost take 11–16 s; across seven runs of this scenario at 100,000 users on this shared machine the walk took " +
-    "8.2–16.1 s as its load went (per page p50 72–147 ms): the target is met only when the machine is quiet. " +
-    "Next (src): profile `openUserRows` on 1,000 rows (the promise fan-out, the per-field AAD " +
-    "and key lookup), and measure on deployed Workers, where D1 is not simulated in-process and the dev proxy is " +
-    "not in the path.",
+    "a page of 1,000 seeks users_created_idx to its cursor (a row value) and opens its ~1,350 ciphertexts in one " +
+    "batch; timed inside the worker on this machine a page costs ~20–25 ms in D1 (the simulator handing ~400 KB " +
+    "across), ~12 ms to open, a few to serialise, and the dev proxy ~25 ms to pass the body on: ~80 ms a page, " +
+    "so the walk is near the 10 s line when the machine is loaded. Next: measure on deployed Workers, where D1 " +
+    "is not simulated in-process and the dev proxy is not in the path.",
 };
 
 export function searchVerdicts(r) {
