@@ -99,28 +99,42 @@ export function compileSearch(terms: readonly SearchTerm[]): CompiledSearch {
     terms: [...terms],
     textAll: terms.map((term) => term.text).join(" AND "),
     gramsAny: grams.length === 0 ? null : grams.join(" OR "),
-    maxParams: 4 + perWord, // the text tier's 2, and the rest tier's 2 + perWord
+    maxParams: 4 + perWord, // the text tier's 2 (scored, recent), and the rest tier's 2 + perWord
   };
 }
 
 const TEXT_HITS = "SELECT rowid FROM users_text WHERE users_text MATCH ?";
 
 /**
- * Tier 0: `rid, score, ranked` of every user all words match in `users_text`. `ranked` says whether scores were
- * computed (at most RANKED_MATCHES users; else every score is 0); `ranked` forces it either way, so that a
- * cursor's pages keep the order its first page had.
+ * Tier 0, every user all words match in `users_text`, as what a page's query is made of:
+ * - `scored`: a CTE `text_scored(rid, score)` with the bm25 of at most RANKED_MATCHES + 1 hits (so that a broad
+ *   search costs no more than that to score), and the arm that lists them when they are at most RANKED_MATCHES;
+ * - `recent`: the arm that lists every hit otherwise (`score` 0), in rowid order, which FTS5 reads from the index
+ *   as it goes, so that a page stops after its rows.
+ * Exactly one arm yields rows. `ranked` forces one (a cursor keeps the order its first page had).
  */
-export function textTier(search: CompiledSearch, ranked?: boolean): BoundQuery {
-  // a one-row subquery, and CROSS JOIN (SQLite keeps that order) so that the count is taken once, not per hit
-  const mode =
-    ranked === undefined
-      ? `(SELECT count(*) <= ${RANKED_MATCHES} AS ranked FROM (${TEXT_HITS}))`
-      : `(SELECT ${+ranked} AS ranked)`;
+export interface TextTier {
+  cte: BoundQuery | null;
+  scored: BoundQuery | null;
+  recent: BoundQuery | null;
+}
+
+const SCORED_TEXT = `SELECT rowid AS rid, bm25(users_text, ${TEXT_WEIGHTS}) AS score FROM users_text WHERE users_text MATCH ?`;
+const RECENT_TEXT = "SELECT rowid AS rid, 0 AS score FROM users_text WHERE users_text MATCH ?";
+const SCORED_COUNT = "(SELECT count(*) FROM text_scored)";
+
+export function textTier(search: CompiledSearch, ranked?: boolean): TextTier {
+  const match = [search.textAll];
+  if (ranked === false) return { cte: null, scored: null, recent: { sql: RECENT_TEXT, params: match } };
+  const limit = ranked === undefined ? ` LIMIT ${RANKED_MATCHES + 1}` : "";
   return {
-    sql: `SELECT users_text.rowid AS rid, mode.ranked AS ranked,
-      CASE WHEN mode.ranked THEN bm25(users_text, ${TEXT_WEIGHTS}) ELSE 0 END AS score
-      FROM ${mode} AS mode CROSS JOIN users_text WHERE users_text MATCH ?`,
-    params: ranked === undefined ? [search.textAll, search.textAll] : [search.textAll],
+    cte: { sql: `text_scored AS MATERIALIZED (${SCORED_TEXT}${limit})`, params: match },
+    scored: {
+      sql: `SELECT rid, score FROM text_scored${ranked === undefined ? ` WHERE ${SCORED_COUNT} <= ${RANKED_MATCHES}` : ""}`,
+      params: [],
+    },
+    recent:
+      ranked === undefined ? { sql: `${RECENT_TEXT} AND ${SCORED_COUNT} > ${RANKED_MATCHES}`, params: match } : null,
   };
 }
 

@@ -367,13 +367,19 @@ function rankedPage(store: UserStore, options: ListOptions, matching: readonly S
   const after = options.rankAfter ?? null;
   const limit = options.limit;
   const arms: SQL[] = [];
-  if (after === null || after.tier === 0) {
-    const text = textTier(search, after?.ranked);
+  const text = after === null || after.tier === 0 ? textTier(search, after?.ranked) : null;
+  if (text?.scored) {
     const beyond =
       after && sql`(hits.score > ${after.score} OR (hits.score = ${after.score} AND hits.rid < ${after.rid}))`;
-    arms.push(sql`SELECT hits.rid AS rid, 0 AS tier, hits.score AS score, hits.ranked AS ranked
-      FROM (${fromCompiled(text)}) AS hits ${kept(options, matching, beyond)}
+    arms.push(sql`SELECT hits.rid AS rid, 0 AS tier, hits.score AS score, 1 AS ranked
+      FROM (${fromCompiled(text.scored)}) AS hits ${kept(options, matching, beyond)}
       ORDER BY hits.score, hits.rid DESC LIMIT ${limit}`);
+  }
+  if (text?.recent) {
+    const beyond = after && sql`hits.rid < ${after.rid}`;
+    arms.push(sql`SELECT hits.rid AS rid, 0 AS tier, 0 AS score, 0 AS ranked
+      FROM (${fromCompiled(text.recent)}) AS hits ${kept(options, matching, beyond)}
+      ORDER BY hits.rid DESC LIMIT ${limit}`);
   }
   const rest = restTier(search);
   if (rest) {
@@ -382,13 +388,13 @@ function rankedPage(store: UserStore, options: ListOptions, matching: readonly S
       FROM (${fromCompiled(rest)}) AS hits ${kept(options, matching, beyond)}
       ORDER BY hits.rid DESC LIMIT ${limit}`);
   }
-  const page =
-    arms.length === 0
-      ? sql`SELECT NULL AS rid, NULL AS tier, NULL AS score, NULL AS ranked WHERE 0`
-      : sql`${sql.join(
-          arms.map((arm) => sql`SELECT * FROM (${arm})`),
-          sql` UNION ALL `,
-        )} LIMIT ${limit}`;
+  // a tier-1 cursor of a search that has no second tier (forged, or from an older index) finds nothing more
+  if (arms.length === 0) arms.push(sql`SELECT NULL AS rid, NULL AS tier, NULL AS score, NULL AS ranked WHERE 0`);
+  const union = sql.join(
+    arms.map((arm) => sql`SELECT * FROM (${arm})`),
+    sql` UNION ALL `,
+  );
+  const page = text?.cte ? sql`WITH ${fromCompiled(text.cte)} ${union} LIMIT ${limit}` : sql`${union} LIMIT ${limit}`;
   return drizzle(store.db)
     .select({
       ...VIEW_COLUMNS,
