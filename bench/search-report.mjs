@@ -19,9 +19,8 @@ const KNOWN_REASONS = {
     "scored only up to 2,000 matches, then the encrypted n-grams' matches newest first, only when the first tier " +
     "does not fill the page; src/modules/search/fulltext.query.ts); the rest is the fixed cost of an authenticated " +
     "list through the dev proxy (`list limit=1`, `q=zqxjv` in the variants) and the machine's load (compare the " +
-    "ceiling's p99). The two-word names cost most: their text tier runs its FTS5 query twice (the count that " +
-    "decides whether to score, then the scored lookup). Next: measure on deployed Workers; count from FTS5's " +
-    "doclist sizes (fts5vocab) instead of a second lookup.",
+    "ceiling's p99). The two-word names cost most: FTS5 intersects two phrase lookups of common trigrams and " +
+    "scores up to 2,001 of the users both match. Next: measure on deployed Workers.",
   "two-condition filter":
     "each filter is served in list order by a (value, created_at, id) index (the query plans are checked by " +
     "test/search/filter-plans.test.ts), a few milliseconds of SQL; the rest is the fixed cost of an authenticated " +
