@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { fieldCatalogue } from "../../src/modules/schema/fields.catalogue";
 import { tenantSchema } from "../../src/modules/schema/schema.service";
 import { compileUserFilter, parseUserFilter } from "../../src/modules/users/users.filter";
-import { type ListPosition, pageQuery, type SortKey } from "../../src/modules/users/users.repo";
+import { type ListPosition, pageQuery, type SortKey } from "../../src/modules/users/users.list";
 import type { UserSort } from "../../src/modules/users/users.schema";
 import { createTenant, type TestTenant } from "../helpers/api";
 import { tenantDatabase } from "../helpers/db";

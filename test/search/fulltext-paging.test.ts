@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { pageQuery } from "../../src/modules/users/users.repo";
+import { pageQuery } from "../../src/modules/users/users.list";
 import { compileUserSearch } from "../../src/modules/users/users.search";
 import { call, createTenant, json, type TestTenant } from "../helpers/api";
 import { tenantDatabase } from "../helpers/db";

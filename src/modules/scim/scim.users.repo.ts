@@ -1,6 +1,9 @@
+import { fromDriverRow } from "../../core/db/driver-rows";
+import { users } from "../../core/db/tenant-schema";
+import { batchWithSchema } from "../schema/schema.service";
 import type { CompiledFilter } from "../search/filter.compiler";
+import type { UserView } from "../users/users.list";
 import { openUserRows, type UserStore } from "../users/users.pii";
-import type { UserView } from "../users/users.repo";
 
 /**
  * SCIM lists page by offset (RFC 7644 §3.4.2.4: 1-based `startIndex`, `count`, `totalResults`), unlike
@@ -15,29 +18,9 @@ export interface OffsetQuery {
   limit: number;
 }
 
-interface Row {
-  id: string;
-  emailCt: string;
-  username: string | null;
-  name: string | null;
-  phoneCt: string | null;
-  status: UserView["status"];
-  attributes: string;
-  roles: string;
-  mfaTotp: number;
-  createdAt: string;
-  updatedAt: string;
-  deletedAt: string | null;
-  lastLoginAt: string | null;
-  emailVerifiedAt: string | null;
-  externalId: string | null;
-  version: number;
-}
-
-const COLUMNS = `users.id, users.email_ct AS emailCt, users.username, users.name, users.phone_ct AS phoneCt,
-  users.status, users.attributes, users.roles, users.mfa_totp AS mfaTotp, users.created_at AS createdAt,
-  users.updated_at AS updatedAt, users.deleted_at AS deletedAt, users.last_login_at AS lastLoginAt,
-  users.email_verified_at AS emailVerifiedAt, users.external_id AS externalId, users.version`;
+const COLUMNS = `users.id, users.email_ct, users.username, users.name, users.phone_ct, users.status, users.attributes,
+  users.roles, users.mfa_totp, users.created_at, users.updated_at, users.deleted_at, users.last_login_at,
+  users.email_verified_at, users.external_id, users.version`;
 
 export async function listUsersByOffset(
   store: UserStore,
@@ -46,7 +29,8 @@ export async function listUsersByOffset(
   const where = `users.status <> 'deleted'${query.filter ? ` AND (${query.filter.sql})` : ""}`;
   const params = query.filter?.params ?? [];
   const direction = query.descending ? "DESC" : "ASC";
-  const [page, counted] = await store.db.batch<Row | { total: number }>([
+  // one round trip for the page, its count and (unless this request has it) the schema that presents attributes
+  const [page, counted] = await batchWithSchema(store, [
     store.db
       .prepare(
         `SELECT ${COLUMNS} FROM users WHERE ${where}
@@ -55,15 +39,7 @@ export async function listUsersByOffset(
       .bind(...params, query.limit, query.offset),
     store.db.prepare(`SELECT count(*) AS total FROM users WHERE ${where}`).bind(...params),
   ]);
-  const rows = (page?.results ?? []) as Row[];
-  const opened = await openUserRows(
-    store,
-    rows.map((row) => ({
-      ...row,
-      attributes: JSON.parse(row.attributes) as Record<string, unknown>,
-      roles: JSON.parse(row.roles) as string[],
-      mfaTotp: row.mfaTotp === 1,
-    })),
-  );
+  const rows = (page?.results ?? []).map((raw) => fromDriverRow(users, raw as Record<string, unknown>));
+  const opened = await openUserRows(store, rows);
   return { rows: opened, total: ((counted?.results ?? [])[0] as { total: number } | undefined)?.total ?? 0 };
 }

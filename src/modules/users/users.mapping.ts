@@ -1,6 +1,6 @@
 import type { UserRow } from "../../core/db/tenant-schema";
 import type { ChangePolicy } from "../audit/audit-changes";
-import type { UserView } from "./users.repo";
+import type { UserView } from "./users.list";
 import type { User } from "./users.schema";
 
 export function normalizeEmail(email: string): string {

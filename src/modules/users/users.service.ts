@@ -13,6 +13,13 @@ import { schemaChanged, schemaGuard, tenantSchema } from "../schema/schema.servi
 import { D1_MAX_PARAMS } from "../search/filter.compiler";
 import { UserErrors } from "./users.errors";
 import { compileUserFilter, parseUserFilter } from "./users.filter";
+import {
+  type ListedUser,
+  type ListPosition,
+  listUsers as listUserRows,
+  type RankPosition,
+  type SortKey,
+} from "./users.list";
 import { toUser } from "./users.mapping";
 import {
   conflictFor,
@@ -24,14 +31,7 @@ import {
   planSoftDelete,
   planUpdate,
 } from "./users.plans";
-import {
-  findUser,
-  type ListedUser,
-  type ListPosition,
-  listUsers as listUserRows,
-  type RankPosition,
-  type SortKey,
-} from "./users.repo";
+import { findUser } from "./users.repo";
 import type { CreateUserInput, User, UserSort } from "./users.schema";
 import { compileUserSearch } from "./users.search";
 import { endSessionsIfRightsChanged } from "./users.sessions";
@@ -206,7 +206,7 @@ export async function listUsers(
   return total === null ? page : { ...page, total };
 }
 
-/** The (tier, score, rowid, scored) a relevance cursor holds (users.repo.ts, RankPosition). */
+/** The (tier, score, rowid, scored) a relevance cursor holds (users.list.ts, RankPosition). */
 function decodeRankPosition(kind: string, cursor: string): RankPosition {
   const [tier, score, rid, ranked] = decodeCursor(kind, cursor, ["number", "number", "number", "number"]);
   if ((tier !== 0 && tier !== 1) || !Number.isSafeInteger(rid) || (ranked !== 0 && ranked !== 1)) {
