@@ -239,7 +239,7 @@ export async function runSearchScenario({ origin, adminToken, users, rounds, par
   const tenantResponse = await fetch(`${origin}/v1/tenants`, {
     method: "POST",
     headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify({ name: `Bench search ${users}` }),
+    body: JSON.stringify({ name: `Bench search ${users}`, plan: "enterprise" }),
   });
   if (tenantResponse.status !== 201)
     throw new Error(`tenant → ${tenantResponse.status}: ${await tenantResponse.text()}`);

@@ -82,7 +82,7 @@ async function api(method, path, { token, body, form, headers = {}, expect = [20
 async function exercise() {
   const tenant = await api("POST", "/v1/tenants", {
     token: ADMIN_TOKEN,
-    body: { name: "At-rest scan" },
+    body: { name: "At-rest scan", plan: "enterprise" },
     expect: [201],
   });
   const key = mark("the tenant's API key", tenant.apiKey.secret);

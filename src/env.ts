@@ -1,5 +1,5 @@
-import type { Permission } from "./core/auth/permissions";
-import type { Plan } from "./modules/tenants/tenants.schema";
+import type { Grants } from "./core/auth/grants";
+import type { Plan } from "./core/plans";
 
 /** Who is acting: recorded in audit events and used by permission checks. */
 export type Actor =
@@ -23,8 +23,10 @@ export type Auth =
       kind: "tenant";
       actor: Actor;
       tenant: TenantRef;
-      /** What this credential may do: from its roles (API key, end user) or its granted scope (OAuth client). */
-      permissions: ReadonlySet<Permission>;
+      /** The roles the credential holds (an OAuth client's token: its client's roles; none known: empty). */
+      roles: readonly string[];
+      /** What this credential may do: from its roles (API key, client) or its token's granted scope. */
+      permissions: Grants;
     };
 
 /** Facts about the request that audit events record. */

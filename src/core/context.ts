@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import type { Actor, AppEnv, RequestInfo, TenantRef } from "../env";
-import type { Permission } from "./auth/permissions";
+import type { Grants } from "./auth/grants";
 import { controlDb, tenantDatabases } from "./db/databases";
 
 /**
@@ -19,7 +19,7 @@ export interface ServiceContext {
    * What the caller may do, when it is a tenant credential; absent for the admin token and for system work
    * (cron, queue), which act without a role.
    */
-  permissions?: ReadonlySet<Permission>;
+  permissions?: Grants;
   request: RequestInfo;
   waitUntil(promise: Promise<unknown>): void;
 }

@@ -51,6 +51,8 @@ export const CoreErrors = defineErrors({
   FORBIDDEN: { status: 403, title: "Not allowed" },
   TENANT_CREDENTIAL_REQUIRED: { status: 403, title: "This endpoint needs a tenant credential" },
   ADMIN_CREDENTIAL_REQUIRED: { status: 403, title: "This endpoint needs the platform admin token" },
+  FEATURE_NOT_IN_PLAN: { status: 403, title: "The tenant's plan does not include this feature" },
+  QUOTA_EXCEEDED: { status: 403, title: "A quota of the tenant's plan is reached" },
   NOT_FOUND: { status: 404, title: "Not found" },
   METHOD_NOT_ALLOWED: { status: 405, title: "Method not allowed" },
   CONFLICT: { status: 409, title: "Conflict" },

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Permission } from "../../src/core/auth/permissions";
+import { Grants } from "../../src/core/auth/grants";
 import type { ServiceContext } from "../../src/core/context";
 import { ApiError, problemBody } from "../../src/core/errors";
 import { createApiKey, rotateApiKey } from "../../src/modules/api-keys/api-keys.service";
@@ -120,7 +120,7 @@ describe("a caller grants only what it holds", () => {
       waitUntil: () => undefined,
     };
   }
-  const holder = new Set<Permission>(["api-keys:write", "api-keys:read", "users:read"]);
+  const holder = new Grants(["api-keys:write", "api-keys:read", "users:read", "me:read"]);
 
   it("create → 403 API_KEY_ROLES_NOT_HELD naming the roles beyond it, nothing created", async () => {
     const ctx = await context();

@@ -62,8 +62,15 @@ export interface TestTenant {
   keyId: string;
 }
 
+/**
+ * A tenant on the enterprise plan unless `body.plan` says otherwise: tests of a feature are not tests of the plan
+ * gate (test/access/plans.test.ts is), so they get every feature and the largest quotas.
+ */
 export async function createTenant(body: Record<string, unknown> = {}): Promise<TestTenant> {
-  const response = await call("POST", "/v1/tenants", { token: ADMIN_TOKEN, body: { name: "Test tenant", ...body } });
+  const response = await call("POST", "/v1/tenants", {
+    token: ADMIN_TOKEN,
+    body: { name: "Test tenant", plan: "enterprise", ...body },
+  });
   expect(response.status).toBe(201);
   const created = await json<{ id: string; apiKey: { id: string; secret: string } }>(response);
   return { id: created.id, key: created.apiKey.secret, keyId: created.apiKey.id };

@@ -94,7 +94,7 @@ describe("POST /v1/oauth/clients", () => {
   it("a caller can grant only roles it holds (403 naming them, nothing created)", async () => {
     // no built-in role has oauth-clients:write without everything else; a narrowed token does
     const admin = await createClient(tenant, { roles: ["admin"] });
-    const { access_token } = await clientCredentials(admin, "oauth-clients:write users:read");
+    const { access_token } = await clientCredentials(admin, "oauth-clients:write users:read me:read");
     const db = await tenantDatabase(tenant.id);
     const before = await count(db, "oauth_clients");
     const problem = await expectProblem(

@@ -29,7 +29,7 @@ describe("password grant", () => {
     const byEmail = await passwordGrant(app, user.email, PASSWORD);
     expect(byEmail.expires_in).toBe(900);
     expect(byEmail.refresh_token).toMatch(/^uom_rt_/);
-    expect(byEmail.scope).toBe("users:read users:write users:delete audit:read schema:read");
+    expect(byEmail.scope).toBe("users:read users:write users:delete users.email:* users.phone:* me:read roles:read roles:assign audit:read schema:read plan:read");
     const { payload } = await verifyWithJwks(byEmail.access_token);
     expect(payload).toMatchObject({ sub: user.id, tid: tenant.id, client_id: app.clientId, roles: ["manager"] });
     expect(payload.sid).toMatch(/^ses_/);
@@ -89,7 +89,7 @@ describe("password grant", () => {
     const basic = await createLoginUser(tenant, ["basic"]);
     const other = await createLoginUser(tenant, ["basic"]);
     const { access_token, scope } = await passwordGrant(app, basic.email, PASSWORD);
-    expect(scope).toBe("");
+    expect(scope).toBe("me:read");
     expect((await call("GET", `/v1/users/${basic.id}`, { token: access_token })).status).toBe(200);
     await expectProblem(await call("GET", `/v1/users/${other.id}`, { token: access_token }), 403, "FORBIDDEN");
     await expectProblem(await call("GET", "/v1/users", { token: access_token }), 403, "FORBIDDEN");
@@ -98,7 +98,7 @@ describe("password grant", () => {
   it("the user's permissions are cut to the client's: an admin through a manager client is a manager", async () => {
     const admin = await createLoginUser(tenant, ["admin"]);
     const { scope, access_token } = await passwordGrant(app, admin.email, PASSWORD);
-    expect(scope).toBe("users:read users:write users:delete audit:read schema:read");
+    expect(scope).toBe("users:read users:write users:delete users.email:* users.phone:* me:read roles:read roles:assign audit:read schema:read plan:read");
     await expectProblem(await call("GET", "/v1/api-keys", { token: access_token }), 403, "FORBIDDEN");
   });
 
@@ -146,7 +146,7 @@ describe("refresh_token grant", () => {
     expect(demoted.status).toBe(200);
     await expectProblem(await call("GET", "/v1/users", { token: second.access_token }), 401, "INVALID_CREDENTIAL");
     const third = await refreshGrant(app, second.refresh_token as string);
-    expect(third.scope).toBe("");
+    expect(third.scope).toBe("me:read");
     expect((await verifyWithJwks(third.access_token)).payload.roles).toEqual(["basic"]);
   });
 

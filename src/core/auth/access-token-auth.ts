@@ -4,12 +4,12 @@ import type { Auth, TenantRef } from "../../env";
 import { forgetClientsOfTenant } from "../../modules/oauth/client-auth";
 import { audienceOf, issuerOf } from "../../modules/oauth/oauth.config";
 import { verificationKey } from "../../modules/oauth/signing-keys";
-import type { Plan } from "../../modules/tenants/tenants.schema";
 import { controlDb } from "../db/databases";
 import { idTime } from "../ids";
+import type { Plan } from "../plans";
 import { invalidCredential } from "./credentials";
+import { Grants } from "./grants";
 import { credentialGuard } from "./guard";
-import { isPermission, type Permission } from "./permissions";
 
 /** A compact JWS (RFC 7515 §7.1): three base64url parts, the header a JSON object. */
 export function looksLikeJwt(token: string): boolean {
@@ -146,12 +146,13 @@ export async function authenticateAccessToken(env: Env, token: string, origin: s
   const [tenant, verdict] = await Promise.all([tenantOfToken(env, claims.tid), checkTokenGuard(env, claims)]);
   if (!tenant) throw invalidCredential("The access token's tenant no longer exists.");
   if (!verdict.ok) throw invalidCredential("The access token has been revoked.");
-  const permissions = new Set(claims.scope.split(" ").filter(isPermission)) as ReadonlySet<Permission>;
   return {
     kind: "tenant",
     actor: claims.sid === undefined ? { type: "client", id: claims.sub } : { type: "user", id: claims.sub },
     tenant,
-    permissions,
+    roles: claims.roles ?? [],
+    // the scope was bounded by the roles and the client when the token was issued (token.service.ts)
+    permissions: new Grants(claims.scope.split(" ").filter(Boolean)),
   };
 }
 

@@ -1,16 +1,20 @@
 import type { Actor, Auth, TenantRef } from "../../env";
-import type { Plan } from "../../modules/tenants/tenants.schema";
 import { sha256Hex } from "../crypto/hash";
 import { controlDb, tenantDatabases } from "../db/databases";
+import type { Plan } from "../plans";
 import { isWellFormedApiKey } from "./api-key-format";
 import { invalidCredential } from "./credentials";
+import { customRolesColumn, parseCustomRoles } from "./custom-roles";
+import type { Grants } from "./grants";
 import { credentialGuard } from "./guard";
-import { permissionsOfRoles } from "./permissions";
+import { grantsOfRoles } from "./permissions";
 
 interface VerifiedKey {
   actor: Actor & { type: "api_key" };
   tenant: TenantRef;
   roles: readonly string[];
+  /** What its roles grant, custom roles included (resolved with the key, cached with it). */
+  grants: Grants;
   /** The key's expiry (immutable, so safe to cache). */
   expiresAt: number | null;
   /** When this secret of the key stops (rotated out with a grace period), as known at lookup time. */
@@ -50,7 +54,7 @@ export async function authenticateApiKey(env: Env, token: string): Promise<Auth>
     touch: { binding: key.tenant.databaseBinding, keyId: key.actor.id },
   });
   if (!verdict.ok) throw verdict.reason === "expired" ? rotatedOut() : invalidCredential(UNKNOWN);
-  return { kind: "tenant", actor: key.actor, tenant: key.tenant, permissions: permissionsOfRoles(key.roles) };
+  return { kind: "tenant", actor: key.actor, tenant: key.tenant, roles: key.roles, permissions: key.grants };
 }
 
 function rotatedOut() {
@@ -89,11 +93,12 @@ interface KeyRow {
   roles: string;
   expires_at: string | null;
   retires_at: string | null;
+  custom_roles: string | null;
 }
 
 /**
  * Two queries: the control database's index finds the tenant (and its database) from the hash, then the
- * tenant's database holds the key. An index entry without its key row (a creation that failed half-way)
+ * tenant's database holds the key and the custom roles it holds. An index entry without its key row (a creation that failed half-way)
  * authenticates nobody.
  */
 async function lookup(env: Env, hash: string): Promise<VerifiedKey | null> {
@@ -116,17 +121,19 @@ async function lookup(env: Env, hash: string): Promise<VerifiedKey | null> {
   const db = await tenantDatabases.forTenant(env, tenant);
   const row = await db
     .prepare(
-      `SELECT k.roles, k.expires_at, s.retires_at
+      `SELECT k.roles, k.expires_at, s.retires_at, ${customRolesColumn("k.roles")}
        FROM api_key_secrets s JOIN api_keys k ON k.id = s.key_id
        WHERE s.secret_hash = ? AND k.id = ? AND k.revoked_at IS NULL`,
     )
     .bind(hash, entry.key_id)
     .first<KeyRow>();
   if (!row) return null;
+  const roles = JSON.parse(row.roles) as string[];
   return {
     actor: { type: "api_key", id: entry.key_id },
     tenant,
-    roles: JSON.parse(row.roles) as string[],
+    roles,
+    grants: grantsOfRoles(roles, parseCustomRoles(row.custom_roles, tenant.plan)),
     expiresAt: row.expires_at ? Date.parse(row.expires_at) : null,
     retiresAt: row.retires_at ? Date.parse(row.retires_at) : null,
   };

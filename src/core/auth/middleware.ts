@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv, Auth } from "../../env";
 import { ApiError, CoreErrors } from "../errors";
+import { type Feature, featureNotInPlan, planIncludes } from "../plans";
 import { authenticate } from "./credentials";
 import type { Permission } from "./permissions";
 
@@ -11,6 +12,8 @@ export interface Access {
   kinds: readonly CredentialKind[];
   /** What a tenant credential needs (the admin token may do everything it is let in for). */
   permission?: Permission;
+  /** The plan feature the route belongs to; a tenant whose plan lacks it is refused (403 FEATURE_NOT_IN_PLAN). */
+  feature?: Feature;
   /**
    * The path parameter naming a user: an end user's own token passes without the permission when it names
    * themself (their profile, password, second factor), so `basic` users can look after their own account.
@@ -18,7 +21,10 @@ export interface Access {
   self?: string;
 }
 
-/** Authenticates the request, then requires one of the given kinds of credential and the route's permission. */
+/**
+ * Authenticates the request, then requires one of the given kinds of credential, the route's feature in the
+ * tenant's plan (DESIGN.md: the plan gate comes before the permission check) and the route's permission.
+ */
 export function requireCredential(access: Access): MiddlewareHandler<AppEnv> {
   return async function credentialMiddleware(c, next) {
     const auth = await authenticate(c.env, c.req.header("authorization"), new URL(c.req.url).origin);
@@ -30,6 +36,9 @@ export function requireCredential(access: Access): MiddlewareHandler<AppEnv> {
         : new ApiError(CoreErrors.ADMIN_CREDENTIAL_REQUIRED, {
             detail: "Only the platform admin token manages tenants.",
           });
+    }
+    if (auth.kind === "tenant" && access.feature && !planIncludes(auth.tenant.plan, access.feature)) {
+      throw featureNotInPlan(access.feature, auth.tenant.plan);
     }
     if (!allowed(auth, access, access.self ? c.req.param(access.self) : undefined)) {
       throw new ApiError(CoreErrors.FORBIDDEN, {

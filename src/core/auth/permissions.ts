@@ -1,13 +1,20 @@
+import { Grants } from "./grants";
+
 /**
- * Permissions are `resource:action` strings. Routes declare the one they need (defineRoute), credentials carry a
- * set of them: an API key and a user through their roles, an OAuth client's token through its granted scope.
- * Deny by default: a role this table does not know grants nothing. Custom roles arrive with the Access control
- * issue; until then the built-in roles are the whole catalogue.
+ * Permissions are `resource:action` strings. Every tenant route declares the one it needs (defineRoute), so the
+ * catalogue below is checked against the route table (test/access/catalogue.test.ts: none unused, none missing).
+ * Credentials carry Grants (grants.ts): an API key, a user and an OAuth client through their roles, a token
+ * through its scope. Deny by default: a role nobody defined grants nothing.
  */
 export const PERMISSIONS = [
+  "me:read",
   "users:read",
   "users:write",
   "users:delete",
+  "roles:read",
+  "roles:write",
+  // giving users roles (PUT /v1/users/{id}/roles); what may be given is still bounded by the caller's own grants
+  "roles:assign",
   "api-keys:read",
   "api-keys:write",
   "oauth-clients:read",
@@ -17,42 +24,87 @@ export const PERMISSIONS = [
   "settings:write",
   "schema:read",
   "schema:write",
+  "plan:read",
+  "plan:write",
+  "tenants:read",
+  "tenants:write",
   // the SCIM 2.0 endpoints (/scim/v2/*); what a SCIM request may change still takes users:* (src/modules/scim)
   "scim:access",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
 
-const BUILT_IN_ROLES: Readonly<Record<string, readonly Permission[]>> = {
-  admin: PERMISSIONS,
-  // manages users, reads the trail; cannot mint credentials or change the tenant's security settings
-  manager: ["users:read", "users:write", "users:delete", "audit:read", "schema:read"],
-  // an end user: only their own profile, password and second factor (see `self` in defineRoute)
-  basic: [],
-  // a provisioning client (Okta, Entra ID): SCIM, and the users it provisions; no audit, keys or settings
-  scim: ["scim:access", "users:read", "users:write", "users:delete"],
+/**
+ * Capabilities no route declares: `sub-accounts:act` lets a credential act on its tenant's sub-accounts with the
+ * `Uom-Account` header (core/auth/account.ts).
+ */
+export const CAPABILITIES = ["sub-accounts:act"] as const;
+
+/** Core user fields that are personal data: read and written only with their field grant (`users.email:read`). */
+export const RESTRICTED_CORE_FIELDS = ["email", "phone"] as const;
+
+/** The field grant of a user field: `email` → `users.email:read`, `attributes.salary` → `users.attributes.salary:read`. */
+export function fieldGrant(field: string, action: "read" | "write"): string {
+  return `users.${field}:${action}`;
+}
+
+const MANAGED_USERS = ["users:read", "users:write", "users:delete", "users.email:*", "users.phone:*"];
+
+export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; grants: readonly string[] }>> = {
+  admin: { description: "Everything, including every field grant and the sub-accounts.", grants: ["*"] },
+  manager: {
+    description:
+      "Manages users (with their email and phone, not restricted custom fields) and their roles within its own " +
+      "rights; reads the audit trail, the schema, the roles and the plan. Cannot mint credentials or change settings.",
+    grants: [...MANAGED_USERS, "me:read", "roles:read", "roles:assign", "audit:read", "schema:read", "plan:read"],
+  },
+  basic: {
+    description: "An end user: their own profile, password and second factor only (routes marked x-self).",
+    grants: ["me:read"],
+  },
+  scim: {
+    description: "A provisioning client (Okta, Entra ID): the SCIM endpoints and the users it provisions.",
+    grants: ["scim:access", "me:read", ...MANAGED_USERS],
+  },
 };
 
 /** The names of the built-in roles. */
 export const BUILT_IN_ROLE_NAMES: readonly string[] = Object.keys(BUILT_IN_ROLES);
 
+export function isBuiltInRole(role: string): boolean {
+  return Object.hasOwn(BUILT_IN_ROLES, role);
+}
+
 export function isPermission(value: string): value is Permission {
   return (PERMISSIONS as readonly string[]).includes(value);
 }
 
-export function permissionsOfRoles(roles: readonly string[]): ReadonlySet<Permission> {
-  return new Set(roles.flatMap((role) => (Object.hasOwn(BUILT_IN_ROLES, role) ? (BUILT_IN_ROLES[role] ?? []) : [])));
+/**
+ * A tenant's custom roles, name → grants, as loaded with a credential (custom-roles.ts). Empty when the tenant's
+ * plan lacks custom roles: a downgrade keeps their definitions but they grant nothing.
+ */
+export type CustomRoles = ReadonlyMap<string, readonly string[]>;
+export const NO_CUSTOM_ROLES: CustomRoles = new Map();
+
+/** The grants of one role: built-in, or the tenant's custom role; nothing for a name nobody defined. */
+export function grantsOfRole(role: string, custom: CustomRoles): readonly string[] {
+  if (isBuiltInRole(role)) return BUILT_IN_ROLES[role]?.grants ?? [];
+  return custom.get(role) ?? [];
+}
+
+export function grantsOfRoles(roles: readonly string[], custom: CustomRoles = NO_CUSTOM_ROLES): Grants {
+  return new Grants(roles.flatMap((role) => grantsOfRole(role, custom)));
 }
 
 /**
- * The roles among `roles` that grant a permission the holder lacks: a caller may hand out only what it has,
- * so no key, client or role edit can be a step up.
+ * The roles among `roles` that grant something the holder lacks: a caller may hand out only what it has, so no
+ * key, client or role edit can be a step up.
  */
-export function rolesBeyond(holder: ReadonlySet<Permission>, roles: readonly string[]): string[] {
-  return roles.filter((role) => [...permissionsOfRoles([role])].some((p) => !holder.has(p)));
+export function rolesBeyond(holder: Grants, roles: readonly string[], custom: CustomRoles = NO_CUSTOM_ROLES): string[] {
+  return roles.filter((role) => grantsOfRole(role, custom).some((g) => !holder.covers(g)));
 }
 
-/** Whether a role name is known (today: the built-in roles; custom roles come with the Access control issue). */
-export function isKnownRole(role: string): boolean {
-  return Object.hasOwn(BUILT_IN_ROLES, role);
+/** Whether a role name is known: built in, or one of the tenant's custom roles. */
+export function isKnownRole(role: string, custom: CustomRoles = NO_CUSTOM_ROLES): boolean {
+  return isBuiltInRole(role) || custom.has(role);
 }

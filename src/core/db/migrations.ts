@@ -15,6 +15,7 @@ import tenantCustomFields from "../../../migrations/tenant/0008_custom_fields.sq
 import tenantScim from "../../../migrations/tenant/0009_scim.sql";
 import tenantSearch from "../../../migrations/tenant/0010_search.sql";
 import tenantSearchTiers from "../../../migrations/tenant/0011_search_tiers.sql";
+import tenantCustomRoles from "../../../migrations/tenant/0012_custom_roles.sql";
 
 export interface Migration {
   version: number;
@@ -45,6 +46,7 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 9, name: "0009_scim", sql: [tenantScim] },
   { version: 10, name: "0010_search", sql: [tenantSearch] },
   { version: 11, name: "0011_search_tiers", sql: [tenantSearchTiers] },
+  { version: 12, name: "0012_custom_roles", sql: [tenantCustomRoles] },
 ];
 
 export function statementsOf(migration: Migration): string[] {

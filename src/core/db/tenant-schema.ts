@@ -59,6 +59,8 @@ export const roles = sqliteTable(
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
     version: integer("version").notNull().default(1),
+    grants: text("grants", { mode: "json" }).$type<string[]>().notNull().default([]),
+    description: text("description"),
   },
   (t) => [
     uniqueIndex("roles_display_name_idx").on(sql`${t.displayName} COLLATE NOCASE`),

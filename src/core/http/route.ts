@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../../env";
 import { type CredentialKind, requireCredential } from "../auth/middleware";
 import type { Permission } from "../auth/permissions";
+import type { Feature } from "../plans";
 import { idempotency } from "./idempotency";
 import { problemResponses } from "./problem-schema";
 
@@ -13,6 +14,8 @@ type DefineRouteConfig = Omit<RouteConfig, "middleware" | "security"> & {
   credential: RouteCredential;
   /** The permission a tenant credential needs; required on every route a tenant credential may call. */
   permission?: Permission;
+  /** The plan feature of a route a tenant credential may call (`x-plan-feature`); required on every such route. */
+  feature?: Feature;
   /** The path parameter naming a user whose own access token may call the route without the permission. */
   self?: string;
   /** Problem statuses this route answers besides the ones every route of its kind can answer. */
@@ -50,17 +53,22 @@ export function operationIdOf(method: string, path: string): string {
  * Idempotency-Key handling on POST, the security requirement and the problem responses it can answer.
  */
 export function defineRoute<const R extends DefineRouteConfig>(config: R) {
-  const { credential, permission, self, errors = [], ...route } = config;
-  if (credential !== "none" && credential.includes("tenant") && !permission) {
+  const { credential, permission, feature, self, errors = [], ...route } = config;
+  if (credential !== "none" && credential.includes("tenant") && (!permission || !feature)) {
     throw new Error(
-      `${route.method.toUpperCase()} ${route.path}: a route open to tenant credentials declares its permission`,
+      `${route.method.toUpperCase()} ${route.path}: a route open to tenant credentials declares its permission and feature`,
     );
   }
   const middleware: MiddlewareHandler<AppEnv>[] = [];
   const statuses = new Set<number>([...errors, 500]);
   if (credential !== "none") {
     middleware.push(
-      requireCredential({ kinds: credential, ...(permission ? { permission } : {}), ...(self ? { self } : {}) }),
+      requireCredential({
+        kinds: credential,
+        ...(permission ? { permission } : {}),
+        ...(feature ? { feature } : {}),
+        ...(self ? { self } : {}),
+      }),
     );
     for (const status of [401, 403]) statuses.add(status);
   }
@@ -88,6 +96,7 @@ export function defineRoute<const R extends DefineRouteConfig>(config: R) {
     security: credential === "none" ? [] : BEARER_SECURITY,
     "x-credential": credential === "none" ? [] : [...credential],
     ...(permission ? { "x-permission": permission } : {}),
+    ...(feature ? { "x-plan-feature": feature } : {}),
     ...(self ? { "x-self": self } : {}),
   } as unknown as R & { middleware: MiddlewareHandler<AppEnv>[] });
 }

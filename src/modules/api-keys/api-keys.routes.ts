@@ -1,4 +1,5 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { Grants } from "../../core/auth/grants";
 import { serviceContext } from "../../core/context";
 import { etagOf, notModified } from "../../core/http/etag";
 import { PageQuerySchema, pageSchema } from "../../core/http/pagination";
@@ -28,6 +29,7 @@ const createRoute = defineRoute({
     "holds itself.",
   credential,
   permission: "api-keys:write",
+  feature: "credentials",
   request: { body: { required: true, content: { "application/json": { schema: CreateApiKeySchema } } } },
   responses: {
     201: {
@@ -46,6 +48,7 @@ const listRoute = defineRoute({
   description: "Oldest first, revoked keys included (with `revokedAt`). Never a secret: a masked tail only.",
   credential,
   permission: "api-keys:read",
+  feature: "credentials",
   request: { query: PageQuerySchema },
   responses: {
     200: {
@@ -62,6 +65,7 @@ const getRoute = defineRoute({
   summary: "Get an API key",
   credential,
   permission: "api-keys:read",
+  feature: "credentials",
   errors: [404],
   request: { params: ApiKeyIdParamSchema, headers: z.object({ "if-none-match": z.string().optional() }) },
   responses: {
@@ -78,6 +82,7 @@ const revokeRoute = defineRoute({
   description: "Refused (401) on every endpoint from the next request on; the key stays listed with `revokedAt`.",
   credential,
   permission: "api-keys:write",
+  feature: "credentials",
   errors: [404, 412],
   request: { params: ApiKeyIdParamSchema, headers: z.object({ "if-match": z.string().optional() }) },
   responses: { 204: { description: "Revoked (also when it already was)" } },
@@ -92,6 +97,7 @@ const rotateRoute = defineRoute({
     "A new secret, shown once. The old one keeps working for `gracePeriodSeconds` (default 0: it stops at once).",
   credential,
   permission: "api-keys:write",
+  feature: "credentials",
   errors: [404],
   request: {
     params: ApiKeyIdParamSchema,
@@ -108,7 +114,7 @@ const rotateRoute = defineRoute({
 
 /** What the caller holds: it may grant no more than that. */
 function permissionsOf(auth: Auth) {
-  return auth.kind === "tenant" ? auth.permissions : new Set<never>();
+  return auth.kind === "tenant" ? auth.permissions : Grants.NONE;
 }
 
 export const apiKeysRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })

@@ -1,6 +1,7 @@
 import { generateApiKeySecret, maskedTail } from "../../core/auth/api-key-format";
+import type { Grants } from "../../core/auth/grants";
 import { credentialGuard } from "../../core/auth/guard";
-import { isKnownRole, type Permission, rolesBeyond } from "../../core/auth/permissions";
+import { isKnownRole, rolesBeyond } from "../../core/auth/permissions";
 import type { ServiceContext } from "../../core/context";
 import { sha256Hex } from "../../core/crypto/hash";
 import { controlDb } from "../../core/db/databases";
@@ -92,7 +93,7 @@ export async function storeKeyStatements(
   return [...statements, await auditStatement(ctx, event, { at: createdAt })];
 }
 
-function validateNewKey(holder: ReadonlySet<Permission>, input: CreateApiKeyInput): string | null {
+function validateNewKey(holder: Grants, input: CreateApiKeyInput): string | null {
   const errors: FieldError[] = [];
   input.roles.forEach((role, i) => {
     if (!isKnownRole(role)) errors.push({ field: `roles.${i}`, code: "unknown_role", detail: `No role '${role}'.` });
@@ -107,7 +108,7 @@ function validateNewKey(holder: ReadonlySet<Permission>, input: CreateApiKeyInpu
 }
 
 /** A caller may hand out (or take over, by rotating) only what it holds itself: no credential is a step up. */
-function assertRolesHeld(holder: ReadonlySet<Permission>, roles: readonly string[]): void {
+function assertRolesHeld(holder: Grants, roles: readonly string[]): void {
   const beyond = rolesBeyond(holder, roles);
   if (beyond.length > 0) {
     throw new ApiError(ApiKeyErrors.API_KEY_ROLES_NOT_HELD, {
@@ -121,7 +122,7 @@ function assertRolesHeld(holder: ReadonlySet<Permission>, roles: readonly string
  * The index entry goes in first (control database), then the tenant batch; if that batch fails, the entry is
  * deleted again. Until the batch commits, the entry authenticates nobody: its key row does not exist yet.
  */
-export async function createApiKey(ctx: ServiceContext, holder: ReadonlySet<Permission>, input: CreateApiKeyInput) {
+export async function createApiKey(ctx: ServiceContext, holder: Grants, input: CreateApiKeyInput) {
   const expiresAt = validateNewKey(holder, input);
   const key = await newApiKey({ name: input.name, roles: input.roles, expiresAt });
   const control = await controlDb(ctx.env);
@@ -164,12 +165,7 @@ export async function listApiKeys(ctx: ServiceContext, query: { limit: number; c
  * A new secret; the old one(s) stop at the end of the grace period. D1 first (the new secret must exist before
  * the old stops), then the key's Durable Object learns when each old secret stops, which every request checks.
  */
-export async function rotateApiKey(
-  ctx: ServiceContext,
-  holder: ReadonlySet<Permission>,
-  id: string,
-  gracePeriodSeconds: number,
-) {
+export async function rotateApiKey(ctx: ServiceContext, holder: Grants, id: string, gracePeriodSeconds: number) {
   const found = await findApiKeyWithSecrets(ctx.db, id);
   if (!found) throw notFound(id);
   const { key: current, secrets } = found;

@@ -18,6 +18,7 @@ const listRoute = defineRoute({
   summary: "List audit events (newest first)",
   credential,
   permission: "audit:read",
+  feature: "audit-api",
   request: { query: AuditQuerySchema },
   responses: {
     200: {
@@ -35,6 +36,7 @@ const verifyRoute = defineRoute({
   description: "Recomputes every event's MAC and chain link in order; reports the first broken one.",
   credential,
   permission: "audit:read",
+  feature: "audit-api",
   responses: {
     200: { description: "The verdict", content: { "application/json": { schema: AuditVerificationSchema } } },
   },

@@ -25,6 +25,7 @@ const startRoute = defineRoute({
     "only after POST …/mfa/totp/verify. Starting again replaces a pending enrolment, never an active one.",
   credential: ["tenant"],
   permission: "users:write",
+  feature: "users",
   self: "id",
   errors: [404, 409],
   request: {
@@ -44,6 +45,7 @@ const verifyRoute = defineRoute({
   description: "A code is accepted once: neither it nor an older one works again. Returns ten recovery codes, once.",
   credential: ["tenant"],
   permission: "users:write",
+  feature: "users",
   self: "id",
   errors: [404, 409],
   request: {
@@ -67,6 +69,7 @@ const removeRoute = defineRoute({
     "A caller with users:write (an admin or manager key) removes anyone's TOTP without a code.",
   credential: ["tenant"],
   permission: "users:write",
+  feature: "users",
   self: "id",
   errors: [404, 409, 429],
   request: {

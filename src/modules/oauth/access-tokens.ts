@@ -1,5 +1,5 @@
 import { SignJWT } from "jose";
-import { PERMISSIONS, type Permission } from "../../core/auth/permissions";
+import { Grants } from "../../core/auth/grants";
 import { newId } from "../../core/ids";
 import { audienceOf } from "./oauth.config";
 import { OAuthError } from "./oauth-error";
@@ -49,30 +49,29 @@ export async function signAccessToken(
   return { token, jti, expiresIn: lifetimeSeconds };
 }
 
-/** Permissions in catalogue order, space-separated (RFC 6749 §3.3). */
-export function scopeOf(permissions: ReadonlySet<Permission>): string {
-  return PERMISSIONS.filter((p) => permissions.has(p)).join(" ");
+/** Grants, space-separated (RFC 6749 §3.3); a scope token may be a pattern such as `users.attributes.*:read`. */
+export function scopeOf(grants: Grants): string {
+  return grants.list.join(" ");
 }
 
-export function permissionsOfScope(scope: string): Set<Permission> {
-  const wanted = new Set(scope.split(" "));
-  return new Set(PERMISSIONS.filter((p) => wanted.has(p)));
+export function permissionsOfScope(scope: string): Grants {
+  return new Grants(scope.split(" ").filter(Boolean));
 }
 
 /**
  * The scope to grant: everything allowed when none is asked for, else exactly what is asked — all of which must
  * be allowed (RFC 6749 §3.3 lets a server narrow a request; refusing says clearly what is wrong instead).
  */
-export function grantedScope(allowed: ReadonlySet<Permission>, requested: string | null): string {
+export function grantedScope(allowed: Grants, requested: string | null): string {
   if (requested === null || requested.trim() === "") return scopeOf(allowed);
   const asked = requested.split(" ").filter(Boolean);
-  const beyond = asked.filter((s) => !(allowed as ReadonlySet<string>).has(s));
+  const beyond = asked.filter((s) => !allowed.covers(s));
   if (beyond.length > 0) {
     throw new OAuthError("invalid_scope", `Not grantable to this client or user: ${beyond.join(" ")}.`);
   }
-  return scopeOf(new Set(asked as Permission[]));
+  return scopeOf(new Grants(asked));
 }
 
-export function intersect(a: ReadonlySet<Permission>, b: ReadonlySet<Permission>): Set<Permission> {
-  return new Set([...a].filter((p) => b.has(p)));
+export function intersect(a: Grants, b: Grants): Grants {
+  return a.intersect(b);
 }

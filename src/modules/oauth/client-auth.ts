@@ -1,9 +1,10 @@
+import type { Grants } from "../../core/auth/grants";
 import { credentialGuard } from "../../core/auth/guard";
-import { type Permission, permissionsOfRoles } from "../../core/auth/permissions";
+import { grantsOfRoles } from "../../core/auth/permissions";
 import { constantTimeEqual, sha256Hex } from "../../core/crypto/hash";
 import { controlDb, tenantDatabases } from "../../core/db/databases";
+import type { Plan } from "../../core/plans";
 import type { TenantRef } from "../../env";
-import type { Plan } from "../tenants/tenants.schema";
 import { findClientByClientId } from "./clients.repo";
 import type { GrantType } from "./clients.schema";
 import { OAuthError } from "./oauth-error";
@@ -18,7 +19,7 @@ export interface OAuthClient {
   secretHash: string;
   grantTypes: readonly GrantType[];
   roles: readonly string[];
-  permissions: ReadonlySet<Permission>;
+  permissions: Grants;
 }
 
 interface CacheEntry {
@@ -67,7 +68,7 @@ async function lookup(env: Env, clientId: string): Promise<OAuthClient | null> {
     secretHash: row.secretHash,
     grantTypes: row.grantTypes as GrantType[],
     roles: row.roles,
-    permissions: permissionsOfRoles(row.roles),
+    permissions: grantsOfRoles(row.roles),
   };
 }
 

@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { Grants } from "../../core/auth/grants";
 import { serviceContext } from "../../core/context";
 import { PageQuerySchema, pageSchema } from "../../core/http/pagination";
 import { defineRoute } from "../../core/http/route";
@@ -25,6 +26,7 @@ const createRoute = defineRoute({
     "roles whose permissions the caller holds itself.",
   credential,
   permission: "oauth-clients:write",
+  feature: "credentials",
   request: { body: { required: true, content: { "application/json": { schema: CreateClientSchema } } } },
   responses: {
     201: {
@@ -42,6 +44,7 @@ const listRoute = defineRoute({
   description: "Oldest first; deleted clients are not listed. Never a secret.",
   credential,
   permission: "oauth-clients:read",
+  feature: "credentials",
   request: { query: PageQuerySchema },
   responses: {
     200: {
@@ -61,13 +64,14 @@ const deleteRoute = defineRoute({
     "(refresh tokens and access tokens) of the end users who logged in through it.",
   credential,
   permission: "oauth-clients:write",
+  feature: "credentials",
   errors: [404],
   request: { params: ClientIdParamSchema },
   responses: { 204: { description: "Deleted" } },
 });
 
 function permissionsOf(auth: Auth) {
-  return auth.kind === "tenant" ? auth.permissions : new Set<never>();
+  return auth.kind === "tenant" ? auth.permissions : Grants.NONE;
 }
 
 export const oauthClientRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })

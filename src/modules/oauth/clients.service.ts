@@ -1,5 +1,6 @@
+import type { Grants } from "../../core/auth/grants";
 import { credentialGuard } from "../../core/auth/guard";
-import { isKnownRole, type Permission, rolesBeyond } from "../../core/auth/permissions";
+import { isKnownRole, rolesBeyond } from "../../core/auth/permissions";
 import type { ServiceContext } from "../../core/context";
 import { randomBase62 } from "../../core/crypto/encoding";
 import { sha256Hex } from "../../core/crypto/hash";
@@ -43,7 +44,7 @@ function notFound(id: string): ApiError {
 }
 
 /** Known roles only (400), and only roles the caller holds (403): a client is never a step up. */
-function assertGrantableRoles(holder: ReadonlySet<Permission>, roles: readonly string[]): void {
+function assertGrantableRoles(holder: Grants, roles: readonly string[]): void {
   const errors: FieldError[] = [];
   roles.forEach((role, i) => {
     if (!isKnownRole(role)) errors.push({ field: `roles.${i}`, code: "unknown_role", detail: `No role '${role}'.` });
@@ -63,7 +64,7 @@ function assertGrantableRoles(holder: ReadonlySet<Permission>, roles: readonly s
  * index entry (control database) goes in first, then the tenant batch (client + audit); if the batch fails the
  * entry is deleted again. Until the batch commits, the entry authenticates nobody: the client row is missing.
  */
-export async function createClient(ctx: ServiceContext, holder: ReadonlySet<Permission>, input: CreateClientInput) {
+export async function createClient(ctx: ServiceContext, holder: Grants, input: CreateClientInput) {
   assertGrantableRoles(holder, input.roles);
   const tenantId = tenantIdOf(ctx);
   const clientSecret = `${CLIENT_SECRET_PREFIX}${randomBase62(43)}`;

@@ -1,5 +1,5 @@
 import { credentialGuard } from "../../core/auth/guard";
-import { permissionsOfRoles } from "../../core/auth/permissions";
+import { grantsOfRoles } from "../../core/auth/permissions";
 import type { ServiceContext } from "../../core/context";
 import { randomBase62 } from "../../core/crypto/encoding";
 import { sha256Hex } from "../../core/crypto/hash";
@@ -136,7 +136,7 @@ export async function passwordGrant(
       retryAfter === undefined ? {} : { "Retry-After": String(retryAfter) },
     );
   }
-  const scope = grantedScope(intersect(permissionsOfRoles(result.user.roles), client.permissions), form.get("scope"));
+  const scope = grantedScope(intersect(grantsOfRoles(result.user.roles), client.permissions), form.get("scope"));
   const familyId = newId("ses");
   const refresh = await newRefreshToken();
   const now = Date.now();
@@ -203,7 +203,7 @@ export async function refreshTokenGrant(
   if (!userGuard.ok) throw invalid;
 
   const roles = JSON.parse(row.user_roles) as string[];
-  const allowed = intersect(intersect(permissionsOfScope(row.scope), permissionsOfRoles(roles)), client.permissions);
+  const allowed = intersect(intersect(permissionsOfScope(row.scope), grantsOfRoles(roles)), client.permissions);
   const scope = grantedScope(allowed, form.get("scope"));
   const next = await newRefreshToken();
   const at = new Date().toISOString();

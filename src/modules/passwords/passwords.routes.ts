@@ -27,6 +27,7 @@ const setRoute = defineRoute({
     "that it changed. The tenant's password policy (GET /v1/security-policy) applies.",
   credential: ["tenant"],
   permission: "users:write",
+  feature: "users",
   self: "id",
   errors: [404],
   request: { params: UserIdParamSchema, body: { required: true, ...json(SetPasswordSchema) } },
@@ -44,6 +45,7 @@ const requestResetRoute = defineRoute({
     "user exists.",
   credential: ["tenant"],
   permission: "users:write",
+  feature: "users",
   request: { body: { required: true, ...json(PasswordResetRequestSchema) } },
   responses: { 202: { description: "Accepted", ...json(TokenIssuedSchema) } },
 });
@@ -58,6 +60,7 @@ const confirmResetRoute = defineRoute({
     "before stops working at once. An unknown, used or expired token is 400 INVALID_TOKEN.",
   credential: ["tenant"],
   permission: "users:write",
+  feature: "users",
   request: { body: { required: true, ...json(PasswordResetConfirmSchema) } },
   responses: { 204: { description: "The password is set" } },
 });
@@ -72,6 +75,7 @@ const requestVerificationRoute = defineRoute({
     "`user.email_verification_requested` event. Changing the email voids it.",
   credential: ["tenant"],
   permission: "users:write",
+  feature: "users",
   self: "id",
   errors: [404],
   request: { params: UserIdParamSchema },
@@ -86,6 +90,7 @@ const confirmVerificationRoute = defineRoute({
   description: "Spends the token; the user's `emailVerified` becomes true. Bad tokens are 400 INVALID_TOKEN.",
   credential: ["tenant"],
   permission: "users:write",
+  feature: "users",
   request: { body: { required: true, ...json(EmailVerificationConfirmSchema) } },
   responses: { 204: { description: "The email is verified" } },
 });

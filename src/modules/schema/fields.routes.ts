@@ -43,6 +43,7 @@ const createRoute = defineRoute({
     "field is not yet true of every user. A default is written to existing users in the background.",
   credential,
   permission: "schema:write",
+  feature: "custom-schema",
   errors: [409],
   request: { body: { required: true, content: { "application/json": { schema: CreateFieldSchema } } } },
   responses: { 201: single("The field") },
@@ -56,6 +57,7 @@ const listRoute = defineRoute({
   description: "Every field (at most 100), oldest first, in one page.",
   credential,
   permission: "schema:read",
+  feature: "custom-schema",
   responses: { 200: { description: "The fields", content: { "application/json": { schema: FieldListSchema } } } },
 });
 
@@ -67,6 +69,7 @@ const getRoute = defineRoute({
   description: "By name, or by its previous name while a rename's transition lasts.",
   credential,
   permission: "schema:read",
+  feature: "custom-schema",
   errors: [404],
   request: { params: FieldNameParamSchema, headers: z.object({ "if-none-match": z.string().optional() }) },
   responses: { 200: single("The field"), 304: { description: "Not modified (If-None-Match)" } },
@@ -84,6 +87,7 @@ const patchRoute = defineRoute({
     "background (`pendingChanges`); reads show its effect at once.",
   credential,
   permission: "schema:write",
+  feature: "custom-schema",
   errors: [404, 409, 412],
   request: {
     params: FieldNameParamSchema,
@@ -110,6 +114,7 @@ const deleteRoute = defineRoute({
     "is free again when they are.",
   credential,
   permission: "schema:write",
+  feature: "custom-schema",
   errors: [404, 412],
   request: { params: FieldNameParamSchema, headers: ifMatchHeaders },
   responses: { 204: { description: "Deleted" } },

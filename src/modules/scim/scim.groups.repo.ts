@@ -4,6 +4,8 @@ import type { RoleRow } from "../../core/db/tenant-schema";
 
 interface StoredRole {
   name: string;
+  grants: string;
+  description: string | null;
   display_name: string;
   external_id: string | null;
   created_at: string;
@@ -19,6 +21,8 @@ function toRole(row: StoredRole): RoleRow {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     version: row.version,
+    grants: JSON.parse(row.grants) as string[],
+    description: row.description,
   };
 }
 

@@ -62,14 +62,20 @@ export function scimSuccess(description: string) {
   };
 }
 
-type RouteConfig = Omit<Parameters<typeof defineRoute>[0], "credential" | "permission" | "tags">;
+type RouteConfig = Omit<Parameters<typeof defineRoute>[0], "credential" | "permission" | "feature" | "tags">;
 
 /**
  * A SCIM route: a tenant credential holding `scim:access` (the built-in `scim` role, or `admin`), and every
  * error answered as a SCIM error body (RFC 7644 §3.12), which the document says instead of problem+json.
  */
 export function defineScimRoute<const R extends RouteConfig>(config: R) {
-  const route = defineRoute({ ...config, tags: ["SCIM"], credential: ["tenant"], permission: "scim:access" });
+  const route = defineRoute({
+    ...config,
+    tags: ["SCIM"],
+    credential: ["tenant"],
+    permission: "scim:access",
+    feature: "scim",
+  });
   const responses: Record<string, unknown> = {};
   for (const [status, response] of Object.entries(route.responses)) {
     const problem = (response as { content?: Record<string, unknown> }).content?.["application/problem+json"];

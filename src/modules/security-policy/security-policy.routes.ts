@@ -20,6 +20,7 @@ const getRoute = defineRoute({
     "Password length rules, the roles that must use a second factor, and the browser origins allowed (CORS).",
   credential: ["tenant"],
   permission: "settings:read",
+  feature: "credentials",
   request: { headers: z.object({ "if-none-match": z.string().optional() }) },
   responses: {
     200: { description: "The policy", headers: etagHeader, ...policyBody },
@@ -37,6 +38,7 @@ const putRoute = defineRoute({
     "Other isolates see the change within CREDENTIAL_CACHE_SECONDS. `If-Match` guards against lost updates.",
   credential: ["tenant"],
   permission: "settings:write",
+  feature: "credentials",
   errors: [409, 412],
   request: {
     headers: z.object({ "if-match": z.string().optional() }),

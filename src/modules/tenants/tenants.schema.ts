@@ -1,7 +1,8 @@
 import { z } from "@hono/zod-openapi";
 
-export const PLANS = ["free", "pro", "enterprise"] as const;
-export type Plan = (typeof PLANS)[number];
+import { PLANS } from "../../core/plans";
+
+export type { Plan } from "../../core/plans";
 
 const TenantName = z.string().trim().min(1).max(200);
 

@@ -52,6 +52,7 @@ export const bulkRoute = defineRoute({
     "`atomic: true`: all or nothing; any invalid item → 422 `BULK_ATOMIC_FAILED` listing them.",
   credential: ["tenant"],
   permission: "users:write",
+  feature: "users",
   errors: [422],
   request: { body: { required: true, content: { "application/json": { schema: BulkRequestSchema } } } },
   responses: {

@@ -39,6 +39,7 @@ const createRoute = defineRoute({
   summary: "Create a user",
   credential: ["tenant"],
   permission: "users:write",
+  feature: "users",
   errors: [409],
   request: { body: { required: true, content: { "application/json": { schema: CreateUserSchema } } } },
   responses: { 201: single("The user was created") },
@@ -52,6 +53,7 @@ const listRoute = defineRoute({
   description: "Keyset pagination in a stable order: walking `nextCursor` visits every user exactly once.",
   credential: ["tenant"],
   permission: "users:read",
+  feature: "users",
   request: {
     query: PageQuerySchema.extend({
       q: z
@@ -127,6 +129,7 @@ const getRoute = defineRoute({
   summary: "Get a user",
   credential: ["tenant"],
   permission: "users:read",
+  feature: "users",
   self: "id",
   errors: [404],
   request: {
@@ -144,6 +147,7 @@ const patchRoute = defineRoute({
   summary: "Update a user (JSON merge patch)",
   credential: ["tenant"],
   permission: "users:write",
+  feature: "users",
   errors: [404, 409, 412],
   request: {
     params: UserIdParamSchema,
@@ -166,6 +170,7 @@ const deleteRoute = defineRoute({
   summary: "Delete a user (soft by default)",
   credential: ["tenant"],
   permission: "users:delete",
+  feature: "users",
   errors: [404, 412],
   request: { params: UserIdParamSchema, query: DeleteQuerySchema, headers: ifMatchHeaders },
   responses: {
@@ -181,6 +186,7 @@ const restoreRoute = defineRoute({
   summary: "Restore a soft-deleted user",
   credential: ["tenant"],
   permission: "users:write",
+  feature: "users",
   errors: [404, 412],
   request: { params: UserIdParamSchema, headers: ifMatchHeaders },
   responses: { 200: single("The restored user") },
