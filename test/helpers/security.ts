@@ -17,6 +17,8 @@ export interface SecuredRoute {
   operationId: string;
   /** The permission a tenant credential needs (`x-permission`). */
   permission?: string;
+  /** The plan feature the route belongs to (`x-plan-feature`). */
+  feature?: string;
   /** An example request body, when the route takes one. */
   body?: unknown;
   /** Its errors are SCIM error bodies (RFC 7644 §3.12), not problems (`x-error-format: scim`). */
@@ -37,6 +39,7 @@ interface Operation {
   security?: unknown[];
   "x-credential"?: unknown;
   "x-permission"?: string;
+  "x-plan-feature"?: string;
   "x-client-authentication"?: string[];
   "x-error-format"?: string;
   "x-shared-resource"?: boolean;
@@ -164,6 +167,7 @@ export async function routeTable(): Promise<{ secured: SecuredRoute[]; open: Pub
         credentials: kinds,
         operationId: op.operationId ?? where,
         ...(op["x-permission"] ? { permission: op["x-permission"] } : {}),
+        ...(op["x-plan-feature"] ? { feature: op["x-plan-feature"] } : {}),
         ...(op["x-error-format"] === "scim" ? { scimErrors: true } : {}),
         ...(op["x-shared-resource"] ? { sharedResource: true } : {}),
         body: op.requestBody ? exampleBody(doc, op) : undefined,
