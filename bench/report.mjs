@@ -119,6 +119,7 @@ const OWASP_SCRYPT_WORK = 2 ** 14 * 8 * 5;
 export function verdicts({
   ceiling,
   read,
+  readScoped,
   list,
   seedMedianUsersPerSec,
   seedBestUsersPerSec,
@@ -132,6 +133,12 @@ export function verdicts({
       target: "GET /v1/users/{id} ≥ 15% of the ceiling",
       value: `${pct((read / ceiling) * 100)} (${int(read)} of ${int(ceiling)} req/s)`,
       met: read / ceiling >= 0.15,
+    },
+    {
+      // one more D1 round trip per read (≈1–2 ms locally on a route of a few ms) would cost far more than 10%
+      target: "the permission check costs no extra query: a custom-role key's user read ≥ 90% of the admin key's",
+      value: `${pct((readScoped / read) * 100)} (${int(readScoped)} of ${int(read)} req/s)`,
+      met: readScoped / read >= 0.9,
     },
     {
       target: "GET /v1/users?limit=50 ≥ 15% of the ceiling",
