@@ -13,6 +13,8 @@ import { auditRoutes } from "./modules/audit/audit.routes";
 import { mfaRoutes } from "./modules/mfa/mfa.routes";
 import { oauthRoutes } from "./modules/oauth/oauth.routes";
 import { passwordsRoutes } from "./modules/passwords/passwords.routes";
+import { roleAccessRoutes } from "./modules/roles/roles.access.routes";
+import { mountPermissionCatalogue, rolesRoutes } from "./modules/roles/roles.routes";
 import { fieldsRoutes } from "./modules/schema/fields.routes";
 import { BULK_MAX_PAYLOAD_BYTES } from "./modules/scim/scim.discovery";
 import { isScimPath, scimErrorResponse, scimOnError } from "./modules/scim/scim.errors";
@@ -67,6 +69,9 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", auditRoutes);
   app.route("/", apiKeysRoutes);
   app.route("/", oauthRoutes);
+  app.route("/", rolesRoutes);
+  app.route("/", roleAccessRoutes);
+  mountPermissionCatalogue(app);
   app.route("/", scimRoutes);
   mountOpenApi(app);
 

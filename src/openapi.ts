@@ -56,6 +56,11 @@ function documentConfig(origin: string): OpenApiConfig {
       { name: "Schema", description: "Custom fields: definitions, validation, indexes, schema changes" },
       { name: "MFA", description: "A user's second factor: TOTP and recovery codes" },
       { name: "API keys", description: "A tenant's API keys: create, rotate, revoke" },
+      {
+        name: "Roles",
+        description:
+          "Roles and the permission catalogue: built-in and custom roles, role assignment, effective permissions",
+      },
       { name: "Security", description: "The tenant's security policy: passwords, second factor, CORS origins" },
       { name: "OAuth", description: "OAuth 2 clients, token endpoints (RFC 6749, 7662, 7009), signing keys, metadata" },
       { name: "Audit", description: "The tamper-evident audit trail" },

@@ -77,6 +77,7 @@ export const PATH_FIXTURES: PathFixture[] = [
   { pattern: /^\/v1\/tenants\/\{id\}\/data-keys\/rotate$/, fill: async ({ a }) => ({ id: a.id }) },
   { pattern: /^\/v1\/oauth\/clients\/\{id\}$/, fill: async ({ a }) => ({ id: await createOAuthClient(a) }) },
   { pattern: /^\/v1\/schema\/fields\/\{name\}$/, fill: async ({ a }) => ({ name: await createField(a) }) },
+  { pattern: /^\/v1\/roles\/\{name\}$/, fill: async ({ a }) => ({ name: await createRole(a) }) },
   { pattern: /^\/scim\/v2\/Users\/\{id\}$/, fill: async ({ a }) => ({ id: (await createUser(a)).id }) },
   { pattern: /^\/scim\/v2\/Groups\/\{id\}$/, fill: async ({ a }) => ({ id: await createScimGroup(a) }) },
   {
@@ -93,6 +94,19 @@ async function createField(tenant: TestTenant): Promise<string> {
   const name = `fixture${++fieldCounter}`;
   const response = await call("POST", "/v1/schema/fields", { token: tenant.key, body: { name, type: "string" } });
   if (response.status !== 201) throw new Error(`POST /v1/schema/fields answered ${response.status}`);
+  return name;
+}
+
+let roleCounter = 0;
+
+/** A fresh custom role of the tenant, held by nobody, to be read, changed or deleted by a check. */
+async function createRole(tenant: TestTenant): Promise<string> {
+  const name = `fixture-${++roleCounter}-${crypto.randomUUID().slice(0, 8)}`;
+  const response = await call("POST", "/v1/roles", {
+    token: tenant.key,
+    body: { name, permissions: ["users:read"] },
+  });
+  if (response.status !== 201) throw new Error(`POST /v1/roles answered ${response.status}`);
   return name;
 }
 

@@ -137,10 +137,15 @@ describe("permissions on every tenant route", () => {
   it(
     "refuses a tenant credential without the route's permission with 403, and changes nothing",
     async () => {
-      // a key of tenant a whose only role grants no permission
+      // a key of tenant a whose only role grants no permission at all (a custom role: even `basic` has me:read)
+      const role = await call("POST", "/v1/roles", {
+        token: world.a.key,
+        body: { name: "powerless", description: "Grants nothing", permissions: [] },
+      });
+      expect(role.status).toBe(201);
       const created = await call("POST", "/v1/api-keys", {
         token: world.a.key,
-        body: { name: "No permissions", roles: ["basic"] },
+        body: { name: "No permissions", roles: ["powerless"] },
       });
       expect(created.status).toBe(201);
       const powerless = `Bearer ${(await json<{ secret: string }>(created)).secret}`;

@@ -6,9 +6,9 @@ import { type CustomRoles, NO_CUSTOM_ROLES } from "./permissions";
  * object `{name: grants}`: a subquery to select next to the credential's row, so the roles come with the
  * credential in the same query and are cached with it (no query of their own on the request path).
  */
-export function customRolesColumn(rolesColumn: string): string {
+export function customRolesColumn(rolesColumn: string, alias = "custom_roles"): string {
   return `(SELECT json_group_object(r.name, json(r.grants)) FROM roles r
-           WHERE r.name IN (SELECT value FROM json_each(${rolesColumn}))) AS custom_roles`;
+           WHERE r.name IN (SELECT value FROM json_each(${rolesColumn}))) AS ${alias}`;
 }
 
 /** Reads that column. A plan without custom roles gets none: their definitions stay, they grant nothing. */

@@ -2,7 +2,7 @@ import { Grants } from "./grants";
 
 /**
  * Permissions are `resource:action` strings. Every tenant route declares the one it needs (defineRoute), so the
- * catalogue below is checked against the route table (test/access/catalogue.test.ts: none unused, none missing).
+ * catalogue below is checked against the route table (test/roles/catalogue.test.ts: none unused, none missing; GET /v1/permissions lists it).
  * Credentials carry Grants (grants.ts): an API key, a user and an OAuth client through their roles, a token
  * through its scope. Deny by default: a role nobody defined grants nothing.
  */

@@ -13,11 +13,10 @@ const RoleName = z
 export const CreateApiKeySchema = z
   .strictObject({
     name: z.string().trim().min(1).max(200).openapi({ example: "Billing service" }),
-    roles: z
-      .array(RoleName)
-      .min(1)
-      .max(50)
-      .openapi({ description: "Built-in roles: admin, manager, basic. Only roles whose permissions you hold." }),
+    roles: z.array(RoleName).min(1).max(50).openapi({
+      description:
+        "Built-in (admin, manager, basic, scim) or custom roles (GET /v1/roles); only roles whose grants you hold.",
+    }),
     expiresAt: z.iso
       .datetime({ offset: true })
       .nullish()

@@ -27,7 +27,7 @@ const RECOVERY_CODES = 10;
 async function liveUser(ctx: ServiceContext, userId: string) {
   const user = await findUser(ctx, userId);
   if (!user || user.status === "deleted") throw notFound(userId);
-  assertWithinRights(ctx, user);
+  await assertWithinRights(ctx, user);
   return user;
 }
 

@@ -1,3 +1,4 @@
+import { parseCustomRoles } from "../../core/auth/custom-roles";
 import type { Grants } from "../../core/auth/grants";
 import { credentialGuard } from "../../core/auth/guard";
 import { grantsOfRoles } from "../../core/auth/permissions";
@@ -5,7 +6,7 @@ import { constantTimeEqual, sha256Hex } from "../../core/crypto/hash";
 import { controlDb, tenantDatabases } from "../../core/db/databases";
 import type { Plan } from "../../core/plans";
 import type { TenantRef } from "../../env";
-import { findClientByClientId } from "./clients.repo";
+import { findClientWithCustomRoles } from "./clients.repo";
 import type { GrantType } from "./clients.schema";
 import { OAuthError } from "./oauth-error";
 
@@ -59,7 +60,7 @@ async function lookup(env: Env, clientId: string): Promise<OAuthClient | null> {
     parentId: index.parent_id,
     databaseBinding: index.database_binding,
   };
-  const row = await findClientByClientId(await tenantDatabases.forTenant(env, tenant), clientId);
+  const row = await findClientWithCustomRoles(await tenantDatabases.forTenant(env, tenant), clientId);
   if (!row) return null;
   return {
     id: row.id,
@@ -68,7 +69,8 @@ async function lookup(env: Env, clientId: string): Promise<OAuthClient | null> {
     secretHash: row.secretHash,
     grantTypes: row.grantTypes as GrantType[],
     roles: row.roles,
-    permissions: grantsOfRoles(row.roles),
+    // custom roles come with the row (one query) and are cached with the client
+    permissions: grantsOfRoles(row.roles, parseCustomRoles(row.customRoles, tenant.plan)),
   };
 }
 

@@ -1,15 +1,22 @@
-import { and, asc, eq, gt, isNull, or } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, gt, isNull, or, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { customRolesColumn } from "../../core/auth/custom-roles";
 import { oauthClientIndex } from "../../core/db/control-schema";
 import { toStatement } from "../../core/db/statements";
 import { oauthClients } from "../../core/db/tenant-schema";
 
 export type ClientRow = typeof oauthClients.$inferSelect;
 
-/** A live (not deleted) client by its OAuth client_id. */
-export function findClientByClientId(db: D1Database, clientId: string): Promise<ClientRow | undefined> {
+/**
+ * A live client by its OAuth client_id with the grants of the custom roles it holds (`customRoles`, JSON), in the
+ * same query: authentication resolves the client's permissions without a query of its own (client-auth.ts).
+ */
+export function findClientWithCustomRoles(db: D1Database, clientId: string) {
   return drizzle(db)
-    .select()
+    .select({
+      ...getTableColumns(oauthClients),
+      customRoles: sql<string | null>`${sql.raw(customRolesColumn('"oauth_clients"."roles"'))}`,
+    })
     .from(oauthClients)
     .where(and(eq(oauthClients.clientId, clientId), isNull(oauthClients.deletedAt)))
     .get();

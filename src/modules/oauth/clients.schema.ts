@@ -29,7 +29,7 @@ export const CreateClientSchema = z
       .openapi({
         description:
           "What the client's tokens may do: its own token carries these roles' permissions; an end user's token " +
-          "the user's permissions within them. Built-in roles: admin, manager, basic; only roles you hold.",
+          "the user's permissions within them. Built-in or custom roles (GET /v1/roles); only roles whose grants you hold.",
         example: ["manager"],
       }),
   })

@@ -1,16 +1,16 @@
 import type { Grants } from "../../core/auth/grants";
 import { credentialGuard } from "../../core/auth/guard";
-import { isKnownRole, rolesBeyond } from "../../core/auth/permissions";
 import type { ServiceContext } from "../../core/context";
 import { randomBase62 } from "../../core/crypto/encoding";
 import { sha256Hex } from "../../core/crypto/hash";
 import { controlDb } from "../../core/db/databases";
-import { ApiError, type FieldError } from "../../core/errors";
+import { ApiError } from "../../core/errors";
 import { decodeCursor, pageOf } from "../../core/http/pagination";
 import { validationError } from "../../core/http/validation";
 import { newId } from "../../core/ids";
 import { auditStatement } from "../audit/audit.service";
 import { diffChanges } from "../audit/audit-changes";
+import { validateAssignments } from "../roles/roles.service";
 import { forgetClient } from "./client-auth";
 import {
   type ClientRow,
@@ -44,13 +44,9 @@ function notFound(id: string): ApiError {
 }
 
 /** Known roles only (400), and only roles the caller holds (403): a client is never a step up. */
-function assertGrantableRoles(holder: Grants, roles: readonly string[]): void {
-  const errors: FieldError[] = [];
-  roles.forEach((role, i) => {
-    if (!isKnownRole(role)) errors.push({ field: `roles.${i}`, code: "unknown_role", detail: `No role '${role}'.` });
-  });
+async function assertGrantableRoles(ctx: ServiceContext, holder: Grants, roles: readonly string[]): Promise<void> {
+  const { errors, beyond } = await validateAssignments(ctx, roles, { holder, unknownRoles: "refuse" });
   if (errors.length > 0) throw validationError(errors, "body");
-  const beyond = rolesBeyond(holder, roles);
   if (beyond.length > 0) {
     throw new ApiError(OAuthClientErrors.OAUTH_CLIENT_ROLES_NOT_HELD, {
       detail: `This credential lacks permissions the role(s) ${beyond.join(", ")} would grant.`,
@@ -65,7 +61,7 @@ function assertGrantableRoles(holder: Grants, roles: readonly string[]): void {
  * entry is deleted again. Until the batch commits, the entry authenticates nobody: the client row is missing.
  */
 export async function createClient(ctx: ServiceContext, holder: Grants, input: CreateClientInput) {
-  assertGrantableRoles(holder, input.roles);
+  await assertGrantableRoles(ctx, holder, input.roles);
   const tenantId = tenantIdOf(ctx);
   const clientSecret = `${CLIENT_SECRET_PREFIX}${randomBase62(43)}`;
   const row: ClientRow = {

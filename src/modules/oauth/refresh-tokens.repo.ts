@@ -1,3 +1,5 @@
+import { customRolesColumn } from "../../core/auth/custom-roles";
+
 /** Refresh tokens, stored only as SHA-256 hashes, grouped in families (one login each). */
 
 export interface RefreshTokenRow {
@@ -12,15 +14,21 @@ export interface RefreshTokenRow {
   revoked_at: string | null;
 }
 
-/** The token with its user's current status and roles (null when the user row is gone): one query. */
+/**
+ * The token with its user's current status and roles (null when the user row is gone) and the grants of the
+ * user's custom roles (JSON `{name: grants}`): one query.
+ */
 export function findRefreshToken(db: D1Database, tokenHash: string) {
   return db
     .prepare(
-      `SELECT r.*, u.status AS user_status, u.roles AS user_roles
+      `SELECT r.*, u.status AS user_status, u.roles AS user_roles,
+              ${customRolesColumn("u.roles", "user_custom_roles")}
        FROM refresh_tokens r LEFT JOIN users u ON u.id = r.user_id WHERE r.token_hash = ?`,
     )
     .bind(tokenHash)
-    .first<RefreshTokenRow & { user_status: string | null; user_roles: string | null }>();
+    .first<
+      RefreshTokenRow & { user_status: string | null; user_roles: string | null; user_custom_roles: string | null }
+    >();
 }
 
 export function insertRefreshToken(db: D1Database, row: Omit<RefreshTokenRow, "used_at" | "revoked_at">) {

@@ -1,3 +1,4 @@
+import { parseCustomRoles } from "../../core/auth/custom-roles";
 import { credentialGuard } from "../../core/auth/guard";
 import { grantsOfRoles } from "../../core/auth/permissions";
 import type { ServiceContext } from "../../core/context";
@@ -8,6 +9,7 @@ import { assertPreviousChanged, clearAssertions, isAssertionFailure } from "../.
 import { newId } from "../../core/ids";
 import type { RequestInfo } from "../../env";
 import { authenticateUser } from "../login/login.service";
+import { customRolesOf } from "../roles/roles.repo";
 import { grantedScope, intersect, permissionsOfScope, signAccessToken } from "./access-tokens";
 import { type AuthenticatedClient, assertClientActive, assertGrantAllowed, type OAuthClient } from "./client-auth";
 import { CLIENT_TOKEN_SECONDS, REFRESH_FAMILY_SECONDS, USER_TOKEN_SECONDS } from "./oauth.config";
@@ -136,7 +138,10 @@ export async function passwordGrant(
       retryAfter === undefined ? {} : { "Retry-After": String(retryAfter) },
     );
   }
-  const scope = grantedScope(intersect(grantsOfRoles(result.user.roles), client.permissions), form.get("scope"));
+  // the user's custom roles count as the tenant's plan has them (none on a plan without custom roles)
+  const custom = await customRolesOf(ctx.db, result.user.roles, client.tenant.plan);
+  const userGrants = grantsOfRoles(result.user.roles, custom);
+  const scope = grantedScope(intersect(userGrants, client.permissions), form.get("scope"));
   const familyId = newId("ses");
   const refresh = await newRefreshToken();
   const now = Date.now();
@@ -203,7 +208,8 @@ export async function refreshTokenGrant(
   if (!userGuard.ok) throw invalid;
 
   const roles = JSON.parse(row.user_roles) as string[];
-  const allowed = intersect(intersect(permissionsOfScope(row.scope), grantsOfRoles(roles)), client.permissions);
+  const userGrants = grantsOfRoles(roles, parseCustomRoles(row.user_custom_roles, client.tenant.plan));
+  const allowed = intersect(intersect(permissionsOfScope(row.scope), userGrants), client.permissions);
   const scope = grantedScope(allowed, form.get("scope"));
   const next = await newRefreshToken();
   const at = new Date().toISOString();

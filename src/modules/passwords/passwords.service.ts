@@ -18,7 +18,7 @@ import { consumeToken, findLiveUser, findUsableToken, setPasswordHash, voidToken
 export async function setPassword(ctx: ServiceContext, userId: string, password: string): Promise<void> {
   const user = await findLiveUser(ctx.db, userId);
   if (!user) throw notFound(userId);
-  assertWithinRights(ctx, { id: user.userId, roles: user.roles });
+  await assertWithinRights(ctx, { id: user.userId, roles: user.roles });
   const passwordHash = await hashNewPassword(ctx, password);
   const at = new Date().toISOString();
   try {

@@ -45,7 +45,7 @@ export async function checkMembership(ctx: ScimContext, role: string, change: Me
   }
   for (const { id, hold } of planned(change)) {
     const { user } = await memberOrRefuse(ctx, id);
-    assertWithinRights(ctx, user, rolesAfter(user.roles, role, hold));
+    await assertWithinRights(ctx, user, rolesAfter(user.roles, role, hold));
   }
 }
 

@@ -86,7 +86,7 @@ export async function buildCreate(
   at: string,
   fieldPrefix: readonly string[] = [],
 ): Promise<NewUser> {
-  assertWithinRights(ctx, null, input.roles);
+  await assertWithinRights(ctx, null, input.roles);
   const attributes = await checkedAttributes(ctx, input.attributes, true, fieldPrefix);
   const row: UserRow = {
     id: newId("usr", Date.parse(at)),
@@ -151,7 +151,7 @@ export async function planUpdate(
   const parsed = WritableUserSchema.safeParse(merged);
   if (!parsed.success) throw validationError(fieldErrors(parsed.error.issues, fieldPrefix), "user");
   const next = parsed.data;
-  assertWithinRights(ctx, current, next.roles);
+  await assertWithinRights(ctx, current, next.roles);
   const attributes = await checkedAttributes(ctx, next.attributes, false, fieldPrefix);
   const passwordPatched = typeof patch === "object" && patch !== null && !Array.isArray(patch) && "password" in patch;
   const after: UserRow = {
@@ -182,7 +182,7 @@ export async function planUpdate(
 
 export async function planSoftDelete(ctx: ServiceContext, current: UserRow, at: string): Promise<Plan> {
   if (current.status === "deleted") throw notFound(current.id);
-  assertWithinRights(ctx, current);
+  await assertWithinRights(ctx, current);
   const after: UserRow = {
     ...current,
     status: "deleted",
@@ -198,7 +198,7 @@ export async function planRestore(ctx: ServiceContext, current: UserRow, at: str
   if (current.status !== "deleted") {
     throw new ApiError(UserErrors.USER_NOT_DELETED, { detail: `User ${current.id} is ${current.status}.` });
   }
-  assertWithinRights(ctx, current);
+  await assertWithinRights(ctx, current);
   const after: UserRow = {
     ...current,
     status: current.restoreStatus ?? "active",
@@ -211,7 +211,7 @@ export async function planRestore(ctx: ServiceContext, current: UserRow, at: str
 }
 
 export async function planPurge(ctx: ServiceContext, current: UserRow, at: string): Promise<Plan> {
-  assertWithinRights(ctx, current);
+  await assertWithinRights(ctx, current);
   const plan = { action: "user.purged" as const, before: current, after: null };
   return {
     ...plan,
