@@ -103,7 +103,7 @@ async function assertRealGrants(ctx: ServiceContext, grants: readonly string[]):
 function assertGrantsHeld(ctx: ServiceContext, grants: readonly string[], what: string): void {
   if (!ctx.permissions) return;
   const holder = ctx.permissions;
-  const missing = grants.filter((grant) => !holder.covers(grant));
+  const missing = [...new Set(grants)].filter((grant) => !holder.covers(grant));
   if (missing.length > 0) {
     throw new ApiError(RoleErrors.ROLE_GRANTS_NOT_HELD, {
       detail: `This credential does not hold ${missing.join(", ")}: it cannot ${what}.`,
