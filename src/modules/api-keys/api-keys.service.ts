@@ -1,7 +1,8 @@
 import { generateApiKeySecret, maskedTail } from "../../core/auth/api-key-format";
+import { scopedAssignmentErrors } from "../../core/auth/assignments";
 import type { Grants } from "../../core/auth/grants";
 import { credentialGuard } from "../../core/auth/guard";
-import { isKnownRole, rolesBeyond } from "../../core/auth/permissions";
+import { type AccountRights, isKnownRole, rolesBeyond } from "../../core/auth/permissions";
 import type { ServiceContext } from "../../core/context";
 import { sha256Hex } from "../../core/crypto/hash";
 import { controlDb } from "../../core/db/databases";
@@ -93,23 +94,30 @@ export async function storeKeyStatements(
   return [...statements, await auditStatement(ctx, event, { at: createdAt })];
 }
 
-function validateNewKey(holder: Grants, input: CreateApiKeyInput): string | null {
+async function validateNewKey(ctx: ServiceContext, holder: Grants, input: CreateApiKeyInput): Promise<string | null> {
   const errors: FieldError[] = [];
   input.roles.forEach((role, i) => {
     if (!isKnownRole(role)) errors.push({ field: `roles.${i}`, code: "unknown_role", detail: `No role '${role}'.` });
   });
+  // a role scoped to a sub-account: the account must be one of this tenant's
+  const unknownRole = new Set(errors.map((e) => e.field));
+  const scopedErrors = await scopedAssignmentErrors(ctx.env, tenantIdOf(ctx), input.roles);
+  errors.push(...scopedErrors.filter((e) => !unknownRole.has(e.field)));
   const expiresAt = input.expiresAt ? new Date(input.expiresAt) : null;
   if (expiresAt && expiresAt.getTime() <= Date.now()) {
     errors.push({ field: "expiresAt", code: "in_past", detail: "An expiry must lie in the future." });
   }
   if (errors.length > 0) throw validationError(errors, "body");
-  assertRolesHeld(holder, input.roles);
+  assertRolesHeld(holder, input.roles, ctx.accountRights);
   return expiresAt?.toISOString() ?? null;
 }
 
-/** A caller may hand out (or take over, by rotating) only what it holds itself: no credential is a step up. */
-function assertRolesHeld(holder: Grants, roles: readonly string[]): void {
-  const beyond = rolesBeyond(holder, roles);
+/**
+ * A caller may hand out (or take over, by rotating) only what it holds itself: no credential is a step up. A role
+ * scoped to a sub-account is measured against what the caller holds there (`inAccount`).
+ */
+function assertRolesHeld(holder: Grants, roles: readonly string[], inAccount?: AccountRights): void {
+  const beyond = rolesBeyond(holder, roles, undefined, inAccount);
   if (beyond.length > 0) {
     throw new ApiError(ApiKeyErrors.API_KEY_ROLES_NOT_HELD, {
       detail: `This credential lacks permissions the role(s) ${beyond.join(", ")} would grant.`,
@@ -123,7 +131,7 @@ function assertRolesHeld(holder: Grants, roles: readonly string[]): void {
  * deleted again. Until the batch commits, the entry authenticates nobody: its key row does not exist yet.
  */
 export async function createApiKey(ctx: ServiceContext, holder: Grants, input: CreateApiKeyInput) {
-  const expiresAt = validateNewKey(holder, input);
+  const expiresAt = await validateNewKey(ctx, holder, input);
   const key = await newApiKey({ name: input.name, roles: input.roles, expiresAt });
   const control = await controlDb(ctx.env);
   await indexEntryStatement(control, key.id, key, tenantIdOf(ctx)).run();
@@ -171,7 +179,7 @@ export async function rotateApiKey(ctx: ServiceContext, holder: Grants, id: stri
   const { key: current, secrets } = found;
   if (current.revokedAt) throw revoked(id);
   // rotating hands the caller a working secret of this key: it must hold what the key can do
-  assertRolesHeld(holder, current.roles);
+  assertRolesHeld(holder, current.roles, ctx.accountRights);
 
   const next = await newSecret();
   const notAfter = new Date(Date.parse(next.createdAt) + gracePeriodSeconds * 1000).toISOString();

@@ -1,6 +1,9 @@
-import { rolesBeyond } from "../../core/auth/permissions";
+import { scopedAssignmentErrors, scopedAssignments } from "../../core/auth/assignments";
+import { customRolesColumn, parseCustomRoles } from "../../core/auth/custom-roles";
+import { type CustomRoles, isBuiltInRole, NO_CUSTOM_ROLES, rolesBeyond } from "../../core/auth/permissions";
 import type { ServiceContext } from "../../core/context";
 import { ApiError } from "../../core/errors";
+import { validationError } from "../../core/http/validation";
 import { UserErrors } from "./users.errors";
 
 /**
@@ -16,9 +19,10 @@ export function assertWithinRights(
 ): void {
   if (!ctx.permissions) return;
   const self = target !== null && ctx.actor.type === "user" && ctx.actor.id === target.id;
-  const held = target && !self ? rolesBeyond(ctx.permissions, target.roles) : [];
+  // a role scoped to a sub-account (`manager@ten_…`) counts with what the caller holds in that account
+  const held = target && !self ? rolesBeyond(ctx.permissions, target.roles, undefined, ctx.accountRights) : [];
   const added = (newRoles ?? []).filter((role) => !target?.roles.includes(role));
-  const granted = rolesBeyond(ctx.permissions, added);
+  const granted = rolesBeyond(ctx.permissions, added, undefined, ctx.accountRights);
   if (held.length > 0) {
     throw new ApiError(UserErrors.USER_BEYOND_RIGHTS, {
       detail: `User ${target?.id} holds roles beyond this credential's rights: ${held.join(", ")}.`,
@@ -29,4 +33,40 @@ export function assertWithinRights(
       detail: `This credential cannot grant the roles ${granted.join(", ")}: they carry permissions it lacks.`,
     });
   }
+}
+
+/**
+ * Roles scoped to a sub-account that a write gives a user (`manager@ten_…`, docs/sub-accounts.md): the account
+ * must be a sub-account of this tenant and the role known (400, `roles.<i>` `unknown_account` / `unknown_role`).
+ * Entries the user already holds are not checked again. Costs nothing when no scoped role is given.
+ */
+export async function assertAssignable(
+  ctx: ServiceContext,
+  target: { roles: readonly string[] } | null,
+  newRoles: readonly string[],
+  fieldPrefix: readonly string[] = [],
+): Promise<void> {
+  if (!ctx.tenant) return;
+  const isNew = (entry: string) => !target?.roles.includes(entry);
+  const added = scopedAssignments(newRoles).filter((a) => isNew(newRoles[a.index] as string));
+  if (added.length === 0) return;
+  const errors = await scopedAssignmentErrors(ctx.env, ctx.tenant.id, newRoles, {
+    isNew,
+    custom: await customRolesNamed(
+      ctx,
+      added.map((a) => a.role).filter((role) => !isBuiltInRole(role)),
+    ),
+    field: [...fieldPrefix, "roles"].join("."),
+  });
+  if (errors.length > 0) throw validationError(errors, "user");
+}
+
+/** The tenant's custom roles among `names` (none on a plan without custom roles): one query, none when empty. */
+async function customRolesNamed(ctx: ServiceContext, names: readonly string[]): Promise<CustomRoles> {
+  if (names.length === 0 || !ctx.tenant) return NO_CUSTOM_ROLES;
+  const row = await ctx.db
+    .prepare(`SELECT ${customRolesColumn("?1")}`)
+    .bind(JSON.stringify(names))
+    .first<{ custom_roles: string | null }>();
+  return parseCustomRoles(row?.custom_roles, ctx.tenant.plan);
 }
