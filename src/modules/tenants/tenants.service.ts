@@ -154,7 +154,9 @@ export async function listTenants(
   caller: Caller = ADMIN_CALLER,
 ) {
   const parentId = query.parentId ?? (caller.kind === "tenant" ? caller.tenantId : undefined);
-  if (parentId !== undefined && caller.kind === "tenant") await reachableChain(ctx.db, caller, parentId);
+  if (caller.kind === "tenant" && parentId !== undefined && parentId !== caller.tenantId) {
+    await reachableChain(ctx.db, caller, parentId);
+  }
   // a cursor belongs to its list: one of another parent's children is refused, not misread
   const kind = parentId === undefined ? "tenants" : `tenants:${parentId}`;
   const position = query.cursor ? decodeCursor(kind, query.cursor, ["string", "string"]) : null;

@@ -37,8 +37,9 @@ export function assertWithinRights(
 
 /**
  * Roles scoped to a sub-account that a write gives a user (`manager@ten_…`, docs/sub-accounts.md): the account
- * must be a sub-account of this tenant and the role known (400, `roles.<i>` `unknown_account` / `unknown_role`).
- * Entries the user already holds are not checked again. Costs nothing when no scoped role is given.
+ * must be a sub-account of this tenant and the role known (400, `roles.<i>` `unknown_account` / `unknown_role`),
+ * and the caller must hold the role's grants in that account (403 USER_BEYOND_RIGHTS). Entries the user already
+ * holds are not checked again. Costs nothing when no scoped role is given.
  */
 export async function assertAssignable(
   ctx: ServiceContext,
@@ -50,15 +51,25 @@ export async function assertAssignable(
   const isNew = (entry: string) => !target?.roles.includes(entry);
   const added = scopedAssignments(newRoles).filter((a) => isNew(newRoles[a.index] as string));
   if (added.length === 0) return;
+  const custom = await customRolesNamed(
+    ctx,
+    added.map((a) => a.role).filter((role) => !isBuiltInRole(role)),
+  );
   const errors = await scopedAssignmentErrors(ctx.env, ctx.tenant.id, newRoles, {
     isNew,
-    custom: await customRolesNamed(
-      ctx,
-      added.map((a) => a.role).filter((role) => !isBuiltInRole(role)),
-    ),
+    custom,
     field: [...fieldPrefix, "roles"].join("."),
   });
   if (errors.length > 0) throw validationError(errors, "user");
+  // measured with the custom roles' grants too (assertWithinRights knows only the built-in ones)
+  if (!ctx.permissions) return;
+  const entries = added.map((a) => newRoles[a.index] as string);
+  const beyond = rolesBeyond(ctx.permissions, entries, custom, ctx.accountRights);
+  if (beyond.length > 0) {
+    throw new ApiError(UserErrors.USER_BEYOND_RIGHTS, {
+      detail: `This credential cannot grant the roles ${beyond.join(", ")}: they carry permissions it lacks there.`,
+    });
+  }
 }
 
 /** The tenant's custom roles among `names` (none on a plan without custom roles): one query, none when empty. */
