@@ -9,7 +9,10 @@ export type Actor =
   | { type: "client"; id: string }
   | { type: "system"; id: string };
 
-/** The tenant a request acts on: always the credential's tenant. */
+/**
+ * The tenant a request acts on: the credential's tenant, or one of its sub-accounts named by the `Uom-Account`
+ * header (core/auth/account.ts).
+ */
 export interface TenantRef {
   id: string;
   plan: Plan;
@@ -25,8 +28,18 @@ export type Auth =
       tenant: TenantRef;
       /** The roles the credential holds (an OAuth client's token: its client's roles; none known: empty). */
       roles: readonly string[];
-      /** What this credential may do: from its roles (API key, client) or its token's granted scope. */
+      /**
+       * What this credential may do in `tenant`: from its roles (API key, client) or its token's granted scope; on a
+       * sub-account, its rights there (core/auth/account.ts).
+       */
       permissions: Grants;
+      /**
+       * What its role assignments scoped to sub-accounts (`manager@ten_…`) grant, by account id; they grant nothing
+       * in the credential's own tenant. Absent: none.
+       */
+      scoped?: ReadonlyMap<string, Grants>;
+      /** Set when the request acts on a sub-account (`Uom-Account`): the credential's own tenant. */
+      home?: TenantRef;
     };
 
 /** Facts about the request that audit events record. */

@@ -41,6 +41,8 @@ function documentConfig(origin: string): OpenApiConfig {
       description: [
         "Multi-tenant user management at the edge. Errors are `application/problem+json` (RFC 9457).",
         "Every POST accepts an `Idempotency-Key` header: the same key and body within 24 h replays the first response.",
+        "On any route open to tenant credentials, `Uom-Account: <tenant id>` acts on a sub-account of the credential's " +
+          "tenant (with `sub-accounts:act`, or roles scoped to it); any other id is 404 `ACCOUNT_NOT_FOUND`.",
         "",
         "Problem codes:",
         ...[...declaredErrorCodes()].map(
@@ -51,7 +53,10 @@ function documentConfig(origin: string): OpenApiConfig {
     },
     servers: [{ url: origin, description: "This deployment" }],
     tags: [
-      { name: "Tenants", description: "Platform: tenants and their databases (admin token)" },
+      {
+        name: "Tenants",
+        description: "Tenants and their databases (admin token); a tenant's sub-accounts (tenant credentials)",
+      },
       { name: "Users", description: "A tenant's users" },
       { name: "Schema", description: "Custom fields: definitions, validation, indexes, schema changes" },
       { name: "MFA", description: "A user's second factor: TOTP and recovery codes" },

@@ -1,6 +1,8 @@
 import type { Context } from "hono";
 import type { Actor, AppEnv, RequestInfo, TenantRef } from "../env";
+import { accountRightsOf } from "./auth/account";
 import type { Grants } from "./auth/grants";
+import type { AccountRights } from "./auth/permissions";
 import { controlDb, tenantDatabases } from "./db/databases";
 
 /**
@@ -20,6 +22,11 @@ export interface ServiceContext {
    * (cron, queue), which act without a role.
    */
   permissions?: Grants;
+  /**
+   * What that credential holds in a sub-account of `tenant`, for role assignments scoped to one (`role@account`);
+   * absent with `permissions`.
+   */
+  accountRights?: AccountRights;
   request: RequestInfo;
   waitUntil(promise: Promise<unknown>): void;
 }
@@ -49,7 +56,14 @@ export async function serviceContext(c: Context<AppEnv>): Promise<ServiceContext
   const base = { env: c.env, actor: auth.actor, request: requestInfo(c), waitUntil: waitUntilOf(c) };
   if (auth.kind === "tenant") {
     const db = await tenantDatabases.forTenant(c.env, auth.tenant);
-    return { ...base, db, scope: auth.tenant.id, tenant: auth.tenant, permissions: auth.permissions };
+    return {
+      ...base,
+      db,
+      scope: auth.tenant.id,
+      tenant: auth.tenant,
+      permissions: auth.permissions,
+      accountRights: accountRightsOf(auth),
+    };
   }
   return { ...base, db: await controlDb(c.env), scope: "platform", tenant: null };
 }

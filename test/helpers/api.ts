@@ -87,3 +87,34 @@ export async function createUser(tenant: TestTenant, body: Record<string, unknow
   expect(response.status).toBe(201);
   return json<{ id: string; email: string; [key: string]: unknown }>(response);
 }
+
+/** A sub-account created with a tenant's own key (`parentId` defaults to the key's tenant; plan to the parent's). */
+export async function createSubAccount(
+  parent: Pick<TestTenant, "key">,
+  body: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Promise<TestTenant> {
+  const response = await call("POST", "/v1/tenants", {
+    token: parent.key,
+    body: { name: "Sub-account", ...body },
+    headers,
+  });
+  expect(response.status).toBe(201);
+  const created = await json<{ id: string; apiKey: { id: string; secret: string } }>(response);
+  return { id: created.id, key: created.apiKey.secret, keyId: created.apiKey.id };
+}
+
+/** A new API key of the tenant with these roles (entries may be scoped: `manager@ten_…`); returns its secret. */
+export async function createKey(
+  tenant: Pick<TestTenant, "key">,
+  roles: string[],
+  headers: Record<string, string> = {},
+) {
+  const response = await call("POST", "/v1/api-keys", {
+    token: tenant.key,
+    body: { name: "Test key", roles },
+    headers,
+  });
+  expect(response.status).toBe(201);
+  return json<{ id: string; secret: string; roles: string[] }>(response);
+}

@@ -1,5 +1,5 @@
 import { generateApiKeySecret } from "../../src/core/auth/api-key-format";
-import { ADMIN_TOKEN, call, createTenant, createUser, json, type TestTenant } from "./api";
+import { ADMIN_TOKEN, call, createSubAccount, createTenant, createUser, json, type TestTenant } from "./api";
 
 /**
  * The security checks every credentialed route must pass (DESIGN.md, convention 8), run on the route table
@@ -58,6 +58,13 @@ export interface SecurityWorld {
   a: TestTenant;
   /** Another tenant: it must never reach a's resources. */
   b: TestTenant;
+  /** A sub-account of a, created with a's key: it must never reach a's resources nor its siblings'. */
+  aChild: TestTenant;
+  /**
+   * Another sub-account of a, with a sub-account of its own: the tenant the `/v1/tenants/{id}` fixture names, so that
+   * a's own key reaches it on every tenant route (a DELETE by a's key is a 409, nothing lost) and aChild's key must not.
+   */
+  aDept: TestTenant;
 }
 
 /**
@@ -71,7 +78,7 @@ export interface PathFixture {
 }
 
 export const PATH_FIXTURES: PathFixture[] = [
-  { pattern: /^\/v1\/tenants\/\{id\}$/, fill: async ({ a }) => ({ id: a.id }) },
+  { pattern: /^\/v1\/tenants\/\{id\}$/, fill: async ({ aDept }) => ({ id: aDept.id }) },
   { pattern: /^\/v1\/users\/\{id\}(\/|$)/, fill: async ({ a }) => ({ id: (await createUser(a)).id }) },
   { pattern: /^\/v1\/api-keys\/\{id\}(\/|$)/, fill: async ({ a }) => ({ id: await createApiKey(a) }) },
   { pattern: /^\/v1\/tenants\/\{id\}\/data-keys\/rotate$/, fill: async ({ a }) => ({ id: a.id }) },
@@ -141,7 +148,12 @@ async function createApiKey(tenant: TestTenant): Promise<string> {
 }
 
 export async function createSecurityWorld(): Promise<SecurityWorld> {
-  return { a: await createTenant({ name: "Security A" }), b: await createTenant({ name: "Security B" }) };
+  const a = await createTenant({ name: "Security A" });
+  const b = await createTenant({ name: "Security B" });
+  const aChild = await createSubAccount(a, { name: "Security A child" });
+  const aDept = await createSubAccount(a, { name: "Security A department" });
+  await createSubAccount(aDept, { name: "Security A department team" });
+  return { a, b, aChild, aDept };
 }
 
 /** The route table, from GET /v1/openapi.json. */
@@ -218,8 +230,13 @@ export async function concretePath(route: { method: string; path: string }, worl
   });
 }
 
-export function send(route: SecuredRoute, path: string, authorization: string | null): Promise<Response> {
-  const headers: Record<string, string> = authorization ? { authorization } : {};
+export function send(
+  route: SecuredRoute,
+  path: string,
+  authorization: string | null,
+  extraHeaders: Record<string, string> = {},
+): Promise<Response> {
+  const headers: Record<string, string> = { ...extraHeaders, ...(authorization ? { authorization } : {}) };
   return call(route.method, path, { headers, ...(route.body !== undefined ? { body: route.body } : {}) });
 }
 

@@ -49,7 +49,7 @@ describe("preflight (OPTIONS with Access-Control-Request-Method)", () => {
       expect(response.headers.get("access-control-allow-methods")).toContain("POST");
       expect(response.headers.get("access-control-allow-methods")).toContain("PATCH");
       expect(response.headers.get("access-control-allow-headers")).toBe(
-        "authorization, content-type, idempotency-key, if-match, if-none-match",
+        "authorization, content-type, idempotency-key, if-match, if-none-match, uom-account",
       );
       expect(response.headers.get("access-control-max-age")).toBe("600");
       expect(response.headers.get("access-control-allow-credentials")).toBeNull();

@@ -43,7 +43,7 @@ describe("POST /v1/tenants", () => {
 
     const read = await call("GET", `/v1/tenants/${tenant.id}`, { token: ADMIN_TOKEN });
     const { apiKey: _shownOnce, ...stored } = tenant;
-    expect(await json(read)).toEqual(stored);
+    expect(await json(read)).toEqual({ ...stored, children: [] });
   });
 
   it("takes a plan, and trims the name", async () => {
@@ -151,15 +151,29 @@ describe("sub-accounts (parentId)", () => {
 });
 
 describe("credential kinds", () => {
-  it("a tenant key on /v1/tenants → 403 ADMIN_CREDENTIAL_REQUIRED", async () => {
+  it("a tenant key on an admin-only tenant route → 403 ADMIN_CREDENTIAL_REQUIRED", async () => {
     const tenant = { key: acme.apiKey.secret };
-    await expectProblem(await call("GET", "/v1/tenants", { token: tenant.key }), 403, "ADMIN_CREDENTIAL_REQUIRED");
-    const before = await count(env.CONTROL_DB, "tenants");
     await expectProblem(
-      await call("POST", "/v1/tenants", { token: tenant.key, body: { name: "Sneaky" } }),
+      await call("POST", `/v1/tenants/${acme.id}/data-keys/rotate`, { token: tenant.key }),
       403,
       "ADMIN_CREDENTIAL_REQUIRED",
     );
+  });
+
+  it("a tenant key without tenants:write cannot create tenants (403), nothing created", async () => {
+    const minted = await call("POST", "/v1/api-keys", {
+      token: acme.apiKey.secret,
+      body: { name: "Manager", roles: ["manager"] },
+    });
+    expect(minted.status).toBe(201);
+    const manager = (await json<{ secret: string }>(minted)).secret;
+    const before = await count(env.CONTROL_DB, "tenants");
+    await expectProblem(
+      await call("POST", "/v1/tenants", { token: manager, body: { name: "Sneaky" } }),
+      403,
+      "FORBIDDEN",
+    );
+    await expectProblem(await call("GET", "/v1/tenants", { token: manager }), 403, "FORBIDDEN");
     expect(await count(env.CONTROL_DB, "tenants")).toBe(before);
   });
 

@@ -1,15 +1,17 @@
 import { errors as joseErrors, jwtVerify } from "jose";
 import type { CredentialVerdict } from "../../durable-objects/credential-state";
 import type { Auth, TenantRef } from "../../env";
-import { forgetClientsOfTenant } from "../../modules/oauth/client-auth";
+import { findClient, forgetClientsOfTenant } from "../../modules/oauth/client-auth";
 import { audienceOf, issuerOf } from "../../modules/oauth/oauth.config";
 import { verificationKey } from "../../modules/oauth/signing-keys";
 import { controlDb } from "../db/databases";
 import { idTime } from "../ids";
 import type { Plan } from "../plans";
+import { isScoped } from "./assignments";
 import { invalidCredential } from "./credentials";
 import { Grants } from "./grants";
 import { credentialGuard } from "./guard";
+import { scopedGrantsOfRoles } from "./permissions";
 
 /** A compact JWS (RFC 7515 §7.1): three base64url parts, the header a JSON object. */
 export function looksLikeJwt(token: string): boolean {
@@ -146,14 +148,36 @@ export async function authenticateAccessToken(env: Env, token: string, origin: s
   const [tenant, verdict] = await Promise.all([tenantOfToken(env, claims.tid), checkTokenGuard(env, claims)]);
   if (!tenant) throw invalidCredential("The access token's tenant no longer exists.");
   if (!verdict.ok) throw invalidCredential("The access token has been revoked.");
+  const roles = claims.roles ?? [];
+  const scoped = roles.some(isScoped) ? await scopedGrantsOfToken(env, tenant.id, claims.client_id, roles) : undefined;
   return {
     kind: "tenant",
     actor: claims.sid === undefined ? { type: "client", id: claims.sub } : { type: "user", id: claims.sub },
     tenant,
-    roles: claims.roles ?? [],
+    roles,
     // the scope was bounded by the roles and the client when the token was issued (token.service.ts)
     permissions: new Grants(claims.scope.split(" ").filter(Boolean)),
+    ...(scoped && scoped.size > 0 ? { scoped } : {}),
   };
+}
+
+/**
+ * An end user's assignments scoped to sub-accounts (`manager@ten_…`, carried in the `roles` claim): what their
+ * built-in roles grant there, bounded by the client the token was issued to, as the token's scope is bounded by
+ * it at home. Custom roles are not loaded with a token: a scoped custom role grants nothing through one. The
+ * client comes from the per-isolate client cache; a client that is gone bounds to nothing.
+ */
+async function scopedGrantsOfToken(
+  env: Env,
+  tenantId: string,
+  clientId: string,
+  roles: readonly string[],
+): Promise<ReadonlyMap<string, Grants>> {
+  const client = await findClient(env, clientId);
+  const bound = client && client.tenant.id === tenantId ? client.permissions : Grants.NONE;
+  const scoped = new Map<string, Grants>();
+  for (const [account, grants] of scopedGrantsOfRoles(roles)) scoped.set(account, grants.intersect(bound));
+  return scoped;
 }
 
 /** Drops what this isolate caches about a tenant's tokens and clients (the tenant was deleted or changed). */

@@ -7,7 +7,7 @@ import { invalidCredential } from "./credentials";
 import { customRolesColumn, parseCustomRoles } from "./custom-roles";
 import type { Grants } from "./grants";
 import { credentialGuard } from "./guard";
-import { grantsOfRoles } from "./permissions";
+import { grantsOfRoles, scopedGrantsOfRoles } from "./permissions";
 
 interface VerifiedKey {
   actor: Actor & { type: "api_key" };
@@ -15,6 +15,8 @@ interface VerifiedKey {
   roles: readonly string[];
   /** What its roles grant, custom roles included (resolved with the key, cached with it). */
   grants: Grants;
+  /** What its assignments scoped to sub-accounts grant, by account (resolved and cached the same way). */
+  scoped: ReadonlyMap<string, Grants>;
   /** The key's expiry (immutable, so safe to cache). */
   expiresAt: number | null;
   /** When this secret of the key stops (rotated out with a grace period), as known at lookup time. */
@@ -54,7 +56,14 @@ export async function authenticateApiKey(env: Env, token: string): Promise<Auth>
     touch: { binding: key.tenant.databaseBinding, keyId: key.actor.id },
   });
   if (!verdict.ok) throw verdict.reason === "expired" ? rotatedOut() : invalidCredential(UNKNOWN);
-  return { kind: "tenant", actor: key.actor, tenant: key.tenant, roles: key.roles, permissions: key.grants };
+  return {
+    kind: "tenant",
+    actor: key.actor,
+    tenant: key.tenant,
+    roles: key.roles,
+    permissions: key.grants,
+    ...(key.scoped.size > 0 ? { scoped: key.scoped } : {}),
+  };
 }
 
 function rotatedOut() {
@@ -129,11 +138,13 @@ async function lookup(env: Env, hash: string): Promise<VerifiedKey | null> {
     .first<KeyRow>();
   if (!row) return null;
   const roles = JSON.parse(row.roles) as string[];
+  const custom = parseCustomRoles(row.custom_roles, tenant.plan);
   return {
     actor: { type: "api_key", id: entry.key_id },
     tenant,
     roles,
-    grants: grantsOfRoles(roles, parseCustomRoles(row.custom_roles, tenant.plan)),
+    grants: grantsOfRoles(roles, custom),
+    scoped: scopedGrantsOfRoles(roles, custom),
     expiresAt: row.expires_at ? Date.parse(row.expires_at) : null,
     retiresAt: row.retires_at ? Date.parse(row.retires_at) : null,
   };

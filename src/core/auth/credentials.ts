@@ -2,6 +2,7 @@ import type { Actor, Auth } from "../../env";
 import { constantTimeEqual } from "../crypto/hash";
 import { ApiError, CoreErrors } from "../errors";
 import { authenticateAccessToken, forgetTokenTenant, looksLikeJwt } from "./access-token-auth";
+import { forgetAccount } from "./account";
 import { authenticateApiKey, forgetApiKeysOfTenant } from "./api-key-auth";
 import { API_KEY_PREFIX } from "./api-key-format";
 
@@ -39,8 +40,12 @@ export function invalidCredential(detail: string): ApiError {
   });
 }
 
-/** Drops what this isolate caches about a tenant's credentials (after the tenant is deleted or its plan changes). */
+/**
+ * Drops what this isolate caches about a tenant's credentials and about it as a sub-account (after the tenant is
+ * deleted or its plan changes).
+ */
 export function forgetTenantCredentials(tenantId: string): void {
   forgetApiKeysOfTenant(tenantId);
   forgetTokenTenant(tenantId);
+  forgetAccount(tenantId);
 }

@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv, Auth } from "../../env";
 import { ApiError, CoreErrors } from "../errors";
 import { type Feature, featureNotInPlan, planIncludes } from "../plans";
+import { ACCOUNT_HEADER, actOnAccount } from "./account";
 import { authenticate } from "./credentials";
 import type { Permission } from "./permissions";
 
@@ -22,12 +23,13 @@ export interface Access {
 }
 
 /**
- * Authenticates the request, then requires one of the given kinds of credential, the route's feature in the
- * tenant's plan (DESIGN.md: the plan gate comes before the permission check) and the route's permission.
+ * Authenticates the request, then requires one of the given kinds of credential, resolves the sub-account a
+ * tenant credential acts on (`Uom-Account`, account.ts), then requires the route's feature in the plan of the
+ * tenant acted on (DESIGN.md: the plan gate comes before the permission check) and the route's permission there.
  */
 export function requireCredential(access: Access): MiddlewareHandler<AppEnv> {
   return async function credentialMiddleware(c, next) {
-    const auth = await authenticate(c.env, c.req.header("authorization"), new URL(c.req.url).origin);
+    let auth = await authenticate(c.env, c.req.header("authorization"), new URL(c.req.url).origin);
     if (!access.kinds.includes(auth.kind)) {
       throw access.kinds.includes("tenant")
         ? new ApiError(CoreErrors.TENANT_CREDENTIAL_REQUIRED, {
@@ -36,6 +38,16 @@ export function requireCredential(access: Access): MiddlewareHandler<AppEnv> {
         : new ApiError(CoreErrors.ADMIN_CREDENTIAL_REQUIRED, {
             detail: "Only the platform admin token manages tenants.",
           });
+    }
+    const account = c.req.header(ACCOUNT_HEADER);
+    if (account !== undefined) {
+      if (auth.kind === "admin") {
+        throw new ApiError(CoreErrors.BAD_REQUEST, {
+          detail:
+            "The platform admin token names tenants in paths (/v1/tenants/{id}); Uom-Account is for tenant credentials.",
+        });
+      }
+      auth = await actOnAccount(c.env, auth, account.trim());
     }
     if (auth.kind === "tenant" && access.feature && !planIncludes(auth.tenant.plan, access.feature)) {
       throw featureNotInPlan(access.feature, auth.tenant.plan);
@@ -53,5 +65,6 @@ export function requireCredential(access: Access): MiddlewareHandler<AppEnv> {
 function allowed(auth: Auth, access: Access, selfId: string | undefined): boolean {
   if (auth.kind === "admin" || !access.permission) return true;
   if (auth.permissions.has(access.permission)) return true;
-  return selfId !== undefined && auth.actor.type === "user" && auth.actor.id === selfId;
+  // on a sub-account the actor is not one of its users: no self-service there
+  return selfId !== undefined && !auth.home && auth.actor.type === "user" && auth.actor.id === selfId;
 }

@@ -1,3 +1,4 @@
+import { parseAssignment } from "./assignments";
 import { Grants } from "./grants";
 
 /**
@@ -86,8 +87,12 @@ export function isPermission(value: string): value is Permission {
 export type CustomRoles = ReadonlyMap<string, readonly string[]>;
 export const NO_CUSTOM_ROLES: CustomRoles = new Map();
 
-/** The grants of one role: built-in, or the tenant's custom role; nothing for a name nobody defined. */
+/**
+ * The grants of one role: built-in, or the tenant's custom role; nothing for a name nobody defined, and nothing for
+ * an assignment scoped to a sub-account (`manager@ten_…`, assignments.ts): that one applies only there.
+ */
 export function grantsOfRole(role: string, custom: CustomRoles): readonly string[] {
+  if (parseAssignment(role).account !== null) return [];
   if (isBuiltInRole(role)) return BUILT_IN_ROLES[role]?.grants ?? [];
   return custom.get(role) ?? [];
 }
@@ -97,14 +102,56 @@ export function grantsOfRoles(roles: readonly string[], custom: CustomRoles = NO
 }
 
 /**
- * The roles among `roles` that grant something the holder lacks: a caller may hand out only what it has, so no
- * key, client or role edit can be a step up.
+ * What the assignments scoped to sub-accounts (`role@account`) grant, by account: the credential holds these only
+ * when it acts on that account, or on one below it (core/auth/account.ts).
  */
-export function rolesBeyond(holder: Grants, roles: readonly string[], custom: CustomRoles = NO_CUSTOM_ROLES): string[] {
-  return roles.filter((role) => grantsOfRole(role, custom).some((g) => !holder.covers(g)));
+export function scopedGrantsOfRoles(
+  roles: readonly string[],
+  custom: CustomRoles = NO_CUSTOM_ROLES,
+): ReadonlyMap<string, Grants> {
+  const byAccount = new Map<string, string[]>();
+  for (const entry of roles) {
+    const { role, account } = parseAssignment(entry);
+    if (account === null) continue;
+    byAccount.set(account, [...(byAccount.get(account) ?? []), ...grantsOfRole(role, custom)]);
+  }
+  return new Map([...byAccount].map(([account, grants]) => [account, new Grants(grants)]));
 }
 
-/** Whether a role name is known: built in, or one of the tenant's custom roles. */
+/**
+ * What a holder holds in a sub-account of the tenant it acts in, as far as is known without a query: by default
+ * its own grants when it holds `sub-accounts:act` (it may act there with them), else nothing.
+ */
+export type AccountRights = (accountId: string) => Grants;
+
+export function inheritedRights(holder: Grants): AccountRights {
+  const inherited = holder.has("sub-accounts:act") ? holder : Grants.NONE;
+  return () => inherited;
+}
+
+/**
+ * The roles among `roles` that grant something the holder lacks: a caller may hand out only what it has, so no
+ * key, client or role edit can be a step up. An assignment scoped to a sub-account (`role@account`) is measured
+ * against what the holder holds in that account (`inAccount`).
+ */
+export function rolesBeyond(
+  holder: Grants,
+  roles: readonly string[],
+  custom: CustomRoles = NO_CUSTOM_ROLES,
+  inAccount: AccountRights = inheritedRights(holder),
+): string[] {
+  return roles.filter((entry) => {
+    const { role, account } = parseAssignment(entry);
+    const held = account === null ? holder : inAccount(account);
+    return grantsOfRole(role, custom).some((g) => !held.covers(g));
+  });
+}
+
+/**
+ * Whether a role name is known: built in, or one of the tenant's custom roles. For an assignment scoped to a
+ * sub-account, whether its role is; that the account is one is checked apart (account.ts, it takes a query).
+ */
 export function isKnownRole(role: string, custom: CustomRoles = NO_CUSTOM_ROLES): boolean {
-  return isBuiltInRole(role) || custom.has(role);
+  const name = parseAssignment(role).role;
+  return isBuiltInRole(name) || custom.has(name);
 }

@@ -9,7 +9,7 @@ export interface TenantCorsOptions {
 }
 
 const ALLOW_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE";
-const ALLOW_HEADERS = "authorization, content-type, idempotency-key, if-match, if-none-match";
+const ALLOW_HEADERS = "authorization, content-type, idempotency-key, if-match, if-none-match, uom-account";
 const EXPOSE_HEADERS = "ETag, Location, X-Request-Id, Idempotent-Replayed, Retry-After, RateLimit, RateLimit-Policy";
 const PREFLIGHT_MAX_AGE_SECONDS = "600";
 
@@ -48,8 +48,10 @@ export function tenantCors(options: TenantCorsOptions): MiddlewareHandler<AppEnv
     if (!origin) return;
     const auth = c.get("auth");
     if (auth?.kind !== "tenant") return;
-    // fail closed: without the policy, the browser is not told it may read the response
-    const allowed = await options.allowedOrigins(c.env, auth.tenant.id).catch((): readonly string[] => []);
+    // fail closed: without the policy, the browser is not told it may read the response. The page holds a
+    // credential of the home tenant (acting on a sub-account or not): that tenant's policy names its origins.
+    const tenantId = auth.home?.id ?? auth.tenant.id;
+    const allowed = await options.allowedOrigins(c.env, tenantId).catch((): readonly string[] => []);
     if (!allowed.includes(origin)) return;
     c.header("Access-Control-Allow-Origin", origin);
     c.header("Access-Control-Expose-Headers", EXPOSE_HEADERS);

@@ -21,6 +21,8 @@ export function requestLog(): MiddlewareHandler<AppEnv> {
         status: c.res.status,
         durationMs: Math.round((performance.now() - started) * 100) / 100,
         tenantId: auth?.kind === "tenant" ? auth.tenant.id : null,
+        // the credential's own tenant, when it acted on a sub-account (Uom-Account)
+        ...(auth?.kind === "tenant" && auth.home ? { homeTenantId: auth.home.id } : {}),
         actor: auth ? `${auth.actor.type}:${auth.actor.id}` : null,
       }),
     );

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { ASSIGNMENT_PATTERN, ASSIGNMENT_SYNTAX } from "../../core/auth/assignments";
 
 /** A grace period may last at most seven days: long enough to redeploy everywhere, short enough to matter. */
 export const MAX_GRACE_PERIOD_SECONDS = 7 * 24 * 60 * 60;
@@ -6,17 +7,21 @@ export const MAX_GRACE_PERIOD_SECONDS = 7 * 24 * 60 * 60;
 const KEY_ID_EXAMPLE = "key_01JD8Z6Q1W3V8K2N4T5R6Y7P9A";
 const SECRET_EXAMPLE = "uom_sk_4hWq0v2m0PZ6bq3Y1x8RkT5aLcN7dEfGh1a2B3";
 
-const RoleName = z
-  .string()
-  .regex(/^[a-z][a-z0-9_-]{0,63}$/, "Lower-case letters, digits, '_' and '-', starting with a letter.");
+/** A role, or a role scoped to a sub-account (`manager@ten_…`, docs/sub-accounts.md). */
+const RoleName = z.string().regex(ASSIGNMENT_PATTERN, ASSIGNMENT_SYNTAX);
 
 export const CreateApiKeySchema = z
   .strictObject({
     name: z.string().trim().min(1).max(200).openapi({ example: "Billing service" }),
-    roles: z.array(RoleName).min(1).max(50).openapi({
-      description:
-        "Built-in (admin, manager, basic, scim) or custom roles (GET /v1/roles); only roles whose grants you hold.",
-    }),
+    roles: z
+      .array(RoleName)
+      .min(1)
+      .max(50)
+      .openapi({
+        description:
+          "Built-in (admin, manager, basic, scim) or custom roles (GET /v1/roles); only roles whose grants you hold. " +
+          "`role@<sub-account id>` scopes a role to a sub-account: it applies only when the key acts there (Uom-Account).",
+      }),
     expiresAt: z.iso
       .datetime({ offset: true })
       .nullish()

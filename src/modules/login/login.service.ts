@@ -1,3 +1,4 @@
+import { parseAssignment } from "../../core/auth/assignments";
 import type { ServiceContext } from "../../core/context";
 import { burnPasswordHash, hashPassword, verifyPassword } from "../../core/crypto/password";
 import { checkSecondFactor, type SecondFactorMethod } from "../mfa/second-factor";
@@ -132,7 +133,9 @@ async function judge(
     if (!check.ok) return { kind: "failure", userId: user.id, reason: "invalid_second_factor" };
     return { ...success, secondFactor: { method: check.method, statements: check.statements } };
   }
-  if (policy.mfa.requiredForRoles.some((role) => user.roles.includes(role))) {
+  // a role scoped to a sub-account (`admin@ten_…`) is that role: the policy requires the second factor for it too
+  const held = new Set(user.roles.map((entry) => parseAssignment(entry).role));
+  if (policy.mfa.requiredForRoles.some((role) => held.has(role))) {
     return { kind: "mfa_enrollment_required", userId: user.id };
   }
   return { ...success, secondFactor: null };

@@ -1,3 +1,4 @@
+import { isScoped, parseAssignment, scopedAssignmentErrors } from "../../core/auth/assignments";
 import { forgetTenantCredentials } from "../../core/auth/credentials";
 import type { Grants } from "../../core/auth/grants";
 import {
@@ -290,16 +291,21 @@ export async function validateAssignments(
   roles: readonly string[],
   options: AssignmentOptions,
 ): Promise<AssignmentFindings> {
-  const custom = await roleDefinitions(ctx, roles);
+  const custom = await roleDefinitions(
+    ctx,
+    roles.map((entry) => parseAssignment(entry).role),
+  );
   const field = options.field ?? "roles";
   const errors: FieldError[] = [];
   if (options.unknownRoles === "refuse") {
     roles.forEach((role, i) => {
-      if (!isKnownRole(role, custom))
+      if (!isScoped(role) && !isKnownRole(role, custom))
         errors.push({ field: `${field}.${i}`, code: "unknown_role", detail: `No role '${role}'.` });
     });
   }
+  // a role scoped to a sub-account (`manager@ten_…`): its role known and its account one of this tenant's
+  if (ctx.tenant) errors.push(...(await scopedAssignmentErrors(ctx.env, ctx.tenant.id, roles, { custom, field })));
   const holder = "holder" in options ? options.holder : ctx.permissions;
-  const beyond = holder ? rolesBeyond(holder, roles, custom) : [];
+  const beyond = holder ? rolesBeyond(holder, roles, custom, ctx.accountRights) : [];
   return { errors, beyond };
 }

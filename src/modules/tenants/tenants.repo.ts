@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, or, sql } from "drizzle-orm";
+import { and, asc, eq, gt, or, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { apiKeyIndex, tenants } from "../../core/db/control-schema";
 import { toStatement } from "../../core/db/statements";
@@ -14,20 +14,84 @@ export async function hasChildren(db: D1Database, id: string): Promise<boolean> 
   return child !== undefined;
 }
 
-export function listTenants(db: D1Database, after: { createdAt: string; id: string } | null, limit: number) {
+/** Tenants oldest first, after a keyset position; only the direct sub-accounts of `parentId` when given. */
+export function listTenants(
+  db: D1Database,
+  after: { createdAt: string; id: string } | null,
+  limit: number,
+  parentId?: string,
+) {
+  const conditions: SQL[] = [];
+  if (parentId !== undefined) conditions.push(eq(tenants.parentId, parentId));
+  if (after) {
+    conditions.push(
+      or(
+        gt(tenants.createdAt, after.createdAt),
+        and(eq(tenants.createdAt, after.createdAt), gt(tenants.id, after.id)),
+      ) as SQL,
+    );
+  }
   return drizzle(db)
     .select()
     .from(tenants)
-    .where(
-      after
-        ? or(
-            gt(tenants.createdAt, after.createdAt),
-            and(eq(tenants.createdAt, after.createdAt), gt(tenants.id, after.id)),
-          )
-        : undefined,
-    )
+    .where(conditions.length > 0 ? and(...conditions) : undefined)
     .orderBy(asc(tenants.createdAt), asc(tenants.id))
     .limit(limit);
+}
+
+export async function countChildren(db: D1Database, parentId: string): Promise<number> {
+  const row = await db
+    .prepare("SELECT count(*) AS n FROM tenants WHERE parent_id = ?")
+    .bind(parentId)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+/** What deleting a tenant needs to know of it. */
+export type DoomedTenant = Pick<TenantRow, "id" | "name" | "plan" | "databaseBinding" | "version">;
+
+/** The tenants below `id` (not itself), the deepest first: the order a cascading deletion takes. */
+export async function descendantsOf(db: D1Database, id: string): Promise<DoomedTenant[]> {
+  const { results } = await db
+    .prepare(
+      `WITH RECURSIVE below(id, depth) AS (
+         SELECT id, 1 FROM tenants WHERE parent_id = ?1
+         UNION ALL
+         SELECT t.id, b.depth + 1 FROM tenants t JOIN below b ON t.parent_id = b.id WHERE b.depth < 10
+       )
+       SELECT t.id, t.name, t.plan, t.database_binding AS databaseBinding, t.version
+       FROM below b JOIN tenants t ON t.id = b.id
+       ORDER BY b.depth DESC, t.id`,
+    )
+    .bind(id)
+    .all<DoomedTenant>();
+  return results;
+}
+
+/**
+ * The INSERT of a sub-account that inserts nothing once its parent has `limit` sub-accounts: followed by an
+ * assertion in the same batch, the count and the insert are one step, so concurrent creations cannot both take
+ * the last place.
+ */
+export function insertChildWithinQuota(db: D1Database, row: typeof tenants.$inferSelect, limit: number) {
+  return db
+    .prepare(
+      `INSERT INTO tenants (id, name, plan, parent_id, database_binding, created_at, updated_at, version, security_policy)
+       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+       WHERE (SELECT count(*) FROM tenants WHERE parent_id = ?4) < ?10`,
+    )
+    .bind(
+      row.id,
+      row.name,
+      row.plan,
+      row.parentId,
+      row.databaseBinding,
+      row.createdAt,
+      row.updatedAt,
+      row.version,
+      JSON.stringify(row.securityPolicy),
+      limit,
+    );
 }
 
 /**

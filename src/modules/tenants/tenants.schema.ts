@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-
+import { PageQuerySchema } from "../../core/http/pagination";
 import { PLANS } from "../../core/plans";
 
 export type { Plan } from "../../core/plans";
@@ -9,14 +9,34 @@ const TenantName = z.string().trim().min(1).max(200);
 export const CreateTenantSchema = z
   .strictObject({
     name: TenantName.openapi({ example: "Acme Corp" }),
-    plan: z.enum(PLANS).default("free"),
-    parentId: z.string().max(64).nullish().openapi({ description: "Make it a sub-account of this tenant." }),
+    plan: z
+      .enum(PLANS)
+      .optional()
+      .openapi({
+        description:
+          "Default: the parent's plan for a sub-account, `free` otherwise. A tenant key may not give a sub-account " +
+          "a plan above its parent's.",
+      }),
+    parentId: z
+      .string()
+      .max(64)
+      .nullish()
+      .openapi({
+        description:
+          "Make it a sub-account of this tenant. With a tenant key: its own tenant (the default) or one of its " +
+          "sub-accounts. At most 3 levels (a root tenant is level 1); the parent's plan bounds how many it may have.",
+      }),
   })
-  .openapi("CreateTenant");
+  .openapi("CreateTenant", { example: { name: "Acme — Sales department" } });
 
 export const UpdateTenantSchema = z
-  .strictObject({ name: TenantName.optional(), plan: z.enum(PLANS).optional() })
-  .openapi("UpdateTenant", { example: { plan: "pro" } });
+  .strictObject({
+    name: TenantName.optional(),
+    plan: z.enum(PLANS).optional().openapi({
+      description: "The platform admin token only; a tenant asks with POST /v1/plan/change-requests.",
+    }),
+  })
+  .openapi("UpdateTenant", { example: { name: "Acme — Field sales" } });
 
 export const TenantSchema = z
   .object({
@@ -29,6 +49,28 @@ export const TenantSchema = z
   })
   .openapi("Tenant");
 export type Tenant = z.infer<typeof TenantSchema>;
+
+export const SubAccountSummarySchema = z
+  .object({
+    id: z.string().openapi({ example: "ten_01JD8Z6Q1W3V8K2N4T5R6Y7P9B" }),
+    name: z.string(),
+    plan: z.enum(PLANS),
+    users: z.int().openapi({ description: "Users of the sub-account, soft-deleted ones excluded.", example: 42 }),
+    requestsThisMonth: z.int().nullable().openapi({
+      description: "API requests served to the sub-account this calendar month (UTC); null while not metered.",
+      example: null,
+    }),
+  })
+  .openapi("SubAccountSummary");
+
+export const TenantWithChildrenSchema = TenantSchema.extend({
+  children: z.array(SubAccountSummarySchema).openapi({
+    description:
+      "Its direct sub-accounts (the oldest 100) with their user and request counts: a live rollup, not part of " +
+      "the tenant's version (the ETag and If-None-Match cover the tenant's own fields).",
+  }),
+}).openapi("TenantWithChildren");
+export type TenantWithChildren = z.infer<typeof TenantWithChildrenSchema>;
 
 export const CreatedTenantSchema = TenantSchema.extend({
   apiKey: z.object({
@@ -45,4 +87,24 @@ export const TenantIdParamSchema = z.object({
     .string()
     .max(64)
     .openapi({ param: { name: "id", in: "path" }, example: "ten_01JD8Z6Q1W3V8K2N4T5R6Y7P9A" }),
+});
+
+export const ListTenantsQuerySchema = PageQuerySchema.extend({
+  parentId: z
+    .string()
+    .max(64)
+    .optional()
+    .openapi({
+      description:
+        "Only the direct sub-accounts of this tenant. A tenant key lists its own tenant's by default, and may name " +
+        "one of its sub-accounts.",
+    }),
+});
+
+export const DeleteTenantQuerySchema = z.strictObject({
+  cascade: z
+    .enum(["true", "false"])
+    .optional()
+    .transform((v) => v === "true")
+    .openapi({ description: "Delete its sub-accounts too, the deepest first (else a tenant with some is a 409)." }),
 });

@@ -2,21 +2,35 @@ import { forgetTenantCredentials } from "../../core/auth/credentials";
 import { credentialGuard } from "../../core/auth/guard";
 import type { ServiceContext } from "../../core/context";
 import { tenantDatabases } from "../../core/db/databases";
+import { assertPreviousChanged, clearAssertions, isAssertionFailure } from "../../core/db/statements";
 import { ApiError, CoreErrors } from "../../core/errors";
 import { assertIfMatch, etagOf } from "../../core/http/etag";
 import { decodeCursor, pageOf } from "../../core/http/pagination";
-import { validationError } from "../../core/http/validation";
 import { newId } from "../../core/ids";
 import { liveApiKeyIds } from "../api-keys/api-keys.repo";
 import { indexEntryStatement, newApiKey, storeKeyStatements } from "../api-keys/api-keys.service";
 import { auditStatement } from "../audit/audit.service";
 import { diffChanges } from "../audit/audit-changes";
+import {
+  ADMIN_CALLER,
+  assertMayChangePlan,
+  assertMayDelete,
+  assertRoomFor,
+  type Caller,
+  checkNewTenant,
+  parentOfNew,
+  reachableChain,
+  tenantNotFound,
+} from "./tenants.access";
 import { TenantErrors } from "./tenants.errors";
 import {
   claimDatabase,
+  type DoomedTenant,
   deleteTenantRows,
+  descendantsOf,
   findTenant,
   hasChildren,
+  insertChildWithinQuota,
   insertTenant,
   listTenants as listTenantRows,
   orphanedDatabases,
@@ -36,14 +50,17 @@ export function toTenant(row: TenantRow): Tenant {
   return { id, name, plan, parentId, createdAt, updatedAt };
 }
 
-/** Platform-scope services run against the control database (ctx.db). */
+/**
+ * Platform-scope services run against the control database (ctx.db) and write the platform's audit trail, for
+ * the admin token and for a tenant credential managing its sub-accounts (`caller`, tenants.access.ts) alike.
+ */
 export async function createTenant(
   ctx: ServiceContext,
-  input: { name: string; plan: Plan; parentId?: string | null | undefined },
+  input: { name: string; plan?: Plan | undefined; parentId?: string | null | undefined },
+  caller: Caller = ADMIN_CALLER,
 ) {
-  if (input.parentId && !(await findTenant(ctx.db, input.parentId))) {
-    throw validationError([{ field: "parentId", code: "not_found", detail: `No tenant ${input.parentId}.` }], "body");
-  }
+  const parent = await parentOfNew(ctx.db, caller, input.parentId);
+  const { plan, quota } = await checkNewTenant(ctx.db, caller, parent, input.plan);
   const now = new Date().toISOString();
   const id = newId("ten");
   const binding = await claimDatabase(ctx.db, id, now, new Date(Date.now() - quarantineMs(ctx.env)).toISOString());
@@ -60,8 +77,8 @@ export async function createTenant(
     const row: TenantRow = {
       id,
       name: input.name,
-      plan: input.plan,
-      parentId: input.parentId ?? null,
+      plan,
+      parentId: parent?.tenant.id ?? null,
       databaseBinding: binding,
       createdAt: now,
       updatedAt: now,
@@ -79,8 +96,13 @@ export async function createTenant(
       tenant: { id, plan: row.plan, parentId: row.parentId, databaseBinding: binding },
     };
     await tenantDb.batch(await storeKeyStatements(tenantCtx, key, { audited: false }));
+    // under a quota, the insert counts the parent's sub-accounts itself: concurrent creations cannot overshoot
+    const insert =
+      quota === null
+        ? [insertTenant(ctx.db, row)]
+        : [insertChildWithinQuota(ctx.db, row, quota), assertPreviousChanged(ctx.db)];
     await ctx.db.batch([
-      insertTenant(ctx.db, row),
+      ...insert,
       indexEntryStatement(ctx.db, key.id, key, id),
       await auditStatement(
         ctx,
@@ -100,25 +122,47 @@ export async function createTenant(
         },
         { at: now },
       ),
+      ...(quota === null ? [] : [clearAssertions(ctx.db)]),
     ]);
     return { tenant: toTenant(row), etag: etagOf(1), apiKey: { id: key.id, secret: key.secret } };
   } catch (error) {
     await releaseDatabase(ctx.db, binding, null).run();
+    if (parent && quota !== null && isAssertionFailure(error)) {
+      await assertRoomFor(ctx.db, parent, quota);
+      throw new ApiError(CoreErrors.CONFLICT, { detail: "Sub-accounts of the parent changed meanwhile; try again." });
+    }
+    // the parent was deleted meanwhile (tenants.parent_id)
+    if (parent && /FOREIGN KEY constraint failed/.test(`${error}`)) throw tenantNotFound(parent.tenant.id);
     throw error;
   }
 }
 
-export async function getTenant(ctx: ServiceContext, id: string) {
+export async function getTenant(ctx: ServiceContext, id: string, caller: Caller = ADMIN_CALLER) {
+  if (caller.kind === "tenant") await reachableChain(ctx.db, caller, id);
   const row = await findTenant(ctx.db, id);
-  if (!row) throw new ApiError(TenantErrors.TENANT_NOT_FOUND, { detail: `No tenant ${id}.` });
+  if (!row) throw tenantNotFound(id);
   return row;
 }
 
-export async function listTenants(ctx: ServiceContext, query: { limit: number; cursor?: string | undefined }) {
-  const position = query.cursor ? decodeCursor("tenants", query.cursor, ["string", "string"]) : null;
+/**
+ * The admin lists every tenant, or the direct sub-accounts of `parentId`; a tenant credential lists the direct
+ * sub-accounts of its tenant, or of one of its sub-accounts (`parentId`; any other is a 404).
+ */
+export async function listTenants(
+  ctx: ServiceContext,
+  query: { limit: number; cursor?: string | undefined; parentId?: string | undefined },
+  caller: Caller = ADMIN_CALLER,
+) {
+  const parentId = query.parentId ?? (caller.kind === "tenant" ? caller.tenantId : undefined);
+  if (caller.kind === "tenant" && parentId !== undefined && parentId !== caller.tenantId) {
+    await reachableChain(ctx.db, caller, parentId);
+  }
+  // a cursor belongs to its list: one of another parent's children is refused, not misread
+  const kind = parentId === undefined ? "tenants" : `tenants:${parentId}`;
+  const position = query.cursor ? decodeCursor(kind, query.cursor, ["string", "string"]) : null;
   const after = position ? { createdAt: position[0], id: position[1] } : null;
-  const rows = await listTenantRows(ctx.db, after, query.limit + 1);
-  return pageOf(rows, query.limit, "tenants", (row) => [row.createdAt, row.id], toTenant);
+  const rows = await listTenantRows(ctx.db, after, query.limit + 1, parentId);
+  return pageOf(rows, query.limit, kind, (row) => [row.createdAt, row.id], toTenant);
 }
 
 /** A guarded write lost to a concurrent one this many times in a row gives up (409). */
@@ -133,10 +177,13 @@ export async function updateTenant(
   id: string,
   changes: { name?: string | undefined; plan?: Plan | undefined },
   ifMatch: string | undefined,
+  caller: Caller = ADMIN_CALLER,
 ) {
+  if (caller.kind === "tenant") await reachableChain(ctx.db, caller, id);
   for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
     const current = await getTenant(ctx, id);
     assertIfMatch(ifMatch, etagOf(current.version));
+    assertMayChangePlan(caller, current.plan, changes.plan);
     const next: TenantRow = {
       ...current,
       ...stripUndefined(changes),
@@ -171,12 +218,30 @@ export async function updateTenant(
  * erase fails half-way, the daily reclaim job finishes it (the database stays out of the pool until then).
  * The delete is guarded (by version under If-Match), and its audit row is written only if it deleted: of two
  * concurrent deletions one wins, the other is a 404, and the trail records one deletion.
+ * A tenant with sub-accounts is refused (409) unless `cascade`: then its whole subtree goes first, the deepest
+ * tenants first, each the same way (a failure half-way leaves the rest for a retry).
  */
-export async function deleteTenant(ctx: ServiceContext, id: string, ifMatch: string | undefined) {
-  const current = await getTenant(ctx, id);
+export async function deleteTenant(
+  ctx: ServiceContext,
+  id: string,
+  ifMatch: string | undefined,
+  options: { cascade?: boolean; caller?: Caller } = {},
+) {
+  const caller = options.caller ?? ADMIN_CALLER;
+  const current = await getTenant(ctx, id, caller);
+  assertMayDelete(caller, id);
   assertIfMatch(ifMatch, etagOf(current.version));
-  if (await hasChildren(ctx.db, id)) throw hasChildrenError();
-  const rows = deleteTenantRows(ctx.db, id, ifMatch ? current.version : undefined);
+  if (await hasChildren(ctx.db, id)) {
+    if (!options.cascade) throw hasChildrenError();
+    for (const descendant of await descendantsOf(ctx.db, id)) await deleteOne(ctx, descendant, undefined);
+  }
+  await deleteOne(ctx, current, ifMatch ? current.version : undefined);
+}
+
+/** Deletes one tenant without sub-accounts (guarded on `version` when given), then frees its database. */
+async function deleteOne(ctx: ServiceContext, tenant: DoomedTenant, version: number | undefined) {
+  const { id } = tenant;
+  const rows = deleteTenantRows(ctx.db, id, version);
   let deleted: number;
   try {
     const [result] = await ctx.db.batch([
@@ -186,7 +251,7 @@ export async function deleteTenant(ctx: ServiceContext, id: string, ifMatch: str
         {
           action: "tenant.deleted",
           resource: { type: "tenant", id },
-          changes: diffChanges({ name: current.name, plan: current.plan }, null),
+          changes: diffChanges({ name: tenant.name, plan: tenant.plan }, null),
         },
         { onlyIfPreviousChanged: true },
       ),
@@ -199,17 +264,17 @@ export async function deleteTenant(ctx: ServiceContext, id: string, ifMatch: str
     throw error;
   }
   if (deleted === 0) {
-    if (!(await findTenant(ctx.db, id))) {
-      throw new ApiError(TenantErrors.TENANT_NOT_FOUND, { detail: `No tenant ${id}.` });
-    }
+    if (!(await findTenant(ctx.db, id))) throw tenantNotFound(id);
     throw new ApiError(CoreErrors.PRECONDITION_FAILED, { detail: "The tenant changed meanwhile; read it again." });
   }
   forgetTenantCredentials(id);
-  await eraseAndRelease(ctx.env, ctx.db, current.databaseBinding);
+  await eraseAndRelease(ctx.env, ctx.db, tenant.databaseBinding);
 }
 
 function hasChildrenError(): ApiError {
-  return new ApiError(TenantErrors.TENANT_HAS_CHILDREN, { detail: "Delete its sub-accounts first." });
+  return new ApiError(TenantErrors.TENANT_HAS_CHILDREN, {
+    detail: "Delete its sub-accounts first, or delete them with it: ?cascade=true.",
+  });
 }
 
 async function eraseAndRelease(env: Env, control: D1Database, binding: string) {

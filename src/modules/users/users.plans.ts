@@ -14,7 +14,7 @@ import { tenantSchema } from "../schema/schema.service";
 import { UserErrors } from "./users.errors";
 import { auditView, normalizeEmail, normalizeUsername, USER_CHANGE_POLICY } from "./users.mapping";
 import { deleteUserRow, insertUsersMany, updateUser } from "./users.repo";
-import { assertWithinRights } from "./users.rights";
+import { assertAssignable, assertWithinRights } from "./users.rights";
 import { type CreateUserInput, WritableUserSchema } from "./users.schema";
 
 /**
@@ -86,6 +86,7 @@ export async function buildCreate(
   at: string,
   fieldPrefix: readonly string[] = [],
 ): Promise<NewUser> {
+  await assertAssignable(ctx, null, input.roles, fieldPrefix);
   await assertWithinRights(ctx, null, input.roles);
   const attributes = await checkedAttributes(ctx, input.attributes, true, fieldPrefix);
   const row: UserRow = {
@@ -151,6 +152,7 @@ export async function planUpdate(
   const parsed = WritableUserSchema.safeParse(merged);
   if (!parsed.success) throw validationError(fieldErrors(parsed.error.issues, fieldPrefix), "user");
   const next = parsed.data;
+  await assertAssignable(ctx, current, next.roles, fieldPrefix);
   await assertWithinRights(ctx, current, next.roles);
   const attributes = await checkedAttributes(ctx, next.attributes, false, fieldPrefix);
   const passwordPatched = typeof patch === "object" && patch !== null && !Array.isArray(patch) && "password" in patch;

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { ASSIGNMENT_PATTERN, ASSIGNMENT_SYNTAX } from "../../core/auth/assignments";
 import { JsonValueSchema } from "../../core/http/json-value";
 
 export const USER_STATUSES = ["active", "disabled", "deleted"] as const;
@@ -13,9 +14,8 @@ const Name = z.string().trim().min(1).max(200);
 const Phone = z.string().regex(/^\+[1-9]\d{6,14}$/, "An E.164 phone number, such as +14155550123.");
 /** The provisioning client's id of the user (SCIM `externalId`, RFC 7643 §3.1); unique in the tenant. */
 const ExternalId = z.string().trim().min(1).max(256);
-const RoleName = z
-  .string()
-  .regex(/^[a-z][a-z0-9_-]{0,63}$/, "Lower-case letters, digits, '_' and '-', starting with a letter.");
+/** A role, or a role scoped to a sub-account (`manager@ten_…`, docs/sub-accounts.md). */
+const RoleName = z.string().regex(ASSIGNMENT_PATTERN, ASSIGNMENT_SYNTAX);
 export const PasswordSchema = z.string().min(8).max(256);
 const ATTRIBUTE_KEY = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 const MAX_ATTRIBUTES_BYTES = 16 * 1024;
