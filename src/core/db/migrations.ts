@@ -3,6 +3,7 @@ import controlSecurityPolicy from "../../../migrations/control/0002_security_pol
 import controlTenantDataKeys from "../../../migrations/control/0003_tenant_data_keys.sql";
 import controlApiKeyIndex from "../../../migrations/control/0004_api_key_index.sql";
 import controlOauth from "../../../migrations/control/0005_oauth.sql";
+import controlPlanChangeRequests from "../../../migrations/control/0006_plan_change_requests.sql";
 import sharedAuditIdempotency from "../../../migrations/shared/audit-and-idempotency.sql";
 import tenantInit from "../../../migrations/tenant/0001_init.sql";
 import tenantMfaTotp from "../../../migrations/tenant/0002_mfa_totp.sql";
@@ -31,6 +32,7 @@ export const controlMigrations: readonly Migration[] = [
   { version: 3, name: "0003_tenant_data_keys", sql: [controlTenantDataKeys] },
   { version: 4, name: "0004_api_key_index", sql: [controlApiKeyIndex] },
   { version: 5, name: "0005_oauth", sql: [controlOauth] },
+  { version: 6, name: "0006_plan_change_requests", sql: [controlPlanChangeRequests] },
 ];
 
 /** Tenant database migrations, in order; every pooled database is brought to the last one on first use. */
