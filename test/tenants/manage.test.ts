@@ -29,7 +29,7 @@ function listedTenant(index: number): TestTenant {
 
 describe("GET /v1/tenants", () => {
   it("walks every tenant exactly once with cursor paging, oldest first", async () => {
-    for (const name of ["List 1", "List 2", "List 3"]) listed.push(await createTenant({ name }));
+    for (const name of ["List 1", "List 2", "List 3"]) listed.push(await createTenant({ name, plan: "free" }));
     const { results } = await env.CONTROL_DB.prepare("SELECT id FROM tenants ORDER BY created_at, id").all<{
       id: string;
     }>();
