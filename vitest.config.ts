@@ -25,6 +25,7 @@ export default defineConfig({
           CREDENTIAL_CACHE_SECONDS: "1",
           LAST_USED_FLUSH_SECONDS: "1",
           DATABASE_QUARANTINE_SECONDS: "1",
+          USAGE_FLUSH_SECONDS: "1",
         },
       },
     }),

@@ -13,6 +13,7 @@ import { auditRoutes } from "./modules/audit/audit.routes";
 import { mfaRoutes } from "./modules/mfa/mfa.routes";
 import { oauthRoutes } from "./modules/oauth/oauth.routes";
 import { passwordsRoutes } from "./modules/passwords/passwords.routes";
+import { plansRoutes } from "./modules/plans/plans.routes";
 import { roleAccessRoutes } from "./modules/roles/roles.access.routes";
 import { mountPermissionCatalogue, rolesRoutes } from "./modules/roles/roles.routes";
 import { fieldsRoutes } from "./modules/schema/fields.routes";
@@ -67,6 +68,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", passwordsRoutes);
   app.route("/", securityPolicyRoutes);
   app.route("/", auditRoutes);
+  app.route("/", plansRoutes);
   app.route("/", apiKeysRoutes);
   app.route("/", oauthRoutes);
   app.route("/", rolesRoutes);

@@ -70,6 +70,10 @@ function documentConfig(origin: string): OpenApiConfig {
       { name: "OAuth", description: "OAuth 2 clients, token endpoints (RFC 6749, 7662, 7009), signing keys, metadata" },
       { name: "Audit", description: "The tamper-evident audit trail" },
       {
+        name: "Plans",
+        description: "The tenant's plan: features, quotas and their usage; asking for another plan (docs/plans.md)",
+      },
+      {
         name: "SCIM",
         description:
           "SCIM 2.0 (RFC 7643/7644) for provisioning clients such as Okta and Entra ID: an API key with the " +

@@ -39,7 +39,8 @@ export function requestInfo(c: Context<AppEnv>): RequestInfo {
   };
 }
 
-function waitUntilOf(c: Context<AppEnv>): (promise: Promise<unknown>) => void {
+/** The request's `waitUntil`, or (no execution context: app.request in a unit test) a promise left to run. */
+export function waitUntilOf(c: Context<AppEnv>): (promise: Promise<unknown>) => void {
   return (promise) => {
     try {
       c.executionCtx.waitUntil(promise);

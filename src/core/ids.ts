@@ -38,7 +38,20 @@ function ulid(now: number): string {
   return timePart + base32(lastRandom, CROCKFORD);
 }
 
-export type IdPrefix = "usr" | "ten" | "key" | "aud" | "req" | "evt" | "cli" | "ses" | "sig" | "tok" | "fld" | "job";
+export type IdPrefix =
+  | "usr"
+  | "ten"
+  | "key"
+  | "aud"
+  | "req"
+  | "evt"
+  | "cli"
+  | "ses"
+  | "sig"
+  | "tok"
+  | "fld"
+  | "job"
+  | "pcr";
 
 export function newId(prefix: IdPrefix, now = Date.now()): string {
   return `${prefix}_${ulid(now)}`;

@@ -1,7 +1,44 @@
 import { DurableObject } from "cloudflare:workers";
 
+const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
+
 /**
- * One object per tenant (SQLite-backed): request counts, status classes and latency per endpoint per hour.
- * Its logic arrives with the Traffic control issue; declared now for the same reason as RateLimiter.
+ * One object per tenant (named by the tenant id; SQLite-backed). Today it holds the tenant's request count per
+ * calendar month (UTC), which the `requestsPerMonth` quota reads: isolates count requests in memory and add
+ * them here in batches (src/core/usage/monthly-requests.ts), never one call per request. The count here is exact
+ * for every batch it received. The Traffic control issue adds its per-endpoint, per-hour usage beside it.
  */
-export class UsageMeter extends DurableObject<Env> {}
+export class UsageMeter extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    // synchronous on SQLite-backed objects, so it is done before any call is delivered
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS monthly_requests (month TEXT PRIMARY KEY, requests INTEGER NOT NULL)",
+    );
+  }
+
+  /** Adds `requests` to the month (`YYYY-MM`, UTC) and returns the month's total. */
+  async record(month: string, requests: number): Promise<number> {
+    if (!MONTH.test(month)) throw new RangeError(`not a month: ${month}`);
+    if (!Number.isSafeInteger(requests) || requests < 0) throw new RangeError(`not a request count: ${requests}`);
+    const row = this.ctx.storage.sql
+      .exec<{ requests: number }>(
+        `INSERT INTO monthly_requests (month, requests) VALUES (?, ?)
+         ON CONFLICT (month) DO UPDATE SET requests = requests + excluded.requests
+         RETURNING requests`,
+        month,
+        requests,
+      )
+      .one();
+    return row.requests;
+  }
+
+  /** The month's total (`YYYY-MM`, UTC); 0 when nothing was recorded. */
+  async requestsIn(month: string): Promise<number> {
+    if (!MONTH.test(month)) throw new RangeError(`not a month: ${month}`);
+    const rows = this.ctx.storage.sql
+      .exec<{ requests: number }>("SELECT requests FROM monthly_requests WHERE month = ?", month)
+      .toArray();
+    return rows[0]?.requests ?? 0;
+  }
+}

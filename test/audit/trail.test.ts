@@ -22,7 +22,7 @@ let gone: TestTenant;
 const renameRequestId = "rename-request-0001";
 
 beforeAll(async () => {
-  kept = await createTenant({ name: "Kept" });
+  kept = await createTenant({ name: "Kept", plan: "free" });
   gone = await createTenant({ name: "Gone", plan: "pro" });
   const patch = await call("PATCH", `/v1/tenants/${kept.id}`, {
     ...admin,

@@ -92,7 +92,21 @@ export const PATH_FIXTURES: PathFixture[] = [
     fill: async () => ({ id: "urn:ietf:params:scim:schemas:core:2.0:User" }),
   },
   { pattern: /^\/scim\/v2\/ResourceTypes\/\{id\}$/, fill: async () => ({ id: "User" }) },
+  { pattern: /^\/v1\/plan\/change-requests\/\{id\}$/, fill: async ({ a }) => ({ id: await askForPlan(a) }) },
 ];
+
+/**
+ * A fresh pending plan change request of the tenant (an enterprise one, asking for pro). One may be pending at a
+ * time, so the previous one, if still pending, is cancelled first.
+ */
+async function askForPlan(tenant: TestTenant): Promise<string> {
+  const plan = await call("GET", "/v1/plan", { token: tenant.key });
+  const pending = (await json<{ pendingChangeRequest: { id: string } | null }>(plan)).pendingChangeRequest;
+  if (pending) await call("DELETE", `/v1/plan/change-requests/${pending.id}`, { token: tenant.key });
+  const response = await call("POST", "/v1/plan/change-requests", { token: tenant.key, body: { plan: "pro" } });
+  if (response.status !== 201) throw new Error(`POST /v1/plan/change-requests answered ${response.status}`);
+  return (await json<{ id: string }>(response)).id;
+}
 
 let fieldCounter = 0;
 

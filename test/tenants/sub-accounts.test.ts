@@ -12,7 +12,7 @@ import {
   json,
   type TestTenant,
 } from "../helpers/api";
-import { bindingOf, count, poolDatabase, tableNames } from "../helpers/db";
+import { bindingOf, count, poolDatabase, sleep, tableNames } from "../helpers/db";
 
 /**
  * Sub-accounts managed with a tenant's own key (docs/sub-accounts.md): POST/GET/PATCH/DELETE /v1/tenants.
@@ -27,7 +27,7 @@ interface Page {
 }
 
 interface WithChildren extends ApiTenant {
-  children: { id: string; name: string; plan: string; users: number; requestsThisMonth: number | null }[];
+  children: { id: string; name: string; plan: string; users: number; requestsThisMonth: number }[];
 }
 
 const claimed = () => count(env.CONTROL_DB, "tenant_databases", "tenant_id IS NOT NULL");
@@ -203,13 +203,13 @@ describe("GET /v1/tenants and /v1/tenants/{id} with a tenant key", () => {
     expect(etag).toBe('"v1"');
     const read = await json<WithChildren>(response);
     expect(read).toMatchObject({ id: parent.id, parentId: null });
-    // one live user in the child (the soft-deleted one does not count); requests are not metered yet
+    // one live user in the child (the soft-deleted one does not count); its requests as its usage meter has them
     expect(read.children.find((c) => c.id === child.id)).toEqual({
       id: child.id,
       name: "Sales",
       plan: "enterprise",
       users: 1,
-      requestsThisMonth: null,
+      requestsThisMonth: expect.any(Number),
     });
     expect(read.children.map((c) => c.id)).not.toContain(grandchild.id);
     const cached = await call("GET", `/v1/tenants/${parent.id}`, {
@@ -222,7 +222,7 @@ describe("GET /v1/tenants and /v1/tenants/{id} with a tenant key", () => {
     expect(deep).toMatchObject({ id: grandchild.id, parentId: child.id, children: [] });
     const byAdmin = await json<WithChildren>(await call("GET", `/v1/tenants/${child.id}`, admin));
     expect(byAdmin.children).toEqual([
-      { id: grandchild.id, name: "Team", plan: "enterprise", users: 0, requestsThisMonth: null },
+      { id: grandchild.id, name: "Team", plan: "enterprise", users: 0, requestsThisMonth: expect.any(Number) },
     ]);
 
     for (const [token, id] of [
@@ -233,6 +233,21 @@ describe("GET /v1/tenants and /v1/tenants/{id} with a tenant key", () => {
     ] as const) {
       await expectProblem(await call("GET", `/v1/tenants/${id}`, { token }), 404, "TENANT_NOT_FOUND");
     }
+  });
+});
+
+describe("the rollup's request counts", () => {
+  it("counts each sub-account's own requests this month (its usage meter, sent by the isolate within seconds)", async () => {
+    const counted = await createSubAccount(parent, { name: "Counted" });
+    for (let i = 0; i < 3; i++) expect((await call("GET", "/v1/users", { token: counted.key })).status).toBe(200);
+    let requests = 0;
+    for (let tries = 0; tries < 40 && requests < 3; tries++) {
+      await sleep(100);
+      const read = await json<WithChildren>(await call("GET", `/v1/tenants/${parent.id}`, { token: parent.key }));
+      requests = read.children.find((c) => c.id === counted.id)?.requestsThisMonth ?? 0;
+    }
+    // the parent's own reads count for the parent, not for its sub-account
+    expect(requests).toBe(3);
   });
 });
 

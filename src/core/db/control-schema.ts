@@ -1,4 +1,5 @@
-import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 // Mirrors migrations/control/*.sql (test/db/schema.test.ts checks that they agree).
 
@@ -71,3 +72,23 @@ export const signingKeys = sqliteTable("signing_keys", {
   retiresAt: text("retires_at"),
   expiresAt: text("expires_at"),
 });
+
+/** Plan change requests (src/modules/plans): at most one pending per tenant (a partial unique index in SQL). */
+export const planChangeRequests = sqliteTable(
+  "plan_change_requests",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    fromPlan: text("from_plan", { enum: ["free", "pro", "enterprise"] }).notNull(),
+    toPlan: text("to_plan", { enum: ["free", "pro", "enterprise"] }).notNull(),
+    note: text("note"),
+    status: text("status", { enum: ["pending", "applied", "cancelled"] }).notNull(),
+    createdAt: text("created_at").notNull(),
+    resolvedAt: text("resolved_at"),
+  },
+  (t) => [
+    index("plan_change_requests_tenant_idx").on(t.tenantId, t.status),
+    uniqueIndex("plan_change_requests_one_pending_idx").on(t.tenantId).where(sql`status = 'pending'`),
+    index("plan_change_requests_created_idx").on(t.createdAt, t.id),
+  ],
+);

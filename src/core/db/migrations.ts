@@ -4,6 +4,7 @@ import controlTenantDataKeys from "../../../migrations/control/0003_tenant_data_
 import controlApiKeyIndex from "../../../migrations/control/0004_api_key_index.sql";
 import controlOauth from "../../../migrations/control/0005_oauth.sql";
 import controlBatchAssertions from "../../../migrations/control/0006_batch_assertions.sql";
+import controlPlanChangeRequests from "../../../migrations/control/0007_plan_change_requests.sql";
 import sharedAuditIdempotency from "../../../migrations/shared/audit-and-idempotency.sql";
 import tenantInit from "../../../migrations/tenant/0001_init.sql";
 import tenantMfaTotp from "../../../migrations/tenant/0002_mfa_totp.sql";
@@ -33,6 +34,7 @@ export const controlMigrations: readonly Migration[] = [
   { version: 4, name: "0004_api_key_index", sql: [controlApiKeyIndex] },
   { version: 5, name: "0005_oauth", sql: [controlOauth] },
   { version: 6, name: "0006_batch_assertions", sql: [controlBatchAssertions] },
+  { version: 7, name: "0007_plan_change_requests", sql: [controlPlanChangeRequests] },
 ];
 
 /** Tenant database migrations, in order; every pooled database is brought to the last one on first use. */

@@ -16,6 +16,9 @@ const listRoute = defineRoute({
   path: "/v1/audit-events",
   tags,
   summary: "List audit events (newest first)",
+  description:
+    "A tenant sees the events of its plan's retention window (`auditRetentionDays`: 90 days on pro, 365 on " +
+    "enterprise); older ones stay stored, and verified, but are not listed. The admin token reads the platform trail.",
   credential,
   permission: "audit:read",
   feature: "audit-api",

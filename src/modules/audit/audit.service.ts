@@ -3,6 +3,7 @@ import type { ServiceContext } from "../../core/context";
 import type { AuditEventRow } from "../../core/db/shared-schema";
 import { decodeCursor, pageOf } from "../../core/http/pagination";
 import { newId } from "../../core/ids";
+import { PLAN_CONFIG } from "../../core/plans";
 import { insertAudit, listAuditEvents, sealPending, verifyChain } from "./audit.repo";
 import type { AuditQuerySchema } from "./audit.schema";
 import { type AuditKey, type AuditRecord, auditKey, macOf } from "./audit-chain";
@@ -84,17 +85,33 @@ export function toEvent(row: AuditEventRow) {
   };
 }
 
-/** Newest first; seals first, so every event listed carries its chain link. */
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The oldest time a tenant's plan lets the audit API show (`auditRetentionDays`); undefined for the platform trail.
+ * Older events stay stored: the trail is append-only (triggers refuse DELETE) and its chain starts at the first
+ * event, so purging them would break verification (docs/plans.md). The retention is a read-time window.
+ */
+export function retentionStart(ctx: Pick<ServiceContext, "tenant">, now = Date.now()): string | undefined {
+  if (!ctx.tenant) return undefined;
+  return new Date(now - PLAN_CONFIG[ctx.tenant.plan].quotas.auditRetentionDays * DAY_MS).toISOString();
+}
+
+/** Newest first, within the plan's retention window; seals first, so every event listed carries its chain link. */
 export async function listAuditTrail(ctx: ServiceContext, query: z.infer<typeof AuditQuerySchema>) {
   const { limit, cursor, since, until, ...filters } = query;
   const beforeSeq = cursor ? decodeCursor("audit", cursor, ["number"])[0] : undefined;
   await sealAuditTrail(ctx);
+  // both ISO 8601 UTC with milliseconds, so the later one is the greater text
+  const bounds = [since ? new Date(since).toISOString() : undefined, retentionStart(ctx)].filter(
+    (bound): bound is string => bound !== undefined,
+  );
   const rows = await listAuditEvents(
     ctx.db,
     {
       ...filters,
       beforeSeq,
-      since: since ? new Date(since).toISOString() : undefined,
+      since: bounds.sort().at(-1),
       until: until ? new Date(until).toISOString() : undefined,
     },
     limit + 1,

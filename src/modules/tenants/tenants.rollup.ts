@@ -1,3 +1,4 @@
+import { requestsThisMonth } from "../../core/usage/monthly-requests";
 import { tenantDatabases } from "../../core/db/databases";
 import { listTenants, type TenantRow } from "./tenants.repo";
 import type { TenantWithChildren } from "./tenants.schema";
@@ -8,15 +9,6 @@ type SubAccountSummary = TenantWithChildren["children"][number];
 export const ROLLUP_CHILDREN = 100;
 /** Sub-account databases asked at once. */
 const CONCURRENCY = 10;
-
-/**
- * API requests served to each tenant this calendar month (UTC). The request counter (usage metering, the `USAGE`
- * Durable Object) is built separately; until it is connected here, every count is null ("not metered"), which the
- * API documents as such.
- */
-export async function requestsThisMonth(_env: Env, tenantIds: readonly string[]): Promise<Map<string, number | null>> {
-  return new Map(tenantIds.map((id) => [id, null]));
-}
 
 /** Users of a tenant, soft-deleted ones excluded: one count in its own database. */
 async function liveUsers(env: Env, tenant: Pick<TenantRow, "databaseBinding">): Promise<number> {
@@ -41,6 +33,6 @@ export async function childrenRollup(env: Env, control: D1Database, parentId: st
     name: child.name,
     plan: child.plan,
     users: users[i] ?? 0,
-    requestsThisMonth: requests.get(child.id) ?? null,
+    requestsThisMonth: requests.get(child.id) ?? 0,
   }));
 }

@@ -56,9 +56,11 @@ export const SubAccountSummarySchema = z
     name: z.string(),
     plan: z.enum(PLANS),
     users: z.int().openapi({ description: "Users of the sub-account, soft-deleted ones excluded.", example: 42 }),
-    requestsThisMonth: z.int().nullable().openapi({
-      description: "API requests served to the sub-account this calendar month (UTC); null while not metered.",
-      example: null,
+    requestsThisMonth: z.int().openapi({
+      description:
+        "Tenant-credential requests served to the sub-account this calendar month (UTC), as its usage meter counts " +
+        "them (an isolate sends its counts every few seconds).",
+      example: 1280,
     }),
   })
   .openapi("SubAccountSummary");

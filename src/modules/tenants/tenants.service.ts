@@ -11,6 +11,7 @@ import { liveApiKeyIds } from "../api-keys/api-keys.repo";
 import { indexEntryStatement, newApiKey, storeKeyStatements } from "../api-keys/api-keys.service";
 import { auditStatement } from "../audit/audit.service";
 import { diffChanges } from "../audit/audit-changes";
+import { markAppliedStatements } from "../plans/plans.repo";
 import {
   ADMIN_CALLER,
   assertMayChangePlan,
@@ -199,6 +200,8 @@ export async function updateTenant(
         { action: "tenant.updated", resource: { type: "tenant", id }, changes: diff },
         { onlyIfPreviousChanged: true },
       ),
+      // a pending plan change request for the new plan is now applied (guarded on the row this batch wrote)
+      ...(diff.plan ? markAppliedStatements(ctx.db, id, next.plan, next.updatedAt) : []),
     ]);
     if (update?.meta.changes) {
       forgetTenantCredentials(id);

@@ -9,6 +9,7 @@ import type { ProblemSchema } from "../../core/http/problem-schema";
 import { fieldErrors, validationError } from "../../core/http/validation";
 import { insertAuditMany } from "../audit/audit.repo";
 import { auditKeyOf } from "../audit/audit.service";
+import { userQuota, userQuotaError } from "../plans/plans.quotas";
 import { uniqueFieldConflict, uniqueFieldsTaken } from "../schema/fields.indexes";
 import { SchemaErrors } from "../schema/schema.errors";
 import { schemaChanged, schemaGuard } from "../schema/schema.service";
@@ -119,11 +120,14 @@ export async function bulk(
   // Creates alone need nothing read first: the unique indexes refuse a taken email or username at commit, and
   // only then is it looked up which (the common path saves a round trip).
   const createOnly = ids.length === 0 && updates.length === 0;
-  const [known, key] = await Promise.all([
+  // the plan's maxUsers: one count for the whole request (none on an unlimited plan, or without creates)
+  const [known, key, quota] = await Promise.all([
     createOnly ? nothingKnown() : prefetch(ctx, ids, emails, usernames),
     auditKeyOf(ctx),
+    creates.some((c) => c?.success) ? userQuota(ctx) : null,
   ]);
   const { users: state, emails: takenEmails, usernames: takenUsernames } = known;
+  let admitted = 0;
 
   const outcomes: Outcome[] = [];
   for (const [index, result] of parsed.entries()) {
@@ -137,7 +141,10 @@ export async function bulk(
         const username = normalizeUsername(input.data.username);
         if (takenEmails.has(email)) throw conflictFor(EMAIL_UNIQUE);
         if (username && takenUsernames.has(username)) throw conflictFor(USERNAME_UNIQUE);
+        const overQuota = userQuotaError(quota, admitted);
+        if (overQuota) throw overQuota;
         const created = await buildCreate(ctx, key, input.data, at, ["data"]);
+        admitted++;
         takenEmails.set(email, created.row.id);
         if (username) takenUsernames.set(username, created.row.id);
         outcomes.push({ index, created });

@@ -2,8 +2,8 @@ import { parseAssignment, scopedAssignmentErrors, scopedAssignments } from "../.
 import { rolesBeyond } from "../../core/auth/permissions";
 import type { ServiceContext } from "../../core/context";
 import { ApiError } from "../../core/errors";
-import { roleDefinitions, validateAssignments } from "../roles/roles.service";
 import { validationError } from "../../core/http/validation";
+import { roleDefinitions, validateAssignments } from "../roles/roles.service";
 import { UserErrors } from "./users.errors";
 
 /**
@@ -22,7 +22,12 @@ export async function assertWithinRights(
   const self = target !== null && ctx.actor.type === "user" && ctx.actor.id === target.id;
   const held =
     target && !self
-      ? rolesBeyond(ctx.permissions, target.roles, await roleDefinitions(ctx, roleNames(target.roles)), ctx.accountRights)
+      ? rolesBeyond(
+          ctx.permissions,
+          target.roles,
+          await roleDefinitions(ctx, roleNames(target.roles)),
+          ctx.accountRights,
+        )
       : [];
   if (held.length > 0) {
     throw new ApiError(UserErrors.USER_BEYOND_RIGHTS, {

@@ -7,6 +7,7 @@ import { assertIfMatch, etagOf } from "../../core/http/etag";
 import type { Json } from "../../core/http/merge-patch";
 import { decodeCursor, pageOf } from "../../core/http/pagination";
 import { validationError } from "../../core/http/validation";
+import { assertRoomForUser } from "../plans/plans.quotas";
 import { fieldCatalogue, sortExpression } from "../schema/fields.catalogue";
 import { uniqueFieldConflict } from "../schema/fields.indexes";
 import { schemaChanged, schemaGuard, tenantSchema } from "../schema/schema.service";
@@ -107,6 +108,7 @@ async function change(
 }
 
 export async function createUser(ctx: ServiceContext, input: CreateUserInput): Promise<VersionedUser> {
+  await assertRoomForUser(ctx); // the plan's maxUsers (SCIM creates come here too)
   const plan = await planCreate(ctx, input, new Date().toISOString());
   await commit(ctx, plan);
   return versioned(ctx, plan.after as UserRow);
