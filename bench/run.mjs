@@ -274,7 +274,10 @@ async function main() {
   server = await startServer({ cwd: root });
   log(`  ready at ${server.origin} in ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${server.pid})`);
 
-  const tenant = await api("POST", "/v1/tenants", { token: server.adminToken, body: { name: `Bench ${runId}`, plan: "enterprise" } });
+  const tenant = await api("POST", "/v1/tenants", {
+    token: server.adminToken,
+    body: { name: `Bench ${runId}`, plan: "enterprise" },
+  });
   const token = tenant.apiKey.secret;
   log(`Tenant ${tenant.id}; seeding ${SEED_USERS} users in calls of ${BULK_SIZE}…`);
   const seeded = await seed(token);

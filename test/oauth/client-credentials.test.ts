@@ -52,7 +52,9 @@ describe("client_credentials", () => {
     expect(tokens.token_type).toBe("bearer");
     expect(tokens.expires_in).toBe(3600);
     expect(tokens.refresh_token).toBeUndefined();
-    expect(tokens.scope).toBe("users:read users:write users:delete users.email:* users.phone:* me:read roles:read roles:assign audit:read schema:read plan:read");
+    expect(tokens.scope).toBe(
+      "users:read users:write users:delete users.email:* users.phone:* me:read roles:read roles:assign audit:read schema:read plan:read",
+    );
     const { payload, kid } = await verifyWithJwks(tokens.access_token);
     expect(kid).toMatch(/^sig_/);
     expect(payload).toMatchObject({

@@ -29,7 +29,9 @@ describe("password grant", () => {
     const byEmail = await passwordGrant(app, user.email, PASSWORD);
     expect(byEmail.expires_in).toBe(900);
     expect(byEmail.refresh_token).toMatch(/^uom_rt_/);
-    expect(byEmail.scope).toBe("users:read users:write users:delete users.email:* users.phone:* me:read roles:read roles:assign audit:read schema:read plan:read");
+    expect(byEmail.scope).toBe(
+      "users:read users:write users:delete users.email:* users.phone:* me:read roles:read roles:assign audit:read schema:read plan:read",
+    );
     const { payload } = await verifyWithJwks(byEmail.access_token);
     expect(payload).toMatchObject({ sub: user.id, tid: tenant.id, client_id: app.clientId, roles: ["manager"] });
     expect(payload.sid).toMatch(/^ses_/);
@@ -98,7 +100,9 @@ describe("password grant", () => {
   it("the user's permissions are cut to the client's: an admin through a manager client is a manager", async () => {
     const admin = await createLoginUser(tenant, ["admin"]);
     const { scope, access_token } = await passwordGrant(app, admin.email, PASSWORD);
-    expect(scope).toBe("users:read users:write users:delete users.email:* users.phone:* me:read roles:read roles:assign audit:read schema:read plan:read");
+    expect(scope).toBe(
+      "users:read users:write users:delete users.email:* users.phone:* me:read roles:read roles:assign audit:read schema:read plan:read",
+    );
     await expectProblem(await call("GET", "/v1/api-keys", { token: access_token }), 403, "FORBIDDEN");
   });
 
