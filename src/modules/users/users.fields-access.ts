@@ -42,9 +42,9 @@ export interface FieldAccess {
   present<T extends UserShape>(user: T): T;
   /**
    * Whether an audit `changes` entry of the user `userId` may be shown: `path` as recorded (`email`,
-   * `attributes.salary`), `marked` when the entry was recorded as a restricted field's. A field is recognised
-   * under any name it had while the schema still knows it; a marked entry of a field it no longer knows needs the
-   * grant under its recorded name.
+   * `attributes.salary`), `marked` when the entry was recorded as a restricted field's. A field the schema still
+   * knows (under its name or previous name, deleted ones being purged too) is judged as it is now; a marked entry
+   * of a field it no longer knows needs the grant under its recorded name (in practice `users.attributes.*:read`).
    */
   canReadChange(path: string, marked: boolean, userId: string | null): boolean;
 }

@@ -67,7 +67,8 @@ const listRoute = defineRoute({
             "Full-text search: every word of three characters or more must be part of the user's name, username, " +
             "email, phone or a `searchable` custom field, in any case (shorter words are ignored; a `q` without " +
             "any such word, or with more than 8, is a 400). Works with `filter`, `sort`, `includeDeleted` and " +
-            "`count`; sorted by `relevance` unless `sort` says otherwise.",
+            "`count`; sorted by `relevance` unless `sort` says otherwise. Matches only through fields the credential " +
+            "may read (docs/field-permissions.md): without `users.email:read` a word is not matched against emails.",
           example: "ada example.com",
         }),
       sort: z
@@ -88,7 +89,7 @@ const listRoute = defineRoute({
             "only in their email, phone or an encrypted field, newest first. A cursor keeps its first page's " +
             "order; a write between two pages can move a user across it. `attributes.<name>` sorts on a `sortable` " +
             "custom field; users without a value (and, for `lastLoginAt`, who never logged in) come first " +
-            "ascending, last descending.",
+            "ascending, last descending. A restricted field needs its read grant (else 403 FIELD_NOT_READABLE).",
           example: "-attributes.seats",
         }),
       filter: z
@@ -99,7 +100,8 @@ const listRoute = defineRoute({
           description:
             "SCIM 2.0 filter (RFC 7644 §3.4.2.2) over id, externalId, status, username, name, email, phone, roles, createdAt, " +
             "updatedAt, lastLoginAt, deletedAt, mfa.totp, emailVerified and filterable custom fields " +
-            "(`attributes.<name>`); times may be relative (`now-30d`). Within `includeDeleted`.",
+            "(`attributes.<name>`); times may be relative (`now-30d`). Within `includeDeleted`. Naming email, phone " +
+            "or a restricted field without its read grant → 403 FIELD_NOT_READABLE.",
           example: 'roles eq "admin" and createdAt gt "now-30d"',
         }),
       count: z
