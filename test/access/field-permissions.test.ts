@@ -3,7 +3,7 @@ import { call, createTenant, expectProblem, json, type TestTenant, uniqueEmail }
 import type { AuditEvent } from "../helpers/audit";
 import { dumpDatabase, tenantDatabase } from "../helpers/db";
 import { clientCredentials, createClient, passwordGrant, type TestClient } from "../oauth/support";
-import { defineField } from "../schema/support";
+import { defineField, patchField, settled } from "../schema/support";
 import type { BulkItem } from "../users/support";
 
 /**
@@ -63,8 +63,14 @@ async function fixture(extra: Record<string, unknown> = {}): Promise<User & { wo
       email: uniqueEmail("fields"),
       phone: newPhone(),
       name: `Fieldtest ${unique}`,
-      attributes: { salary: 5000, team: "red", codename: `code${unique}`, nickname: `nick${unique}` },
       ...extra,
+      attributes: {
+        salary: 5000,
+        team: "red",
+        codename: `code${unique}`,
+        nickname: `nick${unique}`,
+        ...(extra.attributes as Record<string, unknown> | undefined),
+      },
     },
   });
   expect(response.status, await response.clone().text()).toBe(201);
@@ -292,6 +298,38 @@ describe("writes", () => {
     const problem = await expectProblem(response, 422, "BULK_ATOMIC_FAILED");
     expect(problem.errors).toEqual([expect.objectContaining({ index: 1, code: "FIELD_NOT_WRITABLE" })]);
     expect(await dumpDatabase(db)).toBe(before);
+  });
+});
+
+describe("built-in roles and the audit trail", () => {
+  it("a manager key reads and writes email and phone, but no restricted custom field", async () => {
+    const created = await call("POST", "/v1/api-keys", { token: tenant.key, body: { name: "m", roles: ["manager"] } });
+    const manager = (await json<{ secret: string }>(created)).secret;
+    const user = await fixture();
+    const shown = await read(manager, user.id);
+    expect(shown).toMatchObject({ email: user.email, phone: user.phone });
+    expect(Object.keys(shown.attributes).sort()).toEqual(["team"]);
+    expect((await call("PATCH", `/v1/users/${user.id}`, { token: manager, body: { phone: newPhone() } })).status).toBe(
+      200,
+    );
+    const raise = await call("PATCH", `/v1/users/${user.id}`, { token: manager, body: { attributes: { salary: 1 } } });
+    await expectProblem(raise, 403, "FIELD_NOT_WRITABLE");
+  });
+
+  it("keeps a restricted field's past changes hidden after it was renamed out of the schema's memory", async () => {
+    await defineField(tenant, { name: "bonus", type: "integer", restricted: true });
+    const user = await fixture({ attributes: { bonus: 100 } });
+    expect((await patchField(tenant, "bonus", { name: "prize" })).status).toBe(200);
+    await settled(tenant);
+    expect((await patchField(tenant, "prize", { name: "reward" })).status).toBe(200);
+    await settled(tenant);
+    const created = async (grants: string[]) =>
+      (await auditChanges(await tokenFor(["audit:read", ...grants]), user.id)).find((e) => e.action === "user.created")
+        ?.changes;
+    expect(await created([])).not.toHaveProperty(["attributes.bonus"]);
+    expect(await created([])).toHaveProperty(["attributes.team"]);
+    expect(await created(["users.attributes.*:read"])).toHaveProperty(["attributes.bonus"]);
+    expect((await read(tenant.key, user.id)).attributes.reward).toBe(100);
   });
 });
 
