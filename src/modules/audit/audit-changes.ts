@@ -1,11 +1,16 @@
-/** `changes` of an audit event: one entry per field that changed. */
-export type Changes = Record<string, { from: unknown; to: unknown }>;
+/**
+ * `changes` of an audit event: one entry per field that changed. `restricted` marks a field readable only with
+ * its field grant (as it was when recorded); the API leaves the mark out.
+ */
+export type Changes = Record<string, { from: unknown; to: unknown; restricted?: true }>;
 
 export interface ChangePolicy {
   /** Never recorded, not even masked: only that they changed. */
   secret?: readonly string[];
   /** Recorded masked (`j***@e***.com`). */
   personal?: readonly string[];
+  /** Recorded with the mark `restricted: true`. */
+  restricted?: readonly string[];
 }
 
 export const REDACTED = "[redacted]";
@@ -60,6 +65,7 @@ export function diffChanges(
     } else {
       changes[path] = { from: from ?? null, to: to ?? null };
     }
+    if (policy.restricted?.includes(path)) changes[path] = { ...changes[path], restricted: true } as Changes[string];
   }
   return changes;
 }

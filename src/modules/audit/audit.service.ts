@@ -4,10 +4,41 @@ import type { AuditEventRow } from "../../core/db/shared-schema";
 import { decodeCursor, pageOf } from "../../core/http/pagination";
 import { newId } from "../../core/ids";
 import { PLAN_CONFIG } from "../../core/plans";
+import { type FieldAccess, fieldAccess } from "../users/users.fields-access";
 import { insertAudit, listAuditEvents, sealPending, verifyChain } from "./audit.repo";
 import type { AuditQuerySchema } from "./audit.schema";
 import { type AuditKey, type AuditRecord, auditKey, macOf } from "./audit-chain";
 import type { Changes } from "./audit-changes";
+
+type AuditEvent = ReturnType<typeof toEvent>;
+
+/** A user's field the caller may be kept from reading (users.fields-access.ts). */
+function isGuardedField(path: string): boolean {
+  return path === "email" || path === "phone" || path.startsWith("attributes.");
+}
+
+/** `changes` as the API shows them: without the restricted marks, and for a user only what the caller may read. */
+function shownChanges(event: AuditEvent, access: FieldAccess | null): Changes {
+  const shown: Changes = {};
+  const user = event.resource.type === "user";
+  for (const [path, { from, to, restricted }] of Object.entries(event.changes)) {
+    if (access && user && isGuardedField(path) && !access.canReadChange(path, restricted === true, event.resource.id)) {
+      continue;
+    }
+    shown[path] = { from, to };
+  }
+  return shown;
+}
+
+/**
+ * The events with the changes of users' fields the caller may not read left out. The schema is read only when a
+ * user's event on the page changed such a field, and the credential lacks some field grant.
+ */
+async function readableEvents(ctx: ServiceContext, events: AuditEvent[]): Promise<AuditEvent[]> {
+  const guarded = events.some((e) => e.resource.type === "user" && Object.keys(e.changes).some(isGuardedField));
+  const access = guarded && ctx.permissions ? await fieldAccess(ctx) : null;
+  return events.map((event) => ({ ...event, changes: shownChanges(event, access?.all ? null : access) }));
+}
 
 export interface AuditEntry {
   /** The event name (`user.created`, `tenant.deleted`, …). */
@@ -76,7 +107,7 @@ export function toEvent(row: AuditEventRow) {
     action: row.action,
     actor: { type: row.actorType, id: row.actorId },
     resource: { type: row.resourceType, id: row.resourceId },
-    changes: JSON.parse(row.changes) as Record<string, { from: unknown; to: unknown }>,
+    changes: JSON.parse(row.changes) as Changes,
     requestId: row.requestId,
     ip: row.ip,
     userAgent: row.userAgent,
@@ -116,5 +147,6 @@ export async function listAuditTrail(ctx: ServiceContext, query: z.infer<typeof 
     },
     limit + 1,
   );
-  return pageOf(rows, limit, "audit", (row) => [row.seq], toEvent);
+  const page = pageOf(rows, limit, "audit", (row) => [row.seq], toEvent);
+  return { ...page, data: await readableEvents(ctx, page.data) };
 }

@@ -3,6 +3,7 @@ import { serviceContext } from "../../core/context";
 import { defineRoute } from "../../core/http/route";
 import { validationHook } from "../../core/http/validation";
 import type { AppEnv } from "../../env";
+import { fieldAccess } from "../users/users.fields-access";
 import { UserIdParamSchema, UserSchema } from "../users/users.schema";
 import * as users from "../users/users.service";
 import { me, userPermissions } from "./roles.access";
@@ -89,5 +90,5 @@ export const roleAccessRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validatio
     const ctx = await serviceContext(c);
     const { roles } = c.req.valid("json");
     const { user, etag } = await users.updateUser(ctx, c.req.valid("param").id, { roles }, c.req.header("if-match"));
-    return c.json(user, 200, { ETag: etag });
+    return c.json((await fieldAccess(ctx)).present(user), 200, { ETag: etag });
   });

@@ -4,6 +4,7 @@ import type { ServiceContext } from "../../core/context";
 import { ApiError } from "../../core/errors";
 import type { Auth } from "../../env";
 import { UserErrors } from "../users/users.errors";
+import { fieldAccess } from "../users/users.fields-access";
 import * as users from "../users/users.service";
 import { customRolesOf } from "./roles.repo";
 import type { MeSchema, UserPermissionsSchema } from "./roles.schema";
@@ -24,7 +25,7 @@ export async function me(ctx: ServiceContext, auth: TenantAuth): Promise<z.infer
   };
   if (actor.type !== "user") return body;
   try {
-    return { ...body, user: (await users.getUser(ctx, actor.id, false)).user };
+    return { ...body, user: (await fieldAccess(ctx)).present((await users.getUser(ctx, actor.id, false)).user) };
   } catch (error) {
     // a token outliving its user (deleted meanwhile) still says who it was issued to
     if (error instanceof ApiError && error.code === UserErrors.USER_NOT_FOUND) return body;

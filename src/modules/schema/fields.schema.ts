@@ -30,7 +30,11 @@ const rules = {
     description: "enum (and optionally string[]): the allowed values.",
   }),
   default: JsonValueSchema.openapi({ description: "Given to users without a value (existing users too); null: none." }),
-  restricted: z.boolean().openapi({ description: "Only with the field grant (issue 5); defaults to `pii`." }),
+  restricted: z.boolean().openapi({
+    description:
+      "Read and written only with the field grant `users.attributes.<name>:read` / `:write` (docs/field-permissions.md); " +
+      "defaults to `pii`.",
+  }),
   searchable: z.boolean().openapi({ description: "Found by `q=` full-text search." }),
   filterable: z.boolean().openapi({ description: "Usable in `filter=` (indexed)." }),
   sortable: z.boolean().openapi({ description: "Usable as `sort=` (indexed)." }),

@@ -26,6 +26,11 @@ export function userLocation(base: string, id: string): string {
   return `${base}/Users/${id}`;
 }
 
+/**
+ * The SCIM User of a user as the caller may see it (users.fields-access.ts): without the email it may not read,
+ * `emails` is left out and a user without a username gets their id as userName (RFC 7643 §4.1.1 requires one;
+ * `fromScimUser` reads that placeholder back as "no username").
+ */
 export function toScimUser(user: User, etag: string, view: ScimView): ScimDoc {
   const extension = extensionValues(view.schema, user.attributes);
   const hasExtension = scimFields(view.schema).length > 0;
@@ -33,9 +38,9 @@ export function toScimUser(user: User, etag: string, view: ScimView): ScimDoc {
     schemas: hasExtension ? [URN.user, URN.extension] : [URN.user],
     id: user.id,
     ...(user.externalId ? { externalId: user.externalId } : {}),
-    userName: user.username ?? user.email,
+    userName: user.username ?? user.email ?? user.id,
     ...(user.name ? { name: { formatted: user.name }, displayName: user.name } : {}),
-    emails: [{ value: user.email, type: "work", primary: true }],
+    ...(user.email !== undefined ? { emails: [{ value: user.email, type: "work", primary: true }] } : {}),
     ...(user.phone ? { phoneNumbers: [{ value: user.phone, type: "work", primary: true }] } : {}),
     active: user.status === "active",
     ...(user.roles.length > 0
@@ -159,19 +164,35 @@ function activeOf(value: unknown, lenient: boolean): boolean | undefined {
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
 
 /**
+ * What a replacing document cannot be expected to carry: the fields the caller may not read (it was never shown
+ * them, so leaving them out does not unassign them), and the userName shown instead of a hidden email.
+ */
+export interface HiddenFields {
+  email: boolean;
+  phone: boolean;
+  /** The user's id, shown as userName to a caller who may not read the email of a user without username. */
+  userNamePlaceholder?: string;
+}
+
+/**
  * A whole SCIM User (POST, PUT, or the result of a PATCH) as our writable fields. Attributes it leaves out are
- * unassigned (RFC 7644 §3.5.1), except roles (written through Groups) and restricted custom fields.
+ * unassigned (RFC 7644 §3.5.1), except roles (written through Groups), restricted custom fields and the
+ * `hidden` ones.
  */
 export function fromScimUser(
   input: ScimDoc,
-  options: { lenient: boolean; schema: TenantSchema; before?: ScimDoc },
+  options: { lenient: boolean; schema: TenantSchema; before?: ScimDoc; hidden?: HiddenFields },
 ): Record<string, Json> {
   const doc = canonicalUser(input, options);
+  const hidden = options.hidden;
   const userName = text("userName", doc.userName);
   if (!userName) throw scimError(ScimErrors.SCIM_INVALID_VALUE, "userName is required.");
   let email = chosen("emails", doc.emails);
   let username: string | null = userName;
-  if (!USERNAME.test(userName)) {
+  if (hidden?.userNamePlaceholder === userName) {
+    // the placeholder of a user without username, as it was shown: still none
+    username = null;
+  } else if (!USERNAME.test(userName)) {
     // an email-shaped userName (Okta's and Entra's default) is the email itself, when it is the user's email
     if (!userName.includes("@")) {
       throw scimError(
@@ -189,14 +210,16 @@ export function fromScimUser(
     }
     username = null;
   }
-  if (!email) throw scimError(ScimErrors.SCIM_INVALID_VALUE, "emails is required (one value is stored).");
+  if (!email && !hidden?.email) {
+    throw scimError(ScimErrors.SCIM_INVALID_VALUE, "emails is required (one value is stored).");
+  }
   const active = activeOf(doc.active, options.lenient);
   const extension = record(doc[URN.extension]) ?? {};
   const patch: Record<string, Json> = {
-    email,
+    ...(email ? { email } : {}),
     username,
     name: nameOf(doc, options.before),
-    phone: chosen("phoneNumbers", doc.phoneNumbers),
+    ...(hidden?.phone && doc.phoneNumbers === undefined ? {} : { phone: chosen("phoneNumbers", doc.phoneNumbers) }),
     externalId: text("externalId", doc.externalId),
     attributes: attributesPatch(options.schema, extension, { lenient: options.lenient }),
   };

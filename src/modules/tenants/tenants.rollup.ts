@@ -1,5 +1,5 @@
-import { requestsThisMonth } from "../../core/usage/monthly-requests";
 import { tenantDatabases } from "../../core/db/databases";
+import { requestsThisMonth } from "../../core/usage/monthly-requests";
 import { listTenants, type TenantRow } from "./tenants.repo";
 import type { TenantWithChildren } from "./tenants.schema";
 

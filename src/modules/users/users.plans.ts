@@ -12,6 +12,7 @@ import { hashNewPassword } from "../passwords/password-policy";
 import { checkAttributes, liveFields, withCurrentNames } from "../schema/attributes";
 import { tenantSchema } from "../schema/schema.service";
 import { UserErrors } from "./users.errors";
+import { assertCreateWritable, assertUpdateWritable, fieldAccess, namedFields } from "./users.fields-access";
 import { auditView, normalizeEmail, normalizeUsername, USER_CHANGE_POLICY } from "./users.mapping";
 import { deleteUserRow, insertUsersMany, updateUser } from "./users.repo";
 import { assertAssignable, assertWithinRights } from "./users.rights";
@@ -28,12 +29,18 @@ export interface Plan {
   statements: D1PreparedStatement[];
 }
 
-/** The trail masks `pii` custom fields like the built-in personal fields: no plaintext of them in audit rows. */
+/**
+ * The trail masks `pii` custom fields like the built-in personal fields: no plaintext of them in audit rows. It
+ * marks restricted fields' entries, so that they stay hidden from callers without the field grant even once the
+ * schema no longer knows the field under that name (users.fields-access.ts, canReadChange).
+ */
 async function changePolicy(ctx: ServiceContext): Promise<ChangePolicy> {
-  const pii = liveFields(await tenantSchema(ctx)).filter((field) => field.pii);
-  if (pii.length === 0) return USER_CHANGE_POLICY;
+  const fields = liveFields(await tenantSchema(ctx));
+  const pii = fields.filter((field) => field.pii);
+  const restricted = fields.filter((field) => field.restricted);
+  if (pii.length === 0 && restricted.length === 0) return USER_CHANGE_POLICY;
   const personal = [...(USER_CHANGE_POLICY.personal ?? []), ...pii.map((field) => `attributes.${field.name}`)];
-  return { ...USER_CHANGE_POLICY, personal };
+  return { ...USER_CHANGE_POLICY, personal, restricted: restricted.map((field) => `attributes.${field.name}`) };
 }
 
 function auditEntry(plan: Omit<Plan, "statements">, policy: ChangePolicy): AuditEntry {
@@ -88,6 +95,7 @@ export async function buildCreate(
 ): Promise<NewUser> {
   await assertAssignable(ctx, null, input.roles, fieldPrefix);
   await assertWithinRights(ctx, null, input.roles);
+  assertCreateWritable(await fieldAccess(ctx), input, fieldPrefix);
   const attributes = await checkedAttributes(ctx, input.attributes, true, fieldPrefix);
   const row: UserRow = {
     id: newId("usr", Date.parse(at)),
@@ -128,6 +136,8 @@ export async function planCreate(ctx: ServiceContext, input: CreateUserInput, at
 /**
  * Applies a JSON merge patch (RFC 7396) to the user's writable state; null when it changes nothing.
  * `fieldPrefix` names where the patch sits in the request (`data` in a bulk item) for the field errors.
+ * `named`: the restricted fields the caller's request names, when the patch is not the caller's own (SCIM
+ * derives one from a whole document); by default those the patch names (users.fields-access.ts).
  */
 export async function planUpdate(
   ctx: ServiceContext,
@@ -135,6 +145,7 @@ export async function planUpdate(
   patch: Json,
   at: string,
   fieldPrefix: readonly string[] = [],
+  named?: readonly string[],
 ): Promise<Plan | null> {
   const writable: Record<string, Json> = {
     email: current.email,
@@ -146,7 +157,11 @@ export async function planUpdate(
     roles: current.roles,
     externalId: current.externalId,
   };
-  const merged = applyMergePatch(writable, await withCurrentFieldNames(ctx, patch)) as Record<string, Json>;
+  const access = await fieldAccess(ctx);
+  const renamed = await withCurrentFieldNames(ctx, patch);
+  // a field the caller can neither read nor write is refused by name, before its value is even looked at
+  assertUpdateWritable(access, current.id, { named: named ?? namedFields(access, renamed), changed: [] }, fieldPrefix);
+  const merged = applyMergePatch(writable, renamed) as Record<string, Json>;
   merged.attributes ??= {};
   merged.roles ??= [];
   const parsed = WritableUserSchema.safeParse(merged);
@@ -178,7 +193,9 @@ export async function planUpdate(
     updatedAt: at,
     version: current.version + 1,
   };
-  if (Object.keys(diffChanges(auditView(current), auditView(after))).length === 0) return null;
+  const changed = Object.keys(diffChanges(auditView(current), auditView(after)));
+  if (changed.length === 0) return null;
+  assertUpdateWritable(access, current.id, { named: [], changed }, fieldPrefix);
   return guardedChange(ctx, "user.updated", current, after, at);
 }
 

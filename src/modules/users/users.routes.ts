@@ -1,5 +1,5 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import { serviceContext } from "../../core/context";
+import { type ServiceContext, serviceContext } from "../../core/context";
 import { notModified } from "../../core/http/etag";
 import type { Json } from "../../core/http/merge-patch";
 import { PageQuerySchema, pageSchema } from "../../core/http/pagination";
@@ -8,12 +8,14 @@ import { validationHook } from "../../core/http/validation";
 import type { AppEnv } from "../../env";
 import { RANKED_MATCHES } from "../search/fulltext.query";
 import { bulkRoute, runBulk } from "./users.bulk.routes";
+import { fieldAccess } from "./users.fields-access";
 import {
   ATTRIBUTE_SORT,
   CreateUserSchema,
   DeleteQuerySchema,
   IncludeDeletedQuerySchema,
   USER_SORTS,
+  type User,
   UserIdParamSchema,
   UserPatchSchema,
   UserSchema,
@@ -65,7 +67,8 @@ const listRoute = defineRoute({
             "Full-text search: every word of three characters or more must be part of the user's name, username, " +
             "email, phone or a `searchable` custom field, in any case (shorter words are ignored; a `q` without " +
             "any such word, or with more than 8, is a 400). Works with `filter`, `sort`, `includeDeleted` and " +
-            "`count`; sorted by `relevance` unless `sort` says otherwise.",
+            "`count`; sorted by `relevance` unless `sort` says otherwise. Matches only through fields the credential " +
+            "may read (docs/field-permissions.md): without `users.email:read` a word is not matched against emails.",
           example: "ada example.com",
         }),
       sort: z
@@ -86,7 +89,7 @@ const listRoute = defineRoute({
             "only in their email, phone or an encrypted field, newest first. A cursor keeps its first page's " +
             "order; a write between two pages can move a user across it. `attributes.<name>` sorts on a `sortable` " +
             "custom field; users without a value (and, for `lastLoginAt`, who never logged in) come first " +
-            "ascending, last descending.",
+            "ascending, last descending. A restricted field needs its read grant (else 403 FIELD_NOT_READABLE).",
           example: "-attributes.seats",
         }),
       filter: z
@@ -97,7 +100,8 @@ const listRoute = defineRoute({
           description:
             "SCIM 2.0 filter (RFC 7644 §3.4.2.2) over id, externalId, status, username, name, email, phone, roles, createdAt, " +
             "updatedAt, lastLoginAt, deletedAt, mfa.totp, emailVerified and filterable custom fields " +
-            "(`attributes.<name>`); times may be relative (`now-30d`). Within `includeDeleted`.",
+            "(`attributes.<name>`); times may be relative (`now-30d`). Within `includeDeleted`. Naming email, phone " +
+            "or a restricted field without its read grant → 403 FIELD_NOT_READABLE.",
           example: 'roles eq "admin" and createdAt gt "now-30d"',
         }),
       count: z
@@ -194,24 +198,30 @@ const restoreRoute = defineRoute({
 
 export const usersRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(createRoute, async (c) => {
-    const { user, etag } = await users.createUser(await serviceContext(c), c.req.valid("json"));
-    return c.json(user, 201, { ETag: etag, Location: `/v1/users/${user.id}` });
+    const ctx = await serviceContext(c);
+    const { user, etag } = await users.createUser(ctx, c.req.valid("json"));
+    return c.json(await shown(ctx, user), 201, { ETag: etag, Location: `/v1/users/${user.id}` });
   })
   .openapi(listRoute, async (c) => {
-    return c.json(await users.listUsers(await serviceContext(c), c.req.valid("query")), 200);
+    const ctx = await serviceContext(c);
+    const page = await users.listUsers(ctx, c.req.valid("query"));
+    const access = await fieldAccess(ctx);
+    return c.json({ ...page, data: page.data.map((user) => access.present(user)) }, 200);
   })
   .openapi(bulkRoute, runBulk)
   .openapi(getRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const { user, etag } = await users.getUser(await serviceContext(c), id, c.req.valid("query").includeDeleted);
+    const ctx = await serviceContext(c);
+    const { user, etag } = await users.getUser(ctx, id, c.req.valid("query").includeDeleted);
     if (notModified(c.req.header("if-none-match"), etag)) return c.body(null, 304, { ETag: etag });
-    return c.json(user, 200, { ETag: etag });
+    return c.json(await shown(ctx, user), 200, { ETag: etag });
   })
   .openapi(patchRoute, async (c) => {
     const { id } = c.req.valid("param");
     const patch = (c.req.valid("json") ?? {}) as Json;
-    const { user, etag } = await users.updateUser(await serviceContext(c), id, patch, c.req.header("if-match"));
-    return c.json(user, 200, { ETag: etag });
+    const ctx = await serviceContext(c);
+    const { user, etag } = await users.updateUser(ctx, id, patch, c.req.header("if-match"));
+    return c.json(await shown(ctx, user), 200, { ETag: etag });
   })
   .openapi(deleteRoute, async (c) => {
     const { id } = c.req.valid("param");
@@ -221,10 +231,16 @@ export const usersRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook
       return c.body(null, 204);
     }
     const { user, etag } = await users.softDeleteUser(ctx, id, c.req.header("if-match"));
-    return c.json(user, 200, { ETag: etag });
+    return c.json(await shown(ctx, user), 200, { ETag: etag });
   })
   .openapi(restoreRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const { user, etag } = await users.restoreUser(await serviceContext(c), id, c.req.header("if-match"));
-    return c.json(user, 200, { ETag: etag });
+    const ctx = await serviceContext(c);
+    const { user, etag } = await users.restoreUser(ctx, id, c.req.header("if-match"));
+    return c.json(await shown(ctx, user), 200, { ETag: etag });
   });
+
+/** Response shaping: the user without the fields this caller may not read (users.fields-access.ts). */
+async function shown(ctx: ServiceContext, user: User): Promise<User> {
+  return (await fieldAccess(ctx)).present(user);
+}

@@ -43,12 +43,15 @@ const Roles = z.array(RoleName).max(50);
 
 export const CreateUserSchema = z
   .strictObject({
-    email: Email.openapi({ example: "ada@example.com" }),
+    email: Email.openapi({ description: "Takes the field grant `users.email:write`.", example: "ada@example.com" }),
     username: Username.nullish().openapi({ example: "ada" }),
     name: Name.nullish().openapi({ example: "Ada Lovelace" }),
-    phone: Phone.nullish().openapi({ example: "+14155550123" }),
+    phone: Phone.nullish().openapi({ description: "Takes `users.phone:write`.", example: "+14155550123" }),
     status: z.enum(["active", "disabled"]).default("active"),
-    attributes: Attributes.default({}),
+    attributes: Attributes.default({}).openapi({
+      description:
+        "A `restricted` custom field takes `users.attributes.<name>:write` (a default the service fills in does not).",
+    }),
     roles: Roles.default([]),
     externalId: ExternalId.nullish().openapi({
       description: "The user's id in a provisioning client (SCIM `externalId`); unique.",
@@ -73,19 +76,37 @@ export const WritableUserSchema = z.strictObject({
 });
 
 export const UserPatchSchema = z.record(z.string(), JsonValueSchema).openapi("UserPatch", {
-  description: "A JSON merge patch (RFC 7396) of the user: members set fields, null removes optional ones.",
+  description:
+    "A JSON merge patch (RFC 7396) of the user: members set fields, null removes optional ones. Changing `email`, " +
+    "`phone` or a `restricted` custom field takes its field grant (`users.email:write`, " +
+    "`users.attributes.<name>:write`); without it → 403 FIELD_NOT_WRITABLE naming the field, nothing changed.",
   example: { name: "Ada King", attributes: { department: null, seats: 5 } },
 });
 
 export const UserSchema = z
   .object({
     id: z.string().openapi({ example: "usr_01JD8Z6Q1W3V8K2N4T5R6Y7P9A" }),
-    email: z.string().openapi({ example: "ada@example.com" }),
+    email: z
+      .string()
+      .optional()
+      .openapi({
+        description:
+          "Left out unless the credential holds `users.email:read` (or is the user's own token): see " +
+          "docs/field-permissions.md.",
+        example: "ada@example.com",
+      }),
     username: z.string().nullable().openapi({ example: "ada" }),
     name: z.string().nullable().openapi({ example: "Ada Lovelace" }),
-    phone: z.string().nullable().openapi({ example: "+14155550123" }),
+    phone: z.string().nullable().optional().openapi({
+      description: "Left out unless the credential holds `users.phone:read` (or is the user's own token).",
+      example: "+14155550123",
+    }),
     status: z.enum(USER_STATUSES),
-    attributes: z.record(z.string(), z.unknown()),
+    attributes: z.record(z.string(), z.unknown()).openapi({
+      description:
+        "Custom field values. A `restricted` field (the default for `pii` ones) is left out unless the credential " +
+        "holds `users.attributes.<name>:read`; writing one takes `users.attributes.<name>:write`.",
+    }),
     roles: z.array(z.string()),
     externalId: z
       .string()

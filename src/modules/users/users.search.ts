@@ -8,6 +8,7 @@ import {
   searchWords,
 } from "../search/fulltext.query";
 import type { GramHasher } from "../search/keyed-grams";
+import { type SearchScope, WHOLE_SEARCH } from "./users.fields-access";
 import { normalizeEmail } from "./users.mapping";
 import {
   type ContactHashers,
@@ -32,20 +33,42 @@ export interface UserSearch extends CompiledSearch {
 /** A phone (E.164) has only digits and a leading `+`: a word with anything else cannot be part of one. */
 const PHONE_FRAGMENT = /^\+?[0-9]+$/;
 
-async function gramsTerm(hashers: ContactHashers, pii: GramHasher, word: string): Promise<string | null> {
+/** The word's `users_grams` MATCH expression over the sources the caller may search; null when none may match. */
+async function gramsTerm(
+  hashers: ContactHashers,
+  pii: GramHasher,
+  word: string,
+  scope: SearchScope,
+): Promise<string | null> {
   const phone = normalizePhone(word);
   const [email, phoneTokens, piiTokens] = await Promise.all([
-    hashers.email.fragmentTokens(normalizeEmail(word)),
-    PHONE_FRAGMENT.test(phone) ? hashers.phone.fragmentTokens(phone) : null,
-    pii.fragmentTokens(piiSearchText(word)[0] ?? ""),
+    scope.email ? hashers.email.fragmentTokens(normalizeEmail(word)) : null,
+    scope.phone && PHONE_FRAGMENT.test(phone) ? hashers.phone.fragmentTokens(phone) : null,
+    scope.piiFields ? pii.fragmentTokens(piiSearchText(word)[0] ?? "") : null,
   ]);
   const either = [gramsMatch("contact", [email ?? [], phoneTokens ?? []]), gramsMatch("pii", [piiTokens ?? []])];
   const present = either.filter((match) => match !== null);
   return present.length === 0 ? null : present.join(" OR ");
 }
 
-/** Compiles `q`, or answers 400 VALIDATION_FAILED on `q` when no word is long enough or there are too many. */
-export async function compileUserSearch(store: UserStore, q: string): Promise<UserSearch> {
+/**
+ * The word's `users_text` MATCH expression: all three columns, or only name and username when the caller may not
+ * read every searchable field the `fields` column holds (they are indexed together, so they go together).
+ */
+function textTerm(word: string, scope: SearchScope): string {
+  return scope.textFields ? ftsString(word) : `{name username} : ${ftsString(word)}`;
+}
+
+/**
+ * Compiles `q`, or answers 400 VALIDATION_FAILED on `q` when no word is long enough or there are too many. A
+ * `scope` narrower than the whole search (users.fields-access.ts) leaves out what the caller may not read, so
+ * that `q=` can never find a user through it.
+ */
+export async function compileUserSearch(
+  store: UserStore,
+  q: string,
+  scope: () => SearchScope | Promise<SearchScope> = () => WHOLE_SEARCH,
+): Promise<UserSearch> {
   let words: string[];
   try {
     words = searchWords(q);
@@ -54,10 +77,14 @@ export async function compileUserSearch(store: UserStore, q: string): Promise<Us
     throw validationError([{ field: "q", code: "invalid_search", detail: error.message }], "query");
   }
   // searchable pii custom fields are matched through their own keyed n-grams; `pii_grams` is empty unless a
-  // field is, so the phrase costs an empty lookup, not the schema read that would tell (that waits for the page)
-  const [hashers, pii] = await Promise.all([contactHashers(store), piiHasher(store)]);
+  // field is, so the phrase costs an empty lookup, not the schema read that would tell (that waits for the page,
+  // unless the caller lacks a field grant: then its scope needs the schema, read while the keys are derived)
+  const [hashers, pii, allowed] = await Promise.all([contactHashers(store), piiHasher(store), scope()]);
   const terms = await Promise.all(
-    words.map(async (word) => ({ text: ftsString(word), grams: await gramsTerm(hashers, pii, word) })),
+    words.map(async (word) => ({
+      text: textTerm(word, allowed),
+      grams: await gramsTerm(hashers, pii, word, allowed),
+    })),
   );
   return { ...compileSearch(terms), words: words.map((word) => word.toLowerCase()) };
 }

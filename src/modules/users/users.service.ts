@@ -13,6 +13,7 @@ import { uniqueFieldConflict } from "../schema/fields.indexes";
 import { schemaChanged, schemaGuard, tenantSchema } from "../schema/schema.service";
 import { D1_MAX_PARAMS } from "../search/filter.compiler";
 import { UserErrors } from "./users.errors";
+import { assertFilterReadable, assertSortReadable, searchScope } from "./users.fields-access";
 import { compileUserFilter, parseUserFilter } from "./users.filter";
 import {
   type ListedUser,
@@ -118,14 +119,16 @@ export async function getUser(ctx: ServiceContext, id: string, includeDeleted: b
   return versioned(ctx, await currentUser(ctx, id, includeDeleted));
 }
 
+/** `named`: the restricted fields the caller's request names, when `patch` is derived from it (planUpdate). */
 export async function updateUser(
   ctx: ServiceContext,
   id: string,
   patch: Json,
   ifMatch: string | undefined,
+  named?: readonly string[],
 ): Promise<VersionedUser> {
   const { after } = await change(ctx, id, { ifMatch, includeDeleted: false }, (current, at) =>
-    planUpdate(ctx, current, patch, at),
+    planUpdate(ctx, current, patch, at, [], named),
   );
   return versioned(ctx, after as UserRow);
 }
@@ -176,7 +179,10 @@ export async function listUsers(
     );
   }
   const tree = query.filter === undefined ? undefined : parseUserFilter(query.filter);
-  const search = query.q === undefined ? undefined : await compileUserSearch(ctx, query.q);
+  // filtering or sorting on a field the caller may not read would tell its values: refused (403)
+  if (tree) await assertFilterReadable(ctx, tree);
+  await assertSortReadable(ctx, sort);
+  const search = query.q === undefined ? undefined : await compileUserSearch(ctx, query.q, () => searchScope(ctx));
   // a cursor belongs to one order, one filter and one search: another's cursor would skip or repeat users
   const tags = (await tagOf("f", query.filter)) + (await tagOf("q", search?.words.join(" ")));
   const kind = `users:${sort}:${query.includeDeleted ? "all" : "live"}${tags}`;
