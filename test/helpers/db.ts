@@ -48,13 +48,17 @@ export async function triggerNames(db: D1Database): Promise<string[]> {
  * comparison: any authenticated request, even a refused one, records its key's use, written later by an alarm.
  */
 export async function dumpDatabase(db: D1Database): Promise<string> {
-  const parts: string[] = [];
-  for (const table of await tableNames(db)) {
-    const { results } = await db.prepare(`SELECT * FROM "${table}"`).all();
-    const rows = table === "api_keys" ? results.map((row) => ({ ...row, last_used_at: "(bookkeeping)" })) : results;
-    parts.push(`${table}: ${JSON.stringify(rows)}`);
-  }
-  return parts.join("\n");
+  const tables = await tableNames(db);
+  // one round trip for every table: the security walks dump a database twice per route
+  const answers = await db.batch(tables.map((table) => db.prepare(`SELECT * FROM "${table}"`)));
+  return tables
+    .map((table, i) => {
+      const results = answers[i]?.results ?? [];
+      const rows =
+        table === "api_keys" ? results.map((row) => ({ ...(row as object), last_used_at: "(bookkeeping)" })) : results;
+      return `${table}: ${JSON.stringify(rows)}`;
+    })
+    .join("\n");
 }
 
 export async function count(db: D1Database, table: string, where = "1 = 1", ...params: unknown[]): Promise<number> {

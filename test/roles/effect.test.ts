@@ -33,7 +33,10 @@ describe("an API key with a custom role", () => {
   });
 
   it("users:* covers users:read, users:write and users:delete, nothing else", async () => {
-    const key = await keyWith(tenant, [(await createRole(tenant, ["users:*", "me:read"])).name]);
+    // not the field grants, which live under users.<field>: without users.email:write no user can be created
+    const bare = await keyWith(tenant, [(await createRole(tenant, ["users:*", "me:read"])).name]);
+    expect(await status(bare, "POST", "/v1/users", { email: uniqueEmail() })).toBe(403);
+    const key = await keyWith(tenant, [(await createRole(tenant, ["users:*", "users.email:*", "me:read"])).name]);
     const created = await call("POST", "/v1/users", { token: key, body: { email: uniqueEmail() } });
     expect(created.status).toBe(201);
     const { id } = await json<{ id: string }>(created);

@@ -18,7 +18,7 @@ let superuser: string;
 
 const LEAD_GRANTS = [
   "users:*",
-  "users.email:read",
+  "users.email:*",
   "me:read",
   "roles:read",
   "roles:write",
