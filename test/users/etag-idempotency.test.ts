@@ -202,6 +202,22 @@ describe("Idempotency-Key on POST /v1/users", () => {
     expect((await json<ApiUser>(a)).id).not.toBe((await json<ApiUser>(b)).id);
   });
 
+  it("keys are per credential too: another key of the tenant is never replayed a response shaped for the first", async () => {
+    const created = await call("POST", "/v1/api-keys", {
+      token: tenant.key,
+      body: { name: "Second", roles: ["manager"] },
+    });
+    const second = (await json<{ secret: string }>(created)).secret;
+    const key = `idem-${crypto.randomUUID()}`;
+    const body = { email: uniqueEmail("per-key") };
+    const first = await call("POST", "/v1/users", { token: tenant.key, body, headers: { "idempotency-key": key } });
+    expect(first.status).toBe(201);
+    // the second credential's request runs for itself: the email is taken now
+    const again = await call("POST", "/v1/users", { token: second, body, headers: { "idempotency-key": key } });
+    expect(again.headers.get("idempotent-replayed")).toBeNull();
+    await expectProblem(again, 409);
+  });
+
   it("an invalid key → 400, nothing created", async () => {
     const before = await listAll(tenant);
     await expectProblem(

@@ -23,7 +23,8 @@ interface StoredResponse {
  * `Idempotency-Key` on POST (in the manner of Stripe and draft-ietf-httpapi-idempotency-key-header): the
  * first request with a key runs; a repeat with the same body within 24 h gets the first response replayed
  * (`Idempotent-Replayed: true`); the same key with another body is `409 IDEMPOTENCY_KEY_REUSED`; a repeat
- * while the first still runs is `409 IDEMPOTENCY_REQUEST_IN_PROGRESS`. Keys are per tenant. Server errors are
+ * while the first still runs is `409 IDEMPOTENCY_REQUEST_IN_PROGRESS`. Keys are per tenant and credential (another
+ * credential's response, shaped by its grants, is never replayed). Server errors are
  * not kept, so a retry after a 5xx runs again.
  */
 export function idempotency(): MiddlewareHandler<AppEnv> {
@@ -41,7 +42,9 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
     const requestHash = await sha256Hex(
       `${c.req.method} ${url.pathname}${url.search}\n${toHex(await crypto.subtle.digest("SHA-256", body))}`,
     );
-    const keyHash = await sha256Hex(`${ctx.scope}\u0000${key}`);
+    // bound to the credential as well: a response shaped for one caller's grants is never replayed to another
+    const owner = `${ctx.scope}\u0000${ctx.actor.type}:${ctx.actor.id}\u0000${key}`;
+    const keyHash = await sha256Hex(owner);
     const now = Date.now();
     const claimed = await ctx.db
       .prepare(
@@ -60,7 +63,7 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
         new Date(now - ABANDONED_MS).toISOString(),
       )
       .run();
-    const sealContext = `${ctx.scope}\u0000${key}`;
+    const sealContext = owner;
     if (claimed.meta.changes === 0) return replay(c.env.MASTER_KEY, ctx.db, keyHash, sealContext, requestHash);
 
     try {
