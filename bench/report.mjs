@@ -24,7 +24,10 @@ const KNOWN_REASONS = {
     "an HMAC blind index, and the median fell from 8,000–14,000 to 5,000–7,500 users/s. The crypto itself is not " +
     "most of that: in workerd an AES-GCM encryption or an HMAC costs 5–8 µs (crypto.subtle and node:crypto alike, " +
     "measured), about 15 ms per 1,000 rows; the rest of the increase (wider rows in the set-based insert, the " +
-    "sealing code around it) is not profiled yet. Next: profile the sealing path, and decide whether a bulk " +
+    "sealing code around it) is not profiled yet. Since the Search issue every row is also indexed for `q=` " +
+    "(an FTS5 row and the keyed n-grams of its email and phone, written in the same batch): the median fell again, " +
+    "to about 3,000–3,500 users/s (2,340 users/s over 100,000 richer users in the search run below). Next: profile " +
+    "the sealing path, measure the index writes apart (a bulk load could defer them to a rebuild), and decide whether a bulk " +
     "request may record one audit event per request with per-user index rows instead of one full event per user " +
     "(a design change: the audit trail is per change today).",
   "a password login":
