@@ -70,8 +70,14 @@ describe("tenant databases", () => {
       expect.arrayContaining(["_schema_migrations", "users", "_batch_assertions", ...SHARED_TABLES]),
     );
     // tenant databases also un-verify an email when it changes (migrations/tenant/0004_user_tokens.sql)
-    // and keeps the search tables in step with users (migrations/tenant/0010_search.sql)
-    expect(await triggerNames(db)).toEqual([...AUDIT_TRIGGERS, "users_email_changed", ...SEARCH_TRIGGERS]);
+    // and keeps the search tables in step with users (migrations/tenant/0010_search.sql), and every audited change
+    // writes its outbox event (migrations/tenant/0013_event_sequence.sql)
+    expect(await triggerNames(db)).toEqual([
+      "audit_events_emit",
+      ...AUDIT_TRIGGERS,
+      "users_email_changed",
+      ...SEARCH_TRIGGERS,
+    ]);
     // and the tenant can use it at once
     const users = await call("GET", "/v1/users", { token: tenant.key });
     expect(users.status).toBe(200);

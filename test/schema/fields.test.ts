@@ -237,7 +237,7 @@ describe("values checked against the definitions", () => {
     expect(data[0]?.resource.type).toBe("custom_field");
     const db = await tenantDatabase(tenant.id);
     const events = await db
-      .prepare("SELECT count(*) AS n FROM outbox_events WHERE type = 'custom_field.created'")
+      .prepare("SELECT count(*) AS n FROM outbox_events WHERE type = 'schema.field_created'")
       .first<{ n: number }>();
     expect(events?.n).toBeGreaterThanOrEqual(11);
   });

@@ -18,6 +18,7 @@ import tenantScim from "../../../migrations/tenant/0009_scim.sql";
 import tenantSearch from "../../../migrations/tenant/0010_search.sql";
 import tenantSearchTiers from "../../../migrations/tenant/0011_search_tiers.sql";
 import tenantCustomRoles from "../../../migrations/tenant/0012_custom_roles.sql";
+import tenantEventSequence from "../../../migrations/tenant/0013_event_sequence.sql";
 
 export interface Migration {
   version: number;
@@ -51,6 +52,7 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 10, name: "0010_search", sql: [tenantSearch] },
   { version: 11, name: "0011_search_tiers", sql: [tenantSearchTiers] },
   { version: 12, name: "0012_custom_roles", sql: [tenantCustomRoles] },
+  { version: 13, name: "0013_event_sequence", sql: [tenantEventSequence] },
 ];
 
 export function statementsOf(migration: Migration): string[] {

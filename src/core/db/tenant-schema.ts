@@ -119,8 +119,16 @@ export const outboxEvents = sqliteTable(
     secretSealed: text("secret_sealed"),
     createdAt: text("created_at").notNull(),
     dispatchedAt: text("dispatched_at"),
+    /** Per subject, from 1: computed inside the INSERT (migrations/tenant/0013_event_sequence.sql). */
+    sequence: integer("sequence"),
+    sentAt: text("sent_at"),
   },
-  (t) => [index("outbox_events_pending_idx").on(t.createdAt), index("outbox_events_type_idx").on(t.type, t.createdAt)],
+  (t) => [
+    index("outbox_events_pending_idx").on(t.createdAt),
+    index("outbox_events_type_idx").on(t.type, t.createdAt),
+    index("outbox_events_subject_seq_idx").on(t.subjectId, t.sequence),
+    index("outbox_events_created_idx").on(t.createdAt, t.id),
+  ],
 );
 
 export const apiKeys = sqliteTable(

@@ -15,7 +15,31 @@ export interface DomainEvent {
   secret?: Record<string, string>;
 }
 
-/** The INSERT of an event into the tenant's outbox, to go in the same D1 batch as the change it announces. */
+/**
+ * Audit actions whose outbox event the code writes itself with `eventStatement` (it carries a sealed secret, or
+ * non-personal facts the audit row lacks). Every other audited tenant change gets its event from the
+ * `audit_events_emit` trigger (migrations/tenant/0013_event_sequence.sql), whose list this mirrors.
+ */
+export const EXPLICIT_EVENT_ACTIONS: readonly string[] = [
+  "user.login",
+  "user.login_failed",
+  "user.password_reset_requested",
+  "user.email_verification_requested",
+  "user.password_reset",
+  "user.email_verified",
+  "custom_field.created",
+  "custom_field.updated",
+  "custom_field.deleted",
+];
+
+// the next number in the subject's sequence, taken inside the INSERT: D1 runs batches one at a time
+const INSERT_EVENT = `INSERT INTO outbox_events (id, type, subject_id, data, secret_sealed, created_at, sequence)
+  SELECT ?1, ?2, ?3, ?4, ?5, ?6, (SELECT coalesce(max(sequence), 0) + 1 FROM outbox_events WHERE subject_id IS ?3)`;
+
+/**
+ * The INSERT of an event into the tenant's outbox, to go in the same D1 batch as the change it announces. Only for
+ * the actions in `EXPLICIT_EVENT_ACTIONS`: the audit row of any other change writes its event itself.
+ */
 export async function eventStatement(
   ctx: Pick<ServiceContext, "env" | "db">,
   event: DomainEvent,
@@ -23,11 +47,7 @@ export async function eventStatement(
 ): Promise<D1PreparedStatement> {
   const id = newId("evt");
   const sealed = event.secret ? await seal(ctx.env.MASTER_KEY, SECRET_PURPOSE, id, JSON.stringify(event.secret)) : null;
-  return ctx.db
-    .prepare(
-      "INSERT INTO outbox_events (id, type, subject_id, data, secret_sealed, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(id, event.type, event.subjectId, JSON.stringify(event.data), sealed, at);
+  return ctx.db.prepare(INSERT_EVENT).bind(id, event.type, event.subjectId, JSON.stringify(event.data), sealed, at);
 }
 
 /** The secret part of an event, for its dispatcher (and tests). */

@@ -322,7 +322,11 @@ async function commitChange(
       await auditStatement(ctx, { action, resource: { type: "custom_field", id }, changes }, { at }),
       await eventStatement(
         ctx,
-        { type: action, subjectId: id, data: { fieldId: id, name: (after ?? before)?.name, schemaVersion } },
+        {
+          type: action.replace("custom_field.", "schema.field_"),
+          subjectId: id,
+          data: { fieldId: id, name: (after ?? before)?.name, schemaVersion },
+        },
         at,
       ),
       ctx.db.prepare("DELETE FROM _batch_assertions"),
