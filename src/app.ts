@@ -1,15 +1,18 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
+import { waitUntilOf } from "./core/context";
 import { ApiError, CoreErrors } from "./core/errors";
+import { sendAfterCommit } from "./core/events/dispatch";
 import { tenantCors } from "./core/http/cors";
-import { notFoundHandler, onError, problemResponse } from "./core/http/error-handler";
+import { loggableError, notFoundHandler, onError, problemResponse } from "./core/http/error-handler";
 import { requestId } from "./core/http/request-id";
 import { requestLog } from "./core/http/request-log";
 import { validationHook } from "./core/http/validation";
 import type { AppEnv } from "./env";
 import { apiKeysRoutes } from "./modules/api-keys/api-keys.routes";
 import { auditRoutes } from "./modules/audit/audit.routes";
+import { eventsRoutes } from "./modules/events/events.routes";
 import { mfaRoutes } from "./modules/mfa/mfa.routes";
 import { oauthRoutes } from "./modules/oauth/oauth.routes";
 import { passwordsRoutes } from "./modules/passwords/passwords.routes";
@@ -28,6 +31,12 @@ import { usersRoutes } from "./modules/users/users.routes";
 import { mountOpenApi } from "./openapi";
 
 const MB = 1024 * 1024;
+const READS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+function logSendFailure(env: Env, error: unknown): void {
+  if (env.LOG_LEVEL === "silent") return;
+  console.error(JSON.stringify({ level: "error", msg: "outbox send failed", error: loggableError(error) }));
+}
 
 function sizeLimit(maxSize: number) {
   return bodyLimit({
@@ -59,6 +68,14 @@ export function buildApp(): OpenAPIHono<AppEnv> {
     if (c.req.path === "/scim/v2/Bulk") return scimBulkLimit(c, next);
     return defaultLimit(c, next);
   });
+  // after a tenant's write, its outbox events go to the EVENTS queue once the response is out (docs/events.md); a
+  // failed send, or a write without a tenant credential (the token endpoint), is left to the per-minute sweeper
+  app.use("*", async (c, next) => {
+    await next();
+    const auth = c.get("auth");
+    if (READS.has(c.req.method) || auth?.kind !== "tenant" || c.res.status >= 500) return;
+    waitUntilOf(c)(sendAfterCommit(c.env, auth.tenant).catch((error) => logSendFailure(c.env, error)));
+  });
 
   app.route("/", systemRoutes);
   app.route("/", tenantsRoutes);
@@ -68,6 +85,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", passwordsRoutes);
   app.route("/", securityPolicyRoutes);
   app.route("/", auditRoutes);
+  app.route("/", eventsRoutes);
   app.route("/", plansRoutes);
   app.route("/", apiKeysRoutes);
   app.route("/", oauthRoutes);

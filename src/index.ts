@@ -1,4 +1,5 @@
 import { app } from "./app";
+import { consumeEvents } from "./core/events/dispatch";
 import { dailyMaintenance, sealAllAuditTrails } from "./jobs";
 
 export { RateLimiter } from "./durable-objects/rate-limiter";
@@ -13,10 +14,11 @@ export default {
   },
 
   /**
-   * Domain events from the outbox arrive here once the Events issue lands (webhooks, notifications). Until
-   * then nothing is produced; a message that does arrive is logged and acknowledged, never lost silently.
+   * `uom-events`: domain events from the outbox, acknowledged by event id (idempotent; docs/events.md). The
+   * dead-letter queue is logged and acknowledged, never lost silently.
    */
-  async queue(batch) {
+  async queue(batch, env) {
+    if (batch.queue === "uom-events") return consumeEvents(env, batch.messages);
     for (const message of batch.messages) {
       console.log(JSON.stringify({ level: "warn", msg: "event without consumer", queue: batch.queue, id: message.id }));
       message.ack();

@@ -1,4 +1,5 @@
 import { controlDb, tenantDatabases } from "./core/db/databases";
+import { sweepOutbox } from "./core/events/dispatch";
 import { loggableError } from "./core/http/error-handler";
 import { sealAuditTrail } from "./modules/audit/audit.service";
 import { oauthDailyMaintenance } from "./modules/oauth/maintenance";
@@ -15,8 +16,9 @@ interface AssignedDatabase {
 }
 
 /**
- * Every minute: seal the audit chains, so `hash` is set within a minute even on trails nobody reads, and carry on
- * custom-field changes still being applied to users; then unfinished data-key rotations (re-encrypting users in
+ * Every minute: seal the audit chains, so `hash` is set within a minute even on trails nobody reads, send the outbox
+ * events never sent or not acknowledged within a minute, and carry on custom-field changes still being applied to
+ * users; then unfinished data-key rotations (re-encrypting users in
  * bounded batches).
  */
 export async function sealAllAuditTrails(env: Env): Promise<void> {
@@ -25,7 +27,9 @@ export async function sealAllAuditTrails(env: Env): Promise<void> {
   await eachOf("seal audit trail", env, trails, async ({ tenant_id, binding }) => {
     const db = binding === "CONTROL_DB" ? control : await tenantDatabases.forTenant(env, { databaseBinding: binding });
     await sealAuditTrail({ env, db, scope: tenant_id });
-    if (binding !== "CONTROL_DB") await continueSchemaJobs({ env, db, scope: tenant_id });
+    if (binding === "CONTROL_DB") return;
+    await continueSchemaJobs({ env, db, scope: tenant_id });
+    await sweepOutbox(env, tenant_id, db);
   }).finally(() => continueDataKeyRotations(env));
 }
 

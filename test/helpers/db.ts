@@ -45,7 +45,8 @@ export async function triggerNames(db: D1Database): Promise<string[]> {
 /**
  * Every row of every table of ours, as JSON text: to search a database for a value that must not be there, or
  * to compare before and after a request that must change nothing. `api_keys.last_used_at` is left out of the
- * comparison: any authenticated request, even a refused one, records its key's use, written later by an alarm.
+ * comparison: any authenticated request, even a refused one, records its key's use, written later by an alarm. So
+ * are the outbox's `sent_at` and `dispatched_at`: the queue hands earlier events on in the background.
  */
 export async function dumpDatabase(db: D1Database): Promise<string> {
   const tables = await tableNames(db);
@@ -55,7 +56,11 @@ export async function dumpDatabase(db: D1Database): Promise<string> {
     .map((table, i) => {
       const results = answers[i]?.results ?? [];
       const rows =
-        table === "api_keys" ? results.map((row) => ({ ...(row as object), last_used_at: "(bookkeeping)" })) : results;
+        table === "api_keys"
+          ? results.map((row) => ({ ...(row as object), last_used_at: "(bookkeeping)" }))
+          : table === "outbox_events"
+            ? results.map((row) => ({ ...(row as object), sent_at: "(bookkeeping)", dispatched_at: "(bookkeeping)" }))
+            : results;
       return `${table}: ${JSON.stringify(rows)}`;
     })
     .join("\n");
