@@ -69,6 +69,7 @@ function documentConfig(origin: string): OpenApiConfig {
       { name: "Security", description: "The tenant's security policy: passwords, second factor, CORS origins" },
       { name: "OAuth", description: "OAuth 2 clients, token endpoints (RFC 6749, 7662, 7009), signing keys, metadata" },
       { name: "Audit", description: "The tamper-evident audit trail" },
+      { name: "Events", description: "The domain event log the EVENTS queue carries (docs/events.md)" },
       {
         name: "Plans",
         description: "The tenant's plan: features, quotas and their usage; asking for another plan (docs/plans.md)",

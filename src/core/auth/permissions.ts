@@ -21,6 +21,7 @@ export const PERMISSIONS = [
   "oauth-clients:read",
   "oauth-clients:write",
   "audit:read",
+  "events:read",
   "settings:read",
   "settings:write",
   "schema:read",
@@ -56,8 +57,17 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
   manager: {
     description:
       "Manages users (with their email and phone, not restricted custom fields) and their roles within its own " +
-      "rights; reads the audit trail, the schema, the roles and the plan. Cannot mint credentials or change settings.",
-    grants: [...MANAGED_USERS, "me:read", "roles:read", "roles:assign", "audit:read", "schema:read", "plan:read"],
+      "rights; reads the audit trail, the event log, the schema, the roles and the plan. Cannot mint credentials or change settings.",
+    grants: [
+      ...MANAGED_USERS,
+      "me:read",
+      "roles:read",
+      "roles:assign",
+      "audit:read",
+      "events:read",
+      "schema:read",
+      "plan:read",
+    ],
   },
   basic: {
     description: "An end user: their own profile, password and second factor only (routes marked x-self).",

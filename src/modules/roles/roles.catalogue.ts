@@ -28,6 +28,7 @@ const DESCRIPTIONS: Partial<Record<Permission, string>> = {
   "oauth-clients:read": "List OAuth clients.",
   "oauth-clients:write": "Create and delete OAuth clients, with roles the caller holds.",
   "audit:read": "Read the audit trail.",
+  "events:read": "Read the event log (GET /v1/events): event types, ids and changed field names, no personal data.",
   "settings:read": "Read the security policy.",
   "settings:write": "Change the security policy.",
   "schema:read": "Read the custom-field schema.",
