@@ -124,7 +124,7 @@ describe("every audited change writes its outbox event in the same batch", () =>
     expect(sequences).toEqual(Array.from({ length: committed + 1 }, (_, i) => i + 1));
   });
 
-  it("roles: role.created, role.updated, role.deleted under the role's name", async () => {
+  it("roles: role.created, role.updated, role.deleted under the role's name; an assignment is user.updated", async () => {
     const name = `events-${crypto.randomUUID().slice(0, 8)}`;
     await created("/v1/roles", { name, permissions: ["users:read"] });
     const patched = await call("PATCH", `/v1/roles/${name}`, {
@@ -132,6 +132,17 @@ describe("every audited change writes its outbox event in the same batch", () =>
       body: { permissions: ["users:read", "audit:read"] },
     });
     expect(patched.status).toBe(200);
+    const user = await created("/v1/users", { email: uniqueEmail() });
+    const assigned = await call("PUT", `/v1/users/${user.id}/roles`, { token: tenant.key, body: { roles: [name] } });
+    expect(assigned.status).toBe(200);
+    const [, assignment] = await outboxOf(tenant.id, user.id);
+    expect(assignment?.type).toBe("user.updated");
+    expect(JSON.parse(assignment?.data ?? "{}").fields).toEqual(["roles"]);
+    // a guarded delete that matched nothing (the role is held) writes no audit row, hence no event
+    await expectProblem(await call("DELETE", `/v1/roles/${name}`, { token: tenant.key }), 409, "ROLE_IN_USE");
+    expect(await typesOf(tenant.id, name)).toHaveLength(2);
+    const unassigned = await call("PUT", `/v1/users/${user.id}/roles`, { token: tenant.key, body: { roles: [] } });
+    expect(unassigned.status).toBe(200);
     expect((await call("DELETE", `/v1/roles/${name}`, { token: tenant.key })).status).toBe(204);
     expect(await typesOf(tenant.id, name)).toEqual([
       ["role.created", 1],

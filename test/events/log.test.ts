@@ -20,6 +20,7 @@ let tenant: TestTenant;
 let other: TestTenant;
 let users: string[];
 let since: string;
+let manager: string;
 
 async function list(query: string, token = tenant.key): Promise<EventPage> {
   const response = await call("GET", `/v1/events${query}`, { token });
@@ -30,6 +31,8 @@ async function list(query: string, token = tenant.key): Promise<EventPage> {
 beforeAll(async () => {
   tenant = await createTenant({ name: "Event log" });
   other = await createTenant({ name: "Event log, other tenant" });
+  // the tenant's first key is recorded in the platform's trail; this one in the tenant's
+  manager = (await createKey(tenant, ["manager"])).secret;
   users = [];
   for (let i = 0; i < 3; i++) users.push((await createUser(tenant)).id);
   await sleep(5);
@@ -107,8 +110,7 @@ describe("GET /v1/events", () => {
   });
 
   it("needs events:read: the manager role has it, basic does not", async () => {
-    const manager = await createKey(tenant, ["manager"]);
-    expect((await call("GET", "/v1/events", { token: manager.secret })).status).toBe(200);
+    expect((await call("GET", "/v1/events", { token: manager })).status).toBe(200);
     const basic = await createKey(tenant, ["basic"]);
     await expectProblem(await call("GET", "/v1/events", { token: basic.secret }), 403);
     await expectProblem(await call("GET", "/v1/events"), 401);
