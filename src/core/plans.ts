@@ -20,7 +20,7 @@ export const FEATURES = {
   plan: "The plan, its usage and change requests",
   "audit-api": "The audit-log API",
   scim: "SCIM 2.0 provisioning (Okta, Entra ID)",
-  webhooks: "Webhooks (one endpoint on free)",
+  webhooks: "Webhooks (one endpoint on free) and the event log (GET /v1/events)",
   analytics: "Usage analytics",
   insights: "User insights",
   segments: "Saved and learned segments",
