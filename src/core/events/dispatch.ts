@@ -1,4 +1,5 @@
 import { controlDb, tenantDatabases } from "../db/databases";
+import { loggableError } from "../http/error-handler";
 
 /** What the EVENTS queue carries: the event as `GET /v1/events` shows it (the sealed secret stays in the outbox). */
 export interface EventMessage {
@@ -93,7 +94,9 @@ export async function consumeEvents(env: Env, messages: readonly Message<unknown
   const byTenant = new Map<string, Message<unknown>[]>();
   for (const message of messages) {
     if (!isEventMessage(message.body)) {
-      console.log(JSON.stringify({ level: "warn", msg: "not an event message", id: message.id }));
+      if (env.LOG_LEVEL !== "silent") {
+        console.log(JSON.stringify({ level: "warn", msg: "not an event message", id: message.id }));
+      }
       message.ack();
       continue;
     }
@@ -121,7 +124,11 @@ export async function consumeEvents(env: Env, messages: readonly Message<unknown
       }
       for (const message of list) message.ack();
     } catch (error) {
-      console.error(JSON.stringify({ level: "error", msg: "event consumer failed", tenantId, error: String(error) }));
+      if (env.LOG_LEVEL !== "silent") {
+        console.error(
+          JSON.stringify({ level: "error", msg: "event consumer failed", tenantId, error: loggableError(error) }),
+        );
+      }
       for (const message of list) message.retry();
     }
   }
