@@ -68,12 +68,13 @@ export function buildApp(): OpenAPIHono<AppEnv> {
     if (c.req.path === "/scim/v2/Bulk") return scimBulkLimit(c, next);
     return defaultLimit(c, next);
   });
-  // after a tenant's write, its outbox events go to the EVENTS queue once the response is out (docs/events.md); a
-  // failed send, or a write without a tenant credential (the token endpoint), is left to the per-minute sweeper
+  // after a tenant's successful write, its outbox events go to the EVENTS queue once the response is out
+  // (docs/events.md); a refused request changed nothing, so costs no claim; anything else (a failed send, a write
+  // without a tenant credential such as the token endpoint's) is left to the per-minute sweeper
   app.use("*", async (c, next) => {
     await next();
     const auth = c.get("auth");
-    if (READS.has(c.req.method) || auth?.kind !== "tenant" || c.res.status >= 500) return;
+    if (READS.has(c.req.method) || auth?.kind !== "tenant" || c.res.status >= 400) return;
     waitUntilOf(c)(sendAfterCommit(c.env, auth.tenant).catch((error) => logSendFailure(c.env, error)));
   });
 

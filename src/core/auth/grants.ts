@@ -72,8 +72,7 @@ export class Grants {
 
   /** Whether the permission or field grant (no pattern) is granted. */
   has(permission: string): boolean {
-    const wanted = parse(permission);
-    return wanted !== null && this.#parsed.some((g) => covers(g, wanted));
+    return this.covers(permission);
   }
 
   /** Whether everything `grant` (possibly a pattern) hands out is granted here: a holder may pass it on. */

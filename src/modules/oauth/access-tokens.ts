@@ -71,7 +71,3 @@ export function grantedScope(allowed: Grants, requested: string | null): string 
   }
   return scopeOf(new Grants(asked));
 }
-
-export function intersect(a: Grants, b: Grants): Grants {
-  return a.intersect(b);
-}

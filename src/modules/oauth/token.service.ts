@@ -10,7 +10,7 @@ import { newId } from "../../core/ids";
 import type { RequestInfo } from "../../env";
 import { authenticateUser } from "../login/login.service";
 import { customRolesOf } from "../roles/roles.repo";
-import { grantedScope, intersect, permissionsOfScope, signAccessToken } from "./access-tokens";
+import { grantedScope, permissionsOfScope, signAccessToken } from "./access-tokens";
 import { type AuthenticatedClient, assertClientActive, assertGrantAllowed, type OAuthClient } from "./client-auth";
 import { CLIENT_TOKEN_SECONDS, REFRESH_FAMILY_SECONDS, USER_TOKEN_SECONDS } from "./oauth.config";
 import { OAuthError } from "./oauth-error";
@@ -141,7 +141,7 @@ export async function passwordGrant(
   // the user's custom roles count as the tenant's plan has them (none on a plan without custom roles)
   const custom = await customRolesOf(ctx.db, result.user.roles, client.tenant.plan);
   const userGrants = grantsOfRoles(result.user.roles, custom);
-  const scope = grantedScope(intersect(userGrants, client.permissions), form.get("scope"));
+  const scope = grantedScope(userGrants.intersect(client.permissions), form.get("scope"));
   const familyId = newId("ses");
   const refresh = await newRefreshToken();
   const now = Date.now();
@@ -209,7 +209,7 @@ export async function refreshTokenGrant(
 
   const roles = JSON.parse(row.user_roles) as string[];
   const userGrants = grantsOfRoles(roles, parseCustomRoles(row.user_custom_roles, client.tenant.plan));
-  const allowed = intersect(intersect(permissionsOfScope(row.scope), userGrants), client.permissions);
+  const allowed = permissionsOfScope(row.scope).intersect(userGrants).intersect(client.permissions);
   const scope = grantedScope(allowed, form.get("scope"));
   const next = await newRefreshToken();
   const at = new Date().toISOString();
