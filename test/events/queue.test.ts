@@ -1,6 +1,7 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { EventMessage } from "../../src/core/events/dispatch";
+import type { EventConsumer } from "../../src/core/events/consumers";
+import { consumeEvents, type EventMessage } from "../../src/core/events/dispatch";
 import worker from "../../src/index";
 import { createTenant, createUser, type TestTenant } from "../helpers/api";
 import { runCron, sleep, tenantDatabase } from "../helpers/db";
@@ -69,6 +70,44 @@ describe("the EVENTS queue", () => {
     const again = await consume(ids.map((id) => message(id)));
     expect(again.explicitAcks).toHaveLength(2);
     expect(await Promise.all(ids.map(async (id) => (await eventRow(db, id))?.dispatched_at))).toEqual(marked);
+  });
+
+  it("hands each tenant's events to every consumer before acknowledging; a consumer failure retries them", async () => {
+    const ids = [`evt_c_${crypto.randomUUID()}`, `evt_c_${crypto.randomUUID()}`];
+    for (const id of ids) await insertEvent(db, { id, subjectId: "sub_queue", sentAt: new Date().toISOString() });
+    const seen: string[][] = [];
+    const recording: EventConsumer = {
+      name: "recording",
+      consume: async (ctx, events) => {
+        expect(ctx.tenantId).toBe(tenant.id);
+        seen.push(events.map((event) => event.id));
+      },
+    };
+    const failing: EventConsumer = {
+      name: "failing",
+      consume: async () => {
+        throw new Error("consumer down");
+      },
+    };
+    const run = async (consumers: EventConsumer[]) => {
+      const batch = createMessageBatch<EventMessage>(
+        "uom-events",
+        ids.map((id, i) => ({ id: `m-${i}`, timestamp: new Date(), attempts: 1, body: message(id) })),
+      );
+      const ctx = createExecutionContext();
+      await consumeEvents({ ...env, LOG_LEVEL: "silent" }, batch.messages, consumers);
+      return getQueueResult(batch, ctx);
+    };
+
+    const failed = await run([recording, failing]);
+    expect(failed.retryMessages.map((m) => m.msgId).sort()).toEqual(["m-0", "m-1"]);
+    expect(await Promise.all(ids.map(async (id) => (await eventRow(db, id))?.dispatched_at))).toEqual([null, null]);
+
+    const ok = await run([recording]);
+    expect(ok.explicitAcks.sort()).toEqual(["m-0", "m-1"]);
+    expect(seen).toEqual([ids, ids]);
+    const marked = await Promise.all(ids.map(async (id) => (await eventRow(db, id))?.dispatched_at));
+    expect(marked.every((at) => typeof at === "string")).toBe(true);
   });
 
   it("acks events of an unknown tenant and messages that are not events, without retrying them", async () => {

@@ -1,5 +1,6 @@
 import { controlDb, tenantDatabases } from "../db/databases";
 import { loggableError } from "../http/error-handler";
+import { EVENT_CONSUMERS, type EventConsumer } from "./consumers";
 
 /** What the EVENTS queue carries: the event as `GET /v1/events` shows it (the sealed secret stays in the outbox). */
 export interface EventMessage {
@@ -86,11 +87,16 @@ function isEventMessage(body: unknown): body is EventMessage {
 }
 
 /**
- * The EVENTS consumer: marks each event acknowledged (`dispatched_at`), once — a redelivered event (at-least-once)
- * changes nothing. Events of a tenant since deleted are acknowledged and dropped. A failure retries the tenant's
- * messages (the queue's backoff, then the dead-letter queue).
+ * The EVENTS consumer: hands each tenant's events to every consumer (webhooks, notifications, plugins), then marks
+ * them acknowledged (`dispatched_at`), once — a redelivered event (at-least-once) is handed over again, and consumers
+ * are idempotent by event id. Events of a tenant since deleted are acknowledged and dropped. A failure retries the
+ * tenant's messages (the queue's backoff, then the dead-letter queue).
  */
-export async function consumeEvents(env: Env, messages: readonly Message<unknown>[]): Promise<void> {
+export async function consumeEvents(
+  env: Env,
+  messages: readonly Message<unknown>[],
+  consumers: readonly EventConsumer[] = EVENT_CONSUMERS,
+): Promise<void> {
   const byTenant = new Map<string, Message<unknown>[]>();
   for (const message of messages) {
     if (!isEventMessage(message.body)) {
@@ -114,7 +120,9 @@ export async function consumeEvents(env: Env, messages: readonly Message<unknown
         .first<{ database_binding: string }>();
       if (tenant) {
         const db = await tenantDatabases.forTenant(env, { databaseBinding: tenant.database_binding });
-        const ids = list.map((message) => (message.body as EventMessage).id);
+        const events = list.map((message) => message.body as EventMessage);
+        for (const consumer of consumers) await consumer.consume({ env, tenantId, db }, events);
+        const ids = events.map((event) => event.id);
         await db
           .prepare(
             "UPDATE outbox_events SET dispatched_at = ? WHERE dispatched_at IS NULL AND id IN (SELECT value FROM json_each(?))",
