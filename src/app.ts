@@ -28,6 +28,7 @@ import { securityPolicyOf } from "./modules/security-policy/security-policy.serv
 import { systemRoutes } from "./modules/system/system.routes";
 import { tenantsRoutes } from "./modules/tenants/tenants.routes";
 import { usersRoutes } from "./modules/users/users.routes";
+import { webhooksRoutes } from "./modules/webhooks/webhooks.routes";
 import { mountOpenApi } from "./openapi";
 
 const MB = 1024 * 1024;
@@ -87,6 +88,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", securityPolicyRoutes);
   app.route("/", auditRoutes);
   app.route("/", eventsRoutes);
+  app.route("/", webhooksRoutes);
   app.route("/", plansRoutes);
   app.route("/", apiKeysRoutes);
   app.route("/", oauthRoutes);

@@ -1,6 +1,7 @@
 import { app } from "./app";
 import { consumeEvents } from "./core/events/dispatch";
 import { dailyMaintenance, sealAllAuditTrails } from "./jobs";
+import { consumeDeadDeliveries, consumeDeliveries } from "./modules/webhooks/webhooks.delivery";
 
 export { RateLimiter } from "./durable-objects/rate-limiter";
 export { UsageMeter } from "./durable-objects/usage-meter";
@@ -19,6 +20,9 @@ export default {
    */
   async queue(batch, env) {
     if (batch.queue === "uom-events") return consumeEvents(env, batch.messages);
+    // webhook attempts, and the final failures to record (docs/webhooks.md)
+    if (batch.queue === "uom-webhooks") return consumeDeliveries(env, batch.messages);
+    if (batch.queue === "uom-webhooks-dlq") return consumeDeadDeliveries(env, batch.messages);
     for (const message of batch.messages) {
       console.log(JSON.stringify({ level: "warn", msg: "event without consumer", queue: batch.queue, id: message.id }));
       message.ack();

@@ -51,7 +51,9 @@ export type IdPrefix =
   | "tok"
   | "fld"
   | "job"
-  | "pcr";
+  | "pcr"
+  | "whk"
+  | "dlv";
 
 export function newId(prefix: IdPrefix, now = Date.now()): string {
   return `${prefix}_${ulid(now)}`;
