@@ -46,8 +46,13 @@ export async function triggerNames(db: D1Database): Promise<string[]> {
  * Every row of every table of ours, as JSON text: to search a database for a value that must not be there, or
  * to compare before and after a request that must change nothing. `api_keys.last_used_at` is left out of the
  * comparison: any authenticated request, even a refused one, records its key's use, written later by an alarm. So
- * are the outbox's `sent_at` and `dispatched_at`: the queue hands earlier events on in the background.
+ * are the outbox's `sent_at` and `dispatched_at`: the queue hands earlier events on in the background. So is what
+ * webhook delivery does in the background (the delivery log, an endpoint's failure count): a request's earlier
+ * events may still be fanned out and delivered while the next one is checked.
  */
+/** Tables the webhook queues write in the background (docs/webhooks.md). */
+const BACKGROUND_TABLES = new Set(["webhook_deliveries", "webhook_delivery_attempts"]);
+
 export async function dumpDatabase(db: D1Database): Promise<string> {
   const tables = await tableNames(db);
   // one round trip for every table: the security walks dump a database twice per route
@@ -60,7 +65,11 @@ export async function dumpDatabase(db: D1Database): Promise<string> {
           ? results.map((row) => ({ ...(row as object), last_used_at: "(bookkeeping)" }))
           : table === "outbox_events"
             ? results.map((row) => ({ ...(row as object), sent_at: "(bookkeeping)", dispatched_at: "(bookkeeping)" }))
-            : results;
+            : table === "webhook_endpoints"
+              ? results.map((row) => ({ ...(row as object), consecutive_failures: "(bookkeeping)" }))
+              : BACKGROUND_TABLES.has(table)
+                ? "(background delivery work)"
+                : results;
       return `${table}: ${JSON.stringify(rows)}`;
     })
     .join("\n");
