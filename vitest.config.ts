@@ -41,8 +41,8 @@ export default defineConfig({
                 LAST_USED_FLUSH_SECONDS: "1",
                 DATABASE_QUARANTINE_SECONDS: "1",
                 USAGE_FLUSH_SECONDS: "1",
-          // a receiver that does not answer (a fixture's unreachable URL) holds a delivery this long at most
-          WEBHOOK_TIMEOUT_MS: "2000",
+                // a receiver that does not answer (a fixture's unreachable URL) holds a delivery this long at most
+                WEBHOOK_TIMEOUT_MS: "2000",
               },
             },
           }),

@@ -123,15 +123,13 @@ describe("webhook endpoints", () => {
     );
     expect(changed).toMatchObject({ url: "https://hooks.example.com/x", events: ["role.*"], description: null });
 
-    const disabled = await json<Webhook>(await call("PATCH", path, { token: tenant.key, body: { status: "disabled" } }));
+    const disabled = await json<Webhook>(
+      await call("PATCH", path, { token: tenant.key, body: { status: "disabled" } }),
+    );
     expect(disabled).toMatchObject({ status: "disabled", disabledReason: "manual" });
     expect(disabled.disabledAt).toBeTruthy();
     // a disabled endpoint takes no retry, replay or test
-    await expectProblem(
-      await call("POST", `${path}/test`, { token: tenant.key }),
-      409,
-      "WEBHOOK_ENDPOINT_DISABLED",
-    );
+    await expectProblem(await call("POST", `${path}/test`, { token: tenant.key }), 409, "WEBHOOK_ENDPOINT_DISABLED");
     const enabled = await json<Webhook>(await call("PATCH", path, { token: tenant.key, body: { status: "enabled" } }));
     expect(enabled).toMatchObject({ status: "enabled", disabledReason: null, disabledAt: null });
     const actions = await db
@@ -157,7 +155,9 @@ describe("webhook endpoints", () => {
     expect(overlap).toBe(Number(env.WEBHOOK_SECRET_OVERLAP_SECONDS) * 1000);
     const dump = await dumpDatabase(db);
     for (const secret of [webhook.secret as string, rotated.secret as string]) expect(dump).not.toContain(secret);
-    expect(await count(db, "audit_events", "action = 'webhook.secret_rotated' AND resource_id = ?", webhook.id)).toBe(1);
+    expect(await count(db, "audit_events", "action = 'webhook.secret_rotated' AND resource_id = ?", webhook.id)).toBe(
+      1,
+    );
   });
 
   it("deletes an endpoint with its deliveries", async () => {
@@ -165,7 +165,11 @@ describe("webhook endpoints", () => {
     const test = await call("POST", `/v1/webhooks/${webhook.id}/test`, { token: tenant.key });
     expect(test.status).toBe(202);
     expect((await call("DELETE", `/v1/webhooks/${webhook.id}`, { token: tenant.key })).status).toBe(204);
-    await expectProblem(await call("GET", `/v1/webhooks/${webhook.id}`, { token: tenant.key }), 404, "WEBHOOK_NOT_FOUND");
+    await expectProblem(
+      await call("GET", `/v1/webhooks/${webhook.id}`, { token: tenant.key }),
+      404,
+      "WEBHOOK_NOT_FOUND",
+    );
     expect(await count(db, "webhook_deliveries", "endpoint_id = ?", webhook.id)).toBe(0);
     expect(await count(db, "audit_events", "action = 'webhook.deleted' AND resource_id = ?", webhook.id)).toBe(1);
   });
@@ -244,9 +248,11 @@ describe("the webhookEndpoints quota", () => {
   it("a free tenant gets one endpoint (403 QUOTA_EXCEEDED after), reported by GET /v1/plan", async () => {
     const free = await createTenant({ name: "Webhook quota", plan: "free" });
     const quota = async () =>
-      (await json<{ quotas: { webhookEndpoints: { limit: number; used: number } } }>(
-        await call("GET", "/v1/plan", { token: free.key }),
-      )).quotas.webhookEndpoints;
+      (
+        await json<{ quotas: { webhookEndpoints: { limit: number; used: number } } }>(
+          await call("GET", "/v1/plan", { token: free.key }),
+        )
+      ).quotas.webhookEndpoints;
     expect(await quota()).toEqual({ limit: 1, used: 0 });
     const body = { url: URL_A, events: ["*"] };
     // two at once: the count is taken inside the insert, so only one can take the place
@@ -268,10 +274,6 @@ describe("the webhookEndpoints quota", () => {
   });
 
   it("the admin token is not a tenant credential here", async () => {
-    await expectProblem(
-      await call("GET", "/v1/webhooks", { token: ADMIN_TOKEN }),
-      403,
-      "TENANT_CREDENTIAL_REQUIRED",
-    );
+    await expectProblem(await call("GET", "/v1/webhooks", { token: ADMIN_TOKEN }), 403, "TENANT_CREDENTIAL_REQUIRED");
   });
 });

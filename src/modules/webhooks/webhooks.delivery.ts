@@ -94,7 +94,7 @@ async function post(url: string, headers: Record<string, string>, body: string, 
 }
 
 /** The secrets to sign with: the current one, and the previous one during its overlap after a rotation. */
-async function signingSecrets(env: Env, endpoint: EndpointRow, now: number): Promise<string[]> {
+export async function signingSecrets(env: Env, endpoint: EndpointRow, now: number): Promise<string[]> {
   const secrets = [await openSecret(env, endpoint.id, endpoint.secretSealed)];
   if (
     endpoint.previousSecretSealed &&
