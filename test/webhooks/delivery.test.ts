@@ -1,13 +1,14 @@
 import { env } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { EventMessage } from "../../src/core/events/dispatch";
 import { payloadOf, signingSecrets } from "../../src/modules/webhooks/webhooks.delivery";
 import { webhookFanOut } from "../../src/modules/webhooks/webhooks.fanout";
 import { findEndpoint } from "../../src/modules/webhooks/webhooks.repo";
 import { signedHeaders } from "../../src/modules/webhooks/webhooks.signing";
 import { call, createTenant, createUser, expectProblem, json, type TestTenant } from "../helpers/api";
 import { count, runCron, tenantDatabase } from "../helpers/db";
-import { createEndpoint, deliveriesOf, insertDelivery, insertEvent, REFUSING_URL, runQueue, until } from "./support";
+import { createEndpoint, deliveriesOf, insertDelivery, insertEvent, runQueue, until } from "./support";
 
 // Fan-out, signing and the delivery consumer in real workerd. A receiver that answers cannot run here: the
 // successful path, 410 and real retries are in test-e2e/webhooks.test.ts; here every request is refused by a closed
@@ -23,7 +24,7 @@ beforeAll(async () => {
   db = await tenantDatabase(tenant.id);
 });
 
-async function fanOut(events: Awaited<ReturnType<typeof insertEvent>>[]) {
+async function fanOut(events: Omit<EventMessage, "tenantId">[]) {
   await webhookFanOut.consume(
     { env, tenantId: tenant.id, db },
     events.map((e) => ({ ...e, tenantId: tenant.id })),
@@ -53,7 +54,7 @@ describe("signing (Standard Webhooks)", () => {
     expect(secrets).toEqual([rotated.secret, endpoint.secret]);
     const body = '{"type":"user.updated"}';
     const headers = await signedHeaders(secrets, "evt_2", body);
-    expect(headers["webhook-signature"].split(" ")).toHaveLength(2);
+    expect(headers["webhook-signature"]?.split(" ")).toHaveLength(2);
     for (const secret of [rotated.secret, endpoint.secret]) {
       expect(new Webhook(secret).verify(body, headers)).toEqual({ type: "user.updated" });
     }
@@ -303,7 +304,6 @@ describe("the delivery log, test sends and replays", () => {
       {
         id: delivery.eventId,
         type: "webhook.test",
-        tenantId: tenant.id,
         occurredAt: new Date().toISOString(),
         sequence: 1,
         subjectId: endpoint.id,
