@@ -193,6 +193,9 @@ export function searchMarkdown(r, { heading, date, code, command, env }) {
 const SEARCH_BEGIN = "<!-- search:begin -->";
 const SEARCH_END = "<!-- search:end -->";
 const ONE_OFF_BEGIN = "<!-- one-off-runs:begin -->";
+// written by bench/webhooks.mjs; kept as it is by the other runs
+const WEBHOOKS_BEGIN = "<!-- webhooks:begin -->";
+const WEBHOOKS_END = "<!-- webhooks:end -->";
 const ONE_OFF_END = "<!-- one-off-runs:end -->";
 const entryMark = (n) => `<!-- one-off users=${n} -->`;
 
@@ -209,7 +212,8 @@ function between(text, begin, end) {
  */
 export function mergeResults(previous, { main, search, oneOff }) {
   const old = previous ?? "";
-  const firstMark = [SEARCH_BEGIN, ONE_OFF_BEGIN].map((m) => old.indexOf(m)).filter((i) => i >= 0);
+  const firstMark = [SEARCH_BEGIN, ONE_OFF_BEGIN, WEBHOOKS_BEGIN].map((m) => old.indexOf(m)).filter((i) => i >= 0);
+  const webhooksBlock = between(old, WEBHOOKS_BEGIN, WEBHOOKS_END);
   const oldMain = (firstMark.length ? old.slice(0, Math.min(...firstMark)) : old).trim();
   const searchBlock = search ?? between(old, SEARCH_BEGIN, SEARCH_END);
   const entries = new Map();
@@ -221,6 +225,7 @@ export function mergeResults(previous, { main, search, oneOff }) {
   if (oneOff) entries.set(oneOff.users, oneOff.markdown.trim());
   const out = [(main ?? oldMain).trim(), ""];
   if (searchBlock) out.push(SEARCH_BEGIN, searchBlock.trim(), SEARCH_END, "");
+  if (webhooksBlock) out.push(WEBHOOKS_BEGIN, webhooksBlock.trim(), WEBHOOKS_END, "");
   if (entries.size > 0) {
     out.push(
       ONE_OFF_BEGIN,

@@ -74,6 +74,20 @@ export function sealSecret(env: Pick<Env, "MASTER_KEY">, endpointId: string, sec
   return seal(env.MASTER_KEY, SEAL_PURPOSE, endpointId, secret);
 }
 
+const opened = new Map<string, Promise<string>>();
+
+/**
+ * The secret of a sealed value, opened once per isolate (a fan-out signs many requests with the same few secrets; the
+ * HMAC key cache above holds them in memory anyway). A failure is not kept.
+ */
 export function openSecret(env: Pick<Env, "MASTER_KEY">, endpointId: string, sealed: string): Promise<string> {
-  return open(env.MASTER_KEY, SEAL_PURPOSE, endpointId, sealed);
+  const cacheKey = `${endpointId}:${sealed}`;
+  let secret = opened.get(cacheKey);
+  if (!secret) {
+    secret = open(env.MASTER_KEY, SEAL_PURPOSE, endpointId, sealed);
+    secret.catch(() => opened.delete(cacheKey));
+    if (opened.size > 500) opened.clear();
+    opened.set(cacheKey, secret);
+  }
+  return secret;
 }
