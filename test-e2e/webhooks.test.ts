@@ -1,6 +1,6 @@
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Receiver, type ReceivedRequest, startReceiver } from "./helpers/servers";
+import { type ReceivedRequest, type Receiver, startReceiver } from "./helpers/servers";
 import { createTenant, type E2eTenant, eventually, expectCall, uniqueEmail } from "./helpers/service";
 
 // Webhooks against real HTTP receivers (node:http on 127.0.0.1), every request verified with the `standardwebhooks`
