@@ -1,5 +1,5 @@
 import { app } from "./app";
-import { consumeEvents } from "./core/events/dispatch";
+import { consumeDeadLetters, consumeEvents } from "./core/events/dispatch";
 import { dailyMaintenance, sealAllAuditTrails } from "./jobs";
 
 export { RateLimiter } from "./durable-objects/rate-limiter";
@@ -14,11 +14,12 @@ export default {
   },
 
   /**
-   * `uom-events`: domain events from the outbox, acknowledged by event id (idempotent; docs/events.md). The
-   * dead-letter queue is logged and acknowledged, never lost silently.
+   * `uom-events`: domain events from the outboxes, acknowledged by event id (idempotent; docs/events.md).
+   * `uom-events-dlq`: the events it gave up on, marked dead in their outbox (never re-sent), logged and acknowledged.
    */
   async queue(batch, env) {
     if (batch.queue === "uom-events") return consumeEvents(env, batch.messages);
+    if (batch.queue === "uom-events-dlq") return consumeDeadLetters(env, batch.messages);
     for (const message of batch.messages) {
       console.log(JSON.stringify({ level: "warn", msg: "event without consumer", queue: batch.queue, id: message.id }));
       message.ack();
