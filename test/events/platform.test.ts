@@ -358,6 +358,17 @@ describe("retention (daily job, EVENT_RETENTION_DAYS)", () => {
     const dead = `evt_ret_dead_${crypto.randomUUID()}`;
     await insertEvent(db, { id: dead, subjectId: "sub_ret_dead", createdAt: old, deadAt: old });
     await insertEvent(db, { id: `evt_ret_${crypto.randomUUID()}`, subjectId: "sub_ret_dead", sequence: 2 });
+    // more than the 500 rows of one page, every 100th still pending (kept, and skipped page after page)
+    await db
+      .prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200)
+         INSERT INTO outbox_events (id, type, subject_id, data, created_at, sequence, sent_at, send_count, dispatched_at)
+         SELECT printf('evt_ret_bulk_%04d', i), 'test.synthetic', 'sub_ret_bulk', '{}', ?1, i, ?1, 1,
+                CASE WHEN i % 100 = 0 THEN NULL ELSE ?1 END
+         FROM n`,
+      )
+      .bind(old)
+      .run();
     // the platform outbox alike: the tenant's old events, all delivered
     await env.CONTROL_DB.prepare(
       "UPDATE platform_events SET created_at = ?, dispatched_at = coalesce(dispatched_at, ?) WHERE subject_id = ? AND dead_at IS NULL",
@@ -372,6 +383,10 @@ describe("retention (daily job, EVENT_RETENTION_DAYS)", () => {
     ]);
     expect((await outboxOf(tenant.id, "sub_ret")).map((event) => event.sequence)).toEqual([1, 2]);
     expect(await eventRow(db, dead)).toBeNull();
+    // the pending ones (every 100th, 1200 among them, the newest) are left
+    expect((await outboxOf(tenant.id, "sub_ret_bulk")).map((event) => event.sequence)).toEqual(
+      Array.from({ length: 12 }, (_, i) => (i + 1) * 100),
+    );
     expect((await outboxOf(tenant.id, "sub_ret_dead")).map((event) => event.sequence)).toEqual([2]);
     expect((await platformRows("subject_id = ?", tenant.id)).map((row) => [row.type, row.sequence])).toEqual([
       ["tenant.data_key_rotated", 5],
