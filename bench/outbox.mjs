@@ -5,6 +5,8 @@
 // emitted: acknowledged by the queue consumer while the writes ran, pending at the end, and how long the rest took.
 // wrangler dev runs no cron, so the sweeper never runs here: every acknowledged event was sent by its request.
 
+import os from "node:os";
+
 const SEED_USERS = 500;
 const DRAIN_TIMEOUT_MS = 120_000;
 
@@ -41,6 +43,7 @@ async function drain(api, token) {
 }
 
 export async function runOutboxScenario({ api, measure, adminToken, runId, log }) {
+  const loadAtStart = os.loadavg();
   const tenant = await api("POST", "/v1/tenants", {
     token: adminToken,
     body: { name: `Bench outbox ${runId}`, plan: "enterprise" },
@@ -97,19 +100,22 @@ export async function runOutboxScenario({ api, measure, adminToken, runId, log }
     failures.push(`outbox: ${final.total} events for ${writes} answered writes (${renamed} sent)`);
   }
   if (final.pending > 0 || final.dead > 0) failures.push(`outbox: ${final.pending} pending, ${final.dead} dead`);
-  return { ceiling, read, write, writes, sent: renamed, atEnd, final, drainSeconds, failures };
+  const load = { start: loadAtStart, end: os.loadavg() };
+  return { ceiling, read, write, writes, sent: renamed, atEnd, final, drainSeconds, failures, load };
 }
 
 const pct = (a, b) => `${((a / b) * 100).toFixed(1)}%`;
 
 /** The outbox section of bench/results.md. */
-export function outboxMarkdown(r, { date, code, command }) {
+export function outboxMarkdown(r, { date, code, command, env }) {
+  const loads = (l) => l.map((x) => x.toFixed(2)).join(" ");
   const row = (m, ratio) =>
     `| ${m.name} | ${m.connections} | ${Math.round(m.rps)} | ${m.p50} ms | ${m.p99} ms | ${ratio} | ${m.failures} |`;
   return [
     "## Outbox cost per write",
     "",
     `- Date: ${date}; code: ${code}; command: \`${command}\``,
+    `- Machine: ${env.os}; ${env.cpu}, ${env.cores} cores; Node ${env.node}; wrangler ${env.wrangler}. Load average (1, 5, 15 min) when the scenario started: ${loads(r.load.start)}; at its end: ${loads(r.load.end)}${r.load.start[0] > env.cores * 0.5 ? " — other work shared the machine, so absolute figures are low and ratios noisy" : ""}.`,
     `- A tenant of its own with ${SEED_USERS} users (their creation events acknowledged before measuring); the three routes measured one after the other in the same minute, as in the routes table (warm-up, then the measured run). Each PATCH renames a random user: one \`user.updated\` event, claimed and sent to the EVENTS queue in waitUntil after the response. wrangler dev runs no cron, so the sweeper never ran: every acknowledged event was sent by its own request.`,
     "",
     "| Route | Conn | req/s | p50 | p99 | ratio | errors |",
@@ -118,7 +124,7 @@ export function outboxMarkdown(r, { date, code, command }) {
     row(r.read, `${pct(r.read.rps, r.ceiling.rps)} of /health`),
     row(r.write, `${pct(r.write.rps, r.ceiling.rps)} of /health, ${pct(r.write.rps, r.read.rps)} of the read`),
     "",
-    `Events: ${r.sent.toLocaleString("en-US")} PATCH requests sent (warm-up included), ${r.writes.toLocaleString("en-US")} answered 200 before their run ended (the rest were in flight when autocannon stopped, at most one per connection and run) and ${r.final.total.toLocaleString("en-US")} \`user.updated\` events emitted. When the last write answered, ${r.atEnd.dispatched.toLocaleString("en-US")} were already acknowledged by the queue consumer and ${r.atEnd.pending.toLocaleString("en-US")} were pending; ${r.drainSeconds === null ? "the rest were NOT all acknowledged within 120 s" : `the rest were acknowledged ${r.drainSeconds.toFixed(1)} s later`}. Left unsent or pending at the end: ${r.final.pending}; dead: ${r.final.dead}.`,
+    `Events: ${r.sent.toLocaleString("en-US")} PATCH requests sent (warm-up included), ${r.writes.toLocaleString("en-US")} answered 200 before their run ended (the rest were in flight when autocannon stopped, at most one per connection and run) and ${r.final.total.toLocaleString("en-US")} \`user.updated\` events emitted. When the last write answered, the log held ${r.atEnd.total.toLocaleString("en-US")} of them: ${r.atEnd.dispatched.toLocaleString("en-US")} already acknowledged by the queue consumer, ${r.atEnd.pending.toLocaleString("en-US")} pending; ${r.drainSeconds === null ? "they were NOT all acknowledged within 120 s" : `all were acknowledged ${r.drainSeconds.toFixed(1)} s later (the queue's max_batch_timeout is 1 s)`}. Left unsent or pending at the end: ${r.final.pending}; dead: ${r.final.dead}.`,
     "",
     r.failures.length > 0 ? `**Errors:** ${r.failures.join("; ")}` : "",
   ]

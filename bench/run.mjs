@@ -231,13 +231,10 @@ async function measureSearch(env) {
 }
 
 /** The outbox scenario (bench/outbox.mjs) on the running server, and its section of the report. */
-async function measureOutbox() {
+async function measureOutbox(env) {
   const result = await runOutboxScenario({ api, measure, adminToken: server.adminToken, runId, log });
-  const markdown = outboxMarkdown(result, {
-    date: new Date().toISOString(),
-    code: codeVersion(),
-    command: benchCommand(),
-  });
+  const meta = { date: new Date().toISOString(), code: codeVersion(), command: benchCommand(), env };
+  const markdown = outboxMarkdown(result, meta);
   return { result, markdown };
 }
 
@@ -285,7 +282,7 @@ async function main() {
   if (opts["only-outbox"]) {
     log("Starting wrangler dev…");
     server = await startServer({ cwd: root });
-    const outbox = await measureOutbox();
+    const outbox = await measureOutbox(env);
     for (const f of outbox.result.failures) log(`⚠ ${f}`);
     if (!opts["no-write"]) writeResults({ outbox: outbox.markdown, started });
     return outbox.result.failures.length > 0 ? 1 : 0;
@@ -375,7 +372,7 @@ async function main() {
   const grants = await measure("POST /oauth/token (client_credentials)", { request: identity.clientCredentials });
   const drift = await measure("GET /health (again, drift check)", { request: { method: "GET", path: "/health" } });
   const measurements = [ceiling, read, readScoped, list, create, bulk, ceilingOne, loginOne, loginTen, grants, drift];
-  const outbox = opts["skip-outbox"] ? null : await measureOutbox();
+  const outbox = opts["skip-outbox"] ? null : await measureOutbox(env);
   const search = opts["skip-search"] ? null : await measureSearch(env);
 
   const failures = measurements.flatMap((m) => {
