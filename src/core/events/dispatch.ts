@@ -102,7 +102,15 @@ export async function consumeEvents(
   const { byTenant, platform } = sortMessages(env, "uom-events", messages);
   if (byTenant.size === 0 && platform.length === 0) return;
   const control = await controlDb(env);
-  if (platform.length > 0) await consumePlatformEvents(env, control, platform, consumers);
+  if (platform.length > 0) {
+    try {
+      await consumePlatformEvents(env, control, platform, consumers);
+    } catch (error) {
+      // the control database failed: these are retried, the tenants' events below go on
+      logEvent(env, "error", "platform event consumer failed", { error: loggableError(error) });
+      for (const message of platform) message.retry();
+    }
+  }
   for (const [tenantId, list] of byTenant) {
     try {
       const binding = await databaseBindingOf(control, tenantId);
