@@ -1,13 +1,15 @@
 import { generate } from "otplib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, createTenant, expectProblem, json, type TestTenant, uniqueEmail } from "../helpers/api";
-import { count, tenantDatabase } from "../helpers/db";
+import { count, platformEventsSettled, tenantDatabase } from "../helpers/db";
 import { outboxOf, typesOf } from "./support";
 
 let tenant: TestTenant;
 
 beforeAll(async () => {
   tenant = await createTenant({ name: "Events emitted" });
+  // its creation's events are copied into its log in the background: let them land before counting rows
+  await platformEventsSettled();
 });
 
 async function created(path: string, body: unknown): Promise<{ id: string; [key: string]: unknown }> {

@@ -77,15 +77,20 @@ const OUTBOX_BOOKKEEPING = {
 };
 
 /**
- * Waits (5 s at most) until every platform event handed to the queue has been copied into its tenant logs
- * (docs/events.md, "Platform events"), so that a background copy is not taken for a change by the request under test.
+ * Waits (5 s at most) until every platform event on its way (handed to the queue, or written in the last seconds and
+ * about to be sent after its request) has been copied into its tenant logs (docs/events.md, "Platform events"), so
+ * that a background copy is not taken for a change by the request under test.
  */
 export async function platformEventsSettled(): Promise<void> {
   const end = Date.now() + 5000;
-  const inFlight = env.CONTROL_DB.prepare(
-    "SELECT count(*) AS n FROM platform_events WHERE sent_at IS NOT NULL AND dispatched_at IS NULL AND dead_at IS NULL",
-  );
-  while ((await inFlight.first<{ n: number }>())?.n && Date.now() < end) await sleep(20);
+  const inFlight = () =>
+    env.CONTROL_DB.prepare(
+      `SELECT count(*) AS n FROM platform_events
+       WHERE dispatched_at IS NULL AND dead_at IS NULL AND (sent_at IS NOT NULL OR created_at > ?)`,
+    )
+      .bind(new Date(Date.now() - 5000).toISOString())
+      .first<{ n: number }>();
+  while ((await inFlight())?.n && Date.now() < end) await sleep(20);
 }
 
 export async function count(db: D1Database, table: string, where = "1 = 1", ...params: unknown[]): Promise<number> {
