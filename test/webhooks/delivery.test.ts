@@ -369,7 +369,7 @@ describe("the delivery log, test sends and replays", () => {
       400,
       "WEBHOOK_REPLAY_TOO_OLD",
     );
-    expect(problem.detail).toMatch(/365 days/);
+    expect(problem.detail).toMatch(/30 days/);
     await expectProblem(await call("POST", path, { token: tenant.key, body: { since: "yesterday" } }), 400);
   });
 });

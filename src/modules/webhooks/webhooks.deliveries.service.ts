@@ -1,6 +1,7 @@
 import type { z } from "@hono/zod-openapi";
 import type { ServiceContext } from "../../core/context";
 import { ApiError } from "../../core/errors";
+import { eventRetentionDays } from "../../core/events/retention";
 import { decodeCursor, pageOf } from "../../core/http/pagination";
 import { newId } from "../../core/ids";
 import { PLAN_CONFIG } from "../../core/plans";
@@ -153,9 +154,13 @@ export async function sendTestEvent(ctx: ServiceContext, endpointId: string): Pr
   return deliveryOf(ctx, endpointId, deliveryId);
 }
 
-/** The oldest time a replay may start from: the plan's event retention (auditRetentionDays; events are its twins). */
+/**
+ * The oldest time a replay may start from: the event retention (EVENT_RETENTION_DAYS: older events are deleted),
+ * within the plan's history window (auditRetentionDays).
+ */
 function replayFloor(ctx: ServiceContext, now: number): { days: number; floor: string } {
-  const days = PLAN_CONFIG[ctx.tenant?.plan ?? "free"].quotas.auditRetentionDays;
+  const planDays = PLAN_CONFIG[ctx.tenant?.plan ?? "free"].quotas.auditRetentionDays;
+  const days = Math.min(planDays, eventRetentionDays(ctx.env));
   return { days, floor: new Date(now - days * DAY_MS).toISOString() };
 }
 
@@ -175,7 +180,7 @@ export async function replayEvents(
   const { days, floor } = replayFloor(ctx, now);
   if (since < floor) {
     throw new ApiError(WebhookErrors.WEBHOOK_REPLAY_TOO_OLD, {
-      detail: `A replay may start at most ${days} days back (the plan's event retention): since ${floor} or later.`,
+      detail: `A replay may start at most ${days} days back (the event retention): since ${floor} or later.`,
       extensions: { earliestSince: floor },
     });
   }

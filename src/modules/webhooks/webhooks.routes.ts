@@ -187,8 +187,8 @@ const replayRoute = defineRoute({
   summary: "Deliver again every matching event since a time",
   description:
     "Every event at or after `since` that the endpoint's filters match, oldest first, at most 10,000 per call " +
-    "(`nextSince` tells where to go on). `since` may go back as far as the plan's event retention " +
-    "(auditRetentionDays; 400 WEBHOOK_REPLAY_TOO_OLD beyond). Receivers dedupe by `webhook-id`.",
+    "(`nextSince` tells where to go on). `since` may go back as far as the event retention (EVENT_RETENTION_DAYS, " +
+    "and at most the plan's auditRetentionDays; 400 WEBHOOK_REPLAY_TOO_OLD beyond). Receivers dedupe by `webhook-id`.",
   credential,
   permission: "webhooks:write",
   feature,
