@@ -122,9 +122,12 @@ export const outboxEvents = sqliteTable(
     /** Per subject, from 1: computed inside the INSERT (migrations/tenant/0013_event_sequence.sql). */
     sequence: integer("sequence"),
     sentAt: text("sent_at"),
+    /** Hand-overs to the EVENTS queue; at the cap the row is marked dead (migrations/tenant/0014_outbox_delivery.sql). */
+    sendCount: integer("send_count").notNull().default(0),
+    deadAt: text("dead_at"),
   },
   (t) => [
-    index("outbox_events_pending_idx").on(t.createdAt),
+    index("outbox_events_pending_idx").on(t.createdAt, t.id).where(sql`dispatched_at IS NULL AND dead_at IS NULL`),
     index("outbox_events_type_idx").on(t.type, t.createdAt),
     index("outbox_events_subject_seq_idx").on(t.subjectId, t.sequence),
     index("outbox_events_created_idx").on(t.createdAt, t.id),
