@@ -63,7 +63,7 @@ async function bodyPrefix(response: Response): Promise<string | null> {
   return new TextDecoder().decode(bytes);
 }
 
-interface Response1 {
+interface PostOutcome {
   statusCode: number | null;
   error: string | null;
   durationMs: number;
@@ -71,7 +71,7 @@ interface Response1 {
 }
 
 /** One signed POST: never following a redirect (a 3xx is a failure: SSRF), given up after the timeout. */
-async function post(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<Response1> {
+async function post(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<PostOutcome> {
   const started = Date.now();
   try {
     const response = await fetch(url, {
