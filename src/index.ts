@@ -1,5 +1,6 @@
 import { app } from "./app";
 import { consumeEvents } from "./core/events/dispatch";
+import { consumeDeadPluginTasks, consumePluginTasks } from "./core/plugins/tasks";
 import { dailyMaintenance, sealAllAuditTrails } from "./jobs";
 
 export { RateLimiter } from "./durable-objects/rate-limiter";
@@ -19,6 +20,9 @@ export default {
    */
   async queue(batch, env) {
     if (batch.queue === "uom-events") return consumeEvents(env, batch.messages);
+    // plugin work outside the request: failed after-hooks, event handlers (docs/plugins.md)
+    if (batch.queue === "uom-plugin-tasks") return consumePluginTasks(env, batch.messages);
+    if (batch.queue === "uom-plugin-tasks-dlq") return consumeDeadPluginTasks(env, batch.messages);
     for (const message of batch.messages) {
       console.log(JSON.stringify({ level: "warn", msg: "event without consumer", queue: batch.queue, id: message.id }));
       message.ack();

@@ -51,7 +51,9 @@ export type IdPrefix =
   | "tok"
   | "fld"
   | "job"
-  | "pcr";
+  | "pcr"
+  | "act"
+  | "axe";
 
 export function newId(prefix: IdPrefix, now = Date.now()): string {
   return `${prefix}_${ulid(now)}`;
