@@ -9,11 +9,11 @@ import { loggableError, notFoundHandler, onError, problemResponse } from "./core
 import { requestId } from "./core/http/request-id";
 import { requestLog } from "./core/http/request-log";
 import { validationHook } from "./core/http/validation";
-import type { AppEnv } from "./env";
 import { pluginRegistry } from "./core/plugins/active";
 import { pluginsRoutes } from "./core/plugins/enablement.routes";
 import { coreRouteKeys } from "./core/plugins/registry";
 import { mountPluginRoutes } from "./core/plugins/routes";
+import type { AppEnv } from "./env";
 import { actionsRoutes } from "./modules/actions/actions.routes";
 import { apiKeysRoutes } from "./modules/api-keys/api-keys.routes";
 import { auditRoutes } from "./modules/audit/audit.routes";

@@ -24,6 +24,7 @@ const VARS: Record<string, string> = {
   LAST_USED_FLUSH_SECONDS: "1",
   DATABASE_QUARANTINE_SECONDS: "1",
   USAGE_FLUSH_SECONDS: "1",
+  PLUGIN_RETRY_SECONDS: "0",
 };
 
 export default async function setup(project: TestProject) {

@@ -1,6 +1,6 @@
 import {
-  type EventMessage,
   definePlugin,
+  type EventMessage,
   type PluginContext,
   type PluginUser,
   pluginProblem,
@@ -14,7 +14,8 @@ import {
  * the users API (reading with the plugin's grants), the guarded fetch, and one route to push a user on demand.
  */
 
-const FIELD = /^(id|email|username|name|phone|status|roles|externalId|emailVerified|createdAt|updatedAt|attributes\.[A-Za-z][A-Za-z0-9_]*)$/;
+const FIELD =
+  /^(id|email|username|name|phone|status|roles|externalId|emailVerified|createdAt|updatedAt|attributes\.[A-Za-z][A-Za-z0-9_]*)$/;
 
 const ConfigSchema = z.object({
   url: z.url().max(2048),

@@ -1,14 +1,14 @@
+import type { TenantRef } from "../../env";
 import { fieldAccess } from "../../modules/users/users.fields-access";
 import { findUserByLogin } from "../../modules/users/users.lookup";
 import type { User } from "../../modules/users/users.schema";
 import * as users from "../../modules/users/users.service";
-import type { TenantRef } from "../../env";
 import { Grants } from "../auth/grants";
 import type { ServiceContext } from "../context";
 import { open, seal } from "../crypto/sealed-box";
 import { loggableError } from "../http/error-handler";
-import { guardedFetch } from "../http/outbound";
 import type { Json } from "../http/merge-patch";
+import { guardedFetch } from "../http/outbound";
 import type { AnyPlugin, PluginContext, PluginLog, PluginUser, PluginUsers } from "./define";
 import { openConfig, type PluginSettingsRow } from "./settings";
 import { ensurePluginSchema, pluginStore } from "./store";
@@ -107,7 +107,12 @@ export async function pluginContext(
   const ctx = pluginServiceContext(base, plugin);
   const bound = `${tenant.id}:${plugin.id}`;
   const ready = () =>
-    ensurePluginSchema({ binding: tenant.databaseBinding, tenantId: tenant.id }, base.db, plugin.id, plugin.schema ?? []);
+    ensurePluginSchema(
+      { binding: tenant.databaseBinding, tenantId: tenant.id },
+      base.db,
+      plugin.id,
+      plugin.schema ?? [],
+    );
   return {
     pluginId: plugin.id,
     tenantId: tenant.id,

@@ -87,10 +87,13 @@ export type Handler<A extends unknown[], R> = { handle(...args: A): R }["handle"
 
 export type BeforeHook<O extends HookOperation, C> = Handler<
   [input: BeforeInputs[O], ctx: PluginContext<C> & { request: HookRequest }],
-  Promise<BeforeResults[O] | undefined | void> | BeforeResults[O] | undefined | void
+  Promise<BeforeResults[O] | undefined | undefined> | BeforeResults[O] | undefined | undefined
 >;
 
-export type AfterHook<O extends HookOperation, C> = Handler<[input: AfterInputs[O], ctx: PluginContext<C>], Promise<void>>;
+export type AfterHook<O extends HookOperation, C> = Handler<
+  [input: AfterInputs[O], ctx: PluginContext<C>],
+  Promise<void>
+>;
 
 /**
  * Hooks by operation id. A before-hook runs in the request, before anything is written, in registration order
@@ -103,7 +106,10 @@ export type PluginHooks<C> = {
 };
 
 /** Handlers of domain event types (`user.created`, …; docs/events.md), run from the plugin-tasks queue. */
-export type PluginEventHandlers<C> = Record<string, Handler<[event: EventMessage, ctx: PluginContext<C>], Promise<void>>>;
+export type PluginEventHandlers<C> = Record<
+  string,
+  Handler<[event: EventMessage, ctx: PluginContext<C>], Promise<void>>
+>;
 
 /** One schema migration of the plugin's own tables (every name `plugin_<id with _>_…`), applied once per tenant. */
 export interface PluginMigration {

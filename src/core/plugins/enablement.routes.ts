@@ -82,7 +82,8 @@ const deleteRoute = defineRoute({
   path: "/v1/plugins/{id}",
   tags,
   summary: "Disable a plugin for this tenant",
-  description: "Its routes answer 403 PLUGIN_NOT_ENABLED and its hooks and event handlers stop; the configuration stays.",
+  description:
+    "Its routes answer 403 PLUGIN_NOT_ENABLED and its hooks and event handlers stop; the configuration stays.",
   credential: ["tenant"],
   permission: "plugins:write",
   feature: "plugins",

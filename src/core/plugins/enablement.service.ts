@@ -48,7 +48,10 @@ function view(plugin: AnyPlugin, row: PluginSettingsRow | undefined, secretsSet:
     routes: (plugin.routes ?? []).map((r) => `${r.method.toUpperCase()} ${pluginRoutePath(plugin.id, r.path)}`),
     hooks,
     events: Object.keys(plugin.events ?? {}),
-    configSchema: z.toJSONSchema(plugin.config.schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>,
+    configSchema: z.toJSONSchema(plugin.config.schema, { io: "input", unrepresentable: "any" }) as Record<
+      string,
+      unknown
+    >,
     secrets: [...(plugin.config.secrets ?? [])],
     enabled: row?.enabled === 1,
     config: row ? (JSON.parse(row.config) as Record<string, Json>) : null,
@@ -122,7 +125,11 @@ export async function disablePlugin(ctx: ServiceContext, id: string): Promise<vo
   pluginOf(id);
   const at = new Date().toISOString();
   await ctx.db.batch([
-    ctx.db.prepare("UPDATE plugin_settings SET enabled = 0, version = version + 1, updated_at = ? WHERE plugin_id = ? AND enabled = 1").bind(at, id),
+    ctx.db
+      .prepare(
+        "UPDATE plugin_settings SET enabled = 0, version = version + 1, updated_at = ? WHERE plugin_id = ? AND enabled = 1",
+      )
+      .bind(at, id),
     await auditStatement(
       ctx,
       { action: "plugin.disabled", resource: { type: "plugin", id }, changes: { enabled: { from: true, to: false } } },

@@ -1,5 +1,5 @@
-import { planIncludes } from "../plans";
 import type { EventConsumer } from "../events/consumers";
+import { planIncludes } from "../plans";
 import { pluginRegistry } from "./active";
 import { enabledSettings } from "./settings";
 import { enqueueEventTasks, type PluginTask } from "./tasks";
@@ -22,12 +22,14 @@ export const pluginEventConsumer: EventConsumer = {
       registry
         .handling(event.type)
         .filter((plugin) => enabled.has(plugin.id))
-        .map((plugin): Extract<PluginTask, { kind: "event" }> => ({
-          kind: "event",
-          tenantId: ctx.tenantId,
-          pluginId: plugin.id,
-          event,
-        })),
+        .map(
+          (plugin): Extract<PluginTask, { kind: "event" }> => ({
+            kind: "event",
+            tenantId: ctx.tenantId,
+            pluginId: plugin.id,
+            event,
+          }),
+        ),
     );
     if (tasks.length > 0) await enqueueEventTasks(ctx.env, tasks);
   },

@@ -23,7 +23,7 @@ import { enqueueAfterHook } from "./tasks";
 /** One before-hook ready to run: a plugin's, or one registered at run time (an HTTP action). */
 export interface BeforeStep<O extends HookOperation> {
   name: string;
-  run(input: BeforeInputs[O]): Promise<BeforeResults[O] | undefined | void>;
+  run(input: BeforeInputs[O]): Promise<BeforeResults[O] | undefined | undefined>;
 }
 
 /** Hooks registered at run time, per tenant (HTTP actions): asked for their steps of an operation. */
@@ -186,9 +186,16 @@ export async function runAfterHooks<O extends HookOperation>(
         if (!pctx) throw new Error("the plugin's context could not be built");
         await hook(input as never, pctx);
       } catch (error) {
-        logPluginFailure(ctx.env, plugin.id, tenant.id, `${operation} after-hook failed; retried from the queue`, error);
+        logPluginFailure(
+          ctx.env,
+          plugin.id,
+          tenant.id,
+          `${operation} after-hook failed; retried from the queue`,
+          error,
+        );
         await enqueueAfterHook(ctx.env, { tenantId: tenant.id, pluginId: plugin.id, operation, input }).catch(
-          (sendError: unknown) => logPluginFailure(ctx.env, plugin.id, tenant.id, "after-hook retry not queued", sendError),
+          (sendError: unknown) =>
+            logPluginFailure(ctx.env, plugin.id, tenant.id, "after-hook retry not queued", sendError),
         );
       }
     }

@@ -4,6 +4,7 @@
 export { z } from "@hono/zod-openapi";
 export type { EventMessage } from "../events/dispatch";
 export type { Json } from "../http/merge-patch";
+export { newSigningSecret, signedHeaders } from "../http/standard-webhooks";
 export {
   type AfterInputs,
   type BeforeInputs,
@@ -19,4 +20,3 @@ export {
 export { pluginProblem, rejectOperation } from "./errors";
 export type { PluginRequest, PluginRouteDefinition } from "./routes";
 export type { PluginStore, PluginTable, Row } from "./store";
-export { newSigningSecret, signedHeaders } from "../http/standard-webhooks";

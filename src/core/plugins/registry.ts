@@ -72,12 +72,15 @@ function checkPlugin(plugin: AnyPlugin, core: readonly RouteKey[], taken: RouteK
     if (route.access.credential === "tenant") {
       const permission = route.access.permission;
       if (!(PERMISSIONS as readonly string[]).includes(permission) && !plugin.permissions?.[permission]) {
-        at(`route ${route.method.toUpperCase()} ${route.path} needs ${permission}, which neither core nor the plugin declares`);
+        at(
+          `route ${route.method.toUpperCase()} ${route.path} needs ${permission}, which neither core nor the plugin declares`,
+        );
       }
     }
     const key = { method: route.method, path: pluginRoutePath(plugin.id, route.path) };
     const clash = [...core, ...taken].find((other) => overlaps(key, other));
-    if (clash) at(`route ${key.method.toUpperCase()} ${key.path} conflicts with ${clash.method.toUpperCase()} ${clash.path}`);
+    if (clash)
+      at(`route ${key.method.toUpperCase()} ${key.path} conflicts with ${clash.method.toUpperCase()} ${clash.path}`);
     taken.push(key);
   }
   for (const problem of schemaProblems(plugin.id, plugin.schema ?? [])) at(problem);
@@ -91,7 +94,10 @@ function checkPlugin(plugin: AnyPlugin, core: readonly RouteKey[], taken: RouteK
  * Checks the plugins (ids, versions, hook operation ids, permissions, routes against each other and against the core
  * routes, schemas) and returns their registry; throws an Error listing every problem.
  */
-export function buildPluginRegistry(plugins: readonly AnyPlugin[], coreRoutes: readonly RouteKey[] = []): PluginRegistry {
+export function buildPluginRegistry(
+  plugins: readonly AnyPlugin[],
+  coreRoutes: readonly RouteKey[] = [],
+): PluginRegistry {
   const problems: string[] = [];
   const byId = new Map<string, AnyPlugin>();
   const permissions = new Map<string, string>();

@@ -109,7 +109,7 @@ function mountRoute(app: OpenAPIHono<AppEnv>, plugin: AnyPlugin, route: PluginRo
     const queryValues = (query ? valid("query") : {}) as Record<string, unknown>;
     const base = await tenantContext(c, plugin, isPublic ? String(queryValues.tenant) : undefined);
     const settings = await findSettings(base.db, plugin.id);
-    if (!settings || settings.enabled !== 1) throw notEnabled(plugin.id);
+    if (settings?.enabled !== 1) throw notEnabled(plugin.id);
     const ctx = await pluginContext(base, plugin, settings);
     return route.handler(
       {

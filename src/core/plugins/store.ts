@@ -69,7 +69,12 @@ export function pluginStore(db: D1Database, pluginId: string, ready: () => Promi
         async get(where) {
           await ready();
           const w = whereClause(where);
-          return (await db.prepare(`SELECT * FROM ${table} WHERE ${w.sql} LIMIT 1`).bind(...w.values).first<Row>()) ?? null;
+          return (
+            (await db
+              .prepare(`SELECT * FROM ${table} WHERE ${w.sql} LIMIT 1`)
+              .bind(...w.values)
+              .first<Row>()) ?? null
+          );
         },
         async list(where, options = {}) {
           await ready();
@@ -130,7 +135,8 @@ export function schemaProblems(pluginId: string, migrations: readonly PluginMigr
       const match = STATEMENT.exec(statement);
       const names = match ? match.slice(1).filter((n): n is string => n !== undefined) : [];
       const references = [...statement.matchAll(/\bREFERENCES\s+"?(\w+)"?/gi)].map((m) => m[1] as string);
-      if (!match) problems.push(`not a CREATE TABLE, CREATE INDEX or ALTER TABLE … ADD COLUMN: ${statement.slice(0, 60)}`);
+      if (!match)
+        problems.push(`not a CREATE TABLE, CREATE INDEX or ALTER TABLE … ADD COLUMN: ${statement.slice(0, 60)}`);
       else if (statement.trim().replace(/;$/, "").includes(";")) problems.push("one statement per entry");
       for (const name of [...names, ...references]) {
         if (!name.startsWith(prefix)) problems.push(`'${name}' is outside the plugin's tables (${prefix}*)`);

@@ -48,7 +48,7 @@ async function runTask(env: Env, task: PluginTask): Promise<void> {
   const ctx = await systemContext(env, tenant, { actorId: `plugin:${plugin.id}`, requestId: newId("req") });
   const settings = await findSettings(ctx.db, plugin.id);
   // disabled since: its work is dropped, as a disabled plugin's hooks do not run
-  if (!settings || settings.enabled !== 1) return;
+  if (settings?.enabled !== 1) return;
   const pctx = await pluginContext(ctx, plugin, settings);
   if (task.kind === "after") {
     await plugin.hooks?.[task.operation]?.after?.(task.input as never, pctx);
@@ -79,7 +79,13 @@ export async function consumePluginTasks(env: Env, messages: readonly Message<un
       await runTask(env, message.body);
       message.ack();
     } catch (error) {
-      logPluginFailure(env, message.body.pluginId, message.body.tenantId, `plugin ${message.body.kind} task failed`, error);
+      logPluginFailure(
+        env,
+        message.body.pluginId,
+        message.body.tenantId,
+        `plugin ${message.body.kind} task failed`,
+        error,
+      );
       message.retry({ delaySeconds: retrySeconds(env) });
     }
   }

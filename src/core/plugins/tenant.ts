@@ -16,7 +16,13 @@ export async function tenantById(env: Env, tenantId: string): Promise<TenantRef 
 export async function systemContext(
   env: Env,
   tenant: TenantRef,
-  options: { actorId: string; requestId: string; ip?: string | null; userAgent?: string | null; waitUntil?: (p: Promise<unknown>) => void },
+  options: {
+    actorId: string;
+    requestId: string;
+    ip?: string | null;
+    userAgent?: string | null;
+    waitUntil?: (p: Promise<unknown>) => void;
+  },
 ): Promise<ServiceContext & { tenant: TenantRef }> {
   return {
     env,

@@ -1,18 +1,18 @@
 import type { ServiceContext } from "../../core/context";
 import { ApiError } from "../../core/errors";
 import { loggableError } from "../../core/http/error-handler";
-import { guardedFetch, OutboundRefused } from "../../core/http/outbound";
 import type { Json } from "../../core/http/merge-patch";
+import { guardedFetch, OutboundRefused } from "../../core/http/outbound";
+import { signedHeaders } from "../../core/http/standard-webhooks";
 import { newId } from "../../core/ids";
+import { planIncludes } from "../../core/plans";
 import type { BeforeInputs, BeforeResults, HookOperation } from "../../core/plugins/define";
 import type { BeforeStep, RuntimeHookSource } from "../../core/plugins/hooks";
-import { planIncludes } from "../../core/plans";
 import type { TenantRef } from "../../env";
 import { ActionErrors } from "./actions.errors";
 import { type ActionRow, actionsOf, recordExecution } from "./actions.repo";
 import { ActionAnswerSchema, type ActionTrigger, type Execution } from "./actions.schema";
 import { openActionSecret } from "./actions.service";
-import { signedHeaders } from "../../core/http/standard-webhooks";
 
 /**
  * HTTP actions as before-hooks registered at run time (docs/actions.md): the core's own use of the hook runner.
@@ -63,7 +63,8 @@ async function call(ctx: Scoped, action: ActionRow, messageId: string, body: str
       return { answer: null, httpStatus: response.status, error: "the answer is not JSON" };
     }
     const answer = ActionAnswerSchema.safeParse(parsed);
-    if (!answer.success) return { answer: null, httpStatus: response.status, error: "the answer is not an action answer" };
+    if (!answer.success)
+      return { answer: null, httpStatus: response.status, error: "the answer is not an action answer" };
     return { answer: answer.data, httpStatus: response.status, error: null };
   } catch (error) {
     const name = error instanceof Error ? error.name : "";
@@ -74,7 +75,14 @@ async function call(ctx: Scoped, action: ActionRow, messageId: string, body: str
           ? `timeout after ${action.timeout_ms} ms`
           : "network error";
     if (ctx.env.LOG_LEVEL !== "silent" && !(error instanceof OutboundRefused) && reason === "network error") {
-      console.log(JSON.stringify({ level: "warn", msg: "HTTP action unreachable", action: action.id, error: loggableError(error) }));
+      console.log(
+        JSON.stringify({
+          level: "warn",
+          msg: "HTTP action unreachable",
+          action: action.id,
+          error: loggableError(error),
+        }),
+      );
     }
     return { answer: null, httpStatus: null, error: reason };
   }
@@ -96,7 +104,8 @@ function step<O extends HookOperation>(ctx: Scoped, operation: O, action: Action
       const outcome = await call(ctx, action, executionId, body);
       const durationMs = Date.now() - started;
       const { answer } = outcome;
-      const attributes = answer?.action === "allow" ? (answer.attributes as Record<string, Json> | undefined) : undefined;
+      const attributes =
+        answer?.action === "allow" ? (answer.attributes as Record<string, Json> | undefined) : undefined;
       const result: Execution["outcome"] =
         answer === null
           ? action.failure_policy === "open"

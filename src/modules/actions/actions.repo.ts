@@ -69,7 +69,17 @@ export function updateAction(db: D1Database, row: ActionRow, version: number): D
       `UPDATE actions SET name = ?, trigger = ?, url = ?, timeout_ms = ?, failure_policy = ?, enabled = ?,
          version = version + 1, updated_at = ? WHERE id = ? AND version = ?`,
     )
-    .bind(row.name, row.trigger, row.url, row.timeout_ms, row.failure_policy, row.enabled, row.updated_at, row.id, version);
+    .bind(
+      row.name,
+      row.trigger,
+      row.url,
+      row.timeout_ms,
+      row.failure_policy,
+      row.enabled,
+      row.updated_at,
+      row.id,
+      version,
+    );
 }
 
 export function deleteAction(db: D1Database, id: string): D1PreparedStatement {

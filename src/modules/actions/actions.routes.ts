@@ -32,7 +32,10 @@ const createRoute = defineRoute({
   feature,
   request: { body: { required: true, content: { "application/json": { schema: CreateActionSchema } } } },
   responses: {
-    201: { description: "The action, with its secret", content: { "application/json": { schema: CreatedActionSchema } } },
+    201: {
+      description: "The action, with its secret",
+      content: { "application/json": { schema: CreatedActionSchema } },
+    },
   },
 });
 

@@ -14,11 +14,14 @@ export const CreateActionSchema = z
     }),
     trigger: z.enum(ACTION_TRIGGERS),
     timeoutMs: z.number().int().min(100).max(MAX_TIMEOUT_MS).default(5000),
-    failurePolicy: z.enum(["open", "closed"]).default("closed").openapi({
-      description:
-        "On timeout, network error, non-2xx or an unreadable answer: `open` proceeds (logged), `closed` refuses " +
-        "with 503 ACTION_UNAVAILABLE.",
-    }),
+    failurePolicy: z
+      .enum(["open", "closed"])
+      .default("closed")
+      .openapi({
+        description:
+          "On timeout, network error, non-2xx or an unreadable answer: `open` proceeds (logged), `closed` refuses " +
+          "with 503 ACTION_UNAVAILABLE.",
+      }),
     enabled: z.boolean().default(true),
   })
   .openapi("CreateAction");

@@ -2,6 +2,7 @@ import type { ServiceContext } from "../../core/context";
 import { open, seal } from "../../core/crypto/sealed-box";
 import { ApiError } from "../../core/errors";
 import { outboundUrlProblem } from "../../core/http/outbound";
+import { newSigningSecret } from "../../core/http/standard-webhooks";
 import { validationError } from "../../core/http/validation";
 import { newId } from "../../core/ids";
 import { auditStatement } from "../audit/audit.service";
@@ -18,14 +19,14 @@ import {
   updateAction as updateActionRow,
 } from "./actions.repo";
 import type { Action, ActionPatch, CreateActionInput, Execution } from "./actions.schema";
-import { newSigningSecret } from "../../core/http/standard-webhooks";
 
 const SECRET_PURPOSE = "uom/action-secret/v1";
 
 /** The URL checked by the SSRF guard at write time too, so a refused one is a clear 400 now, not a failure later. */
 function assertUrl(ctx: ServiceContext, url: string): void {
   const problem = outboundUrlProblem(url, ctx.env.ENVIRONMENT);
-  if (problem) throw validationError([{ field: "url", code: "url_refused", detail: `The URL is refused: ${problem}.` }]);
+  if (problem)
+    throw validationError([{ field: "url", code: "url_refused", detail: `The URL is refused: ${problem}.` }]);
 }
 
 function notFound(id: string): ApiError {
@@ -106,12 +107,17 @@ export async function updateAction(ctx: ServiceContext, id: string, patch: Actio
   if (Object.keys(changes).length === 0) return toAction(current);
   const [result] = await ctx.db.batch([
     updateActionRow(ctx.db, next, current.version),
-    await auditStatement(ctx, { action: "action.updated", resource: { type: "action", id }, changes }, {
-      at,
-      onlyIfPreviousChanged: true,
-    }),
+    await auditStatement(
+      ctx,
+      { action: "action.updated", resource: { type: "action", id }, changes },
+      {
+        at,
+        onlyIfPreviousChanged: true,
+      },
+    ),
   ]);
-  if ((result?.meta.changes ?? 0) === 0) throw new ApiError("CONFLICT", { detail: `Action ${id} changed meanwhile; retry.` });
+  if ((result?.meta.changes ?? 0) === 0)
+    throw new ApiError("CONFLICT", { detail: `Action ${id} changed meanwhile; retry.` });
   return toAction({ ...next, version: current.version + 1 });
 }
 

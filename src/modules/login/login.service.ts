@@ -1,9 +1,9 @@
 import { parseAssignment } from "../../core/auth/assignments";
 import type { ServiceContext } from "../../core/context";
+import { burnPasswordHash, hashPassword, verifyPassword } from "../../core/crypto/password";
 import { ApiError } from "../../core/errors";
 import { toPluginUser } from "../../core/plugins/context";
 import { prepareBeforeHooks } from "../../core/plugins/hooks";
-import { burnPasswordHash, hashPassword, verifyPassword } from "../../core/crypto/password";
 import { checkSecondFactor, type SecondFactorMethod } from "../mfa/second-factor";
 import type { SecurityPolicy } from "../security-policy/security-policy.schema";
 import { securityPolicyOf } from "../security-policy/security-policy.service";

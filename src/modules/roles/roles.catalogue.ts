@@ -39,7 +39,8 @@ const DESCRIPTIONS: Partial<Record<Permission, string>> = {
   "tenants:read": "Read sub-accounts.",
   "tenants:write": "Create, change and delete sub-accounts.",
   "scim:access": "The SCIM 2.0 endpoints (what they change still takes users:* grants).",
-  "plugins:read": "List the plugins, their configuration (never its secrets) and the HTTP actions with their executions.",
+  "plugins:read":
+    "List the plugins, their configuration (never its secrets) and the HTTP actions with their executions.",
   "plugins:write": "Enable, configure and disable plugins; create, change and delete HTTP actions.",
 };
 

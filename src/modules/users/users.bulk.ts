@@ -232,7 +232,11 @@ function hookLoader(ctx: ServiceContext) {
 async function afterHooks(ctx: ServiceContext, changes: Change[], created: Create[]): Promise<void> {
   const ids = (action: Plan["action"]) =>
     changes.flatMap(({ plan }) => (plan.action === action && plan.after ? [{ userId: plan.after.id }] : []));
-  await runAfterHooks(ctx, "user.create", created.map((c) => ({ userId: c.created.row.id })));
+  await runAfterHooks(
+    ctx,
+    "user.create",
+    created.map((c) => ({ userId: c.created.row.id })),
+  );
   await runAfterHooks(ctx, "user.update", ids("user.updated"));
   await runAfterHooks(
     ctx,

@@ -6,9 +6,9 @@ import { ApiError, CoreErrors } from "../../core/errors";
 import { assertIfMatch, etagOf } from "../../core/http/etag";
 import type { Json } from "../../core/http/merge-patch";
 import { decodeCursor, pageOf } from "../../core/http/pagination";
+import { validationError } from "../../core/http/validation";
 import type { NewUserInput } from "../../core/plugins/define";
 import { runAfterHooks, runBeforeHooks } from "../../core/plugins/hooks";
-import { validationError } from "../../core/http/validation";
 import { assertRoomForUser } from "../plans/plans.quotas";
 import { fieldCatalogue, sortExpression } from "../schema/fields.catalogue";
 import { uniqueFieldConflict } from "../schema/fields.indexes";
@@ -138,7 +138,9 @@ export async function updateUser(
   ifMatch: string | undefined,
   named?: readonly string[],
 ): Promise<VersionedUser> {
-  const hooked = isPatchObject(patch) ? (await runBeforeHooks(ctx, "user.update", { userId: id, patch })).input.patch : patch;
+  const hooked = isPatchObject(patch)
+    ? (await runBeforeHooks(ctx, "user.update", { userId: id, patch })).input.patch
+    : patch;
   const { before, after } = await change(ctx, id, { ifMatch, includeDeleted: false }, (current, at) =>
     planUpdate(ctx, current, hooked, at, [], named),
   );
