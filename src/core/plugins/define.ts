@@ -85,9 +85,13 @@ export interface HookRequest {
  */
 export type Handler<A extends unknown[], R> = { handle(...args: A): R }["handle"];
 
+/** What a before-hook returns: the changed input, or nothing (undefined, or no return at all) to change nothing. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a hook that only checks has no return statement
+export type BeforeResult<O extends HookOperation> = BeforeResults[O] | undefined | void;
+
 export type BeforeHook<O extends HookOperation, C> = Handler<
   [input: BeforeInputs[O], ctx: PluginContext<C> & { request: HookRequest }],
-  Promise<BeforeResults[O] | undefined | undefined> | BeforeResults[O] | undefined | undefined
+  Promise<BeforeResult<O>> | BeforeResult<O>
 >;
 
 export type AfterHook<O extends HookOperation, C> = Handler<
