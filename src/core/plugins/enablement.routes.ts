@@ -7,6 +7,8 @@ import { validationHook } from "../http/validation";
 import { disablePlugin, listPlugins, putPlugin } from "./enablement.service";
 
 const tags = ["Plugins"];
+// a plugin id names a compiled-in plugin, the same for every tenant; the write changes only the caller's own settings
+const shared = { "x-shared-resource": true };
 
 const PluginSchema = z
   .object({
@@ -62,6 +64,7 @@ const listRoute = defineRoute({
 });
 
 const putRoute = defineRoute({
+  ...shared,
   method: "put",
   path: "/v1/plugins/{id}",
   tags,
@@ -78,6 +81,7 @@ const putRoute = defineRoute({
 });
 
 const deleteRoute = defineRoute({
+  ...shared,
   method: "delete",
   path: "/v1/plugins/{id}",
   tags,
