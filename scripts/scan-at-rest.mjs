@@ -184,7 +184,10 @@ async function exercise() {
   const crmSecret = mark("a plugin's secret config (crm-sync secret)", `whsec_${randomBase64(32)}`);
   await api("PUT", "/v1/plugins/crm-sync", {
     token: key,
-    body: { enabled: false, config: { url: "https://crm.example.com/users", secret: crmSecret, fieldMap: { email: "Email" } } },
+    body: {
+      enabled: false,
+      config: { url: "https://crm.example.com/users", secret: crmSecret, fieldMap: { email: "Email" } },
+    },
   });
   return tenant.id;
 }
