@@ -86,11 +86,19 @@ export const crmSync = definePlugin({
       summary: "Push one user to the CRM now",
       description: "Reads the user and POSTs its mapped fields to the configured URL; 502 when the CRM refuses.",
       access: { credential: "tenant", permission: "plugins.crm-sync:sync" },
-      body: z.object({ userId: z.string().min(1).max(64) }).openapi("CrmSyncRequest"),
+      body: z
+        .object({ userId: z.string().min(1).max(64) })
+        .openapi("CrmSyncRequest", { example: { userId: "usr_01JD8Z6Q1W3V8K2N4T5R6Y7P9A" } }),
       responses: {
         200: {
           description: "Pushed",
-          content: { "application/json": { schema: z.object({ pushed: z.literal(true), userId: z.string() }) } },
+          content: {
+            "application/json": {
+              schema: z
+                .object({ pushed: z.literal(true), userId: z.string() })
+                .openapi({ example: { pushed: true, userId: "usr_01JD8Z6Q1W3V8K2N4T5R6Y7P9A" } }),
+            },
+          },
         },
       },
       async handler(request, ctx) {

@@ -174,9 +174,10 @@ async function createApiKey(tenant: TestTenant): Promise<string> {
 export async function createSecurityWorld(): Promise<SecurityWorld> {
   const a = await createTenant({ name: "Security A" });
   const b = await createTenant({ name: "Security B" });
-  // a plugin's routes answer only where it is enabled (403 PLUGIN_NOT_ENABLED elsewhere): a has the test plugin
-  const plugin = await call("PUT", "/v1/plugins/test-shape", { token: a.key, body: { config: {} } });
-  if (plugin.status !== 200) throw new Error(`PUT /v1/plugins/test-shape answered ${plugin.status}`);
+  // a plugin's routes answer only where it is enabled (403 PLUGIN_NOT_ENABLED elsewhere): a has the test plugin of
+  // test/plugins/plugins.config.ts that only has a route
+  const plugin = await call("PUT", "/v1/plugins/test-route", { token: a.key, body: { config: {} } });
+  if (plugin.status !== 200) throw new Error(`PUT /v1/plugins/test-route answered ${plugin.status}`);
   const aChild = await createSubAccount(a, { name: "Security A child" });
   const aDept = await createSubAccount(a, { name: "Security A department" });
   await createSubAccount(aDept, { name: "Security A department team" });

@@ -22,7 +22,6 @@ const testShape = definePlugin({
   id: "test-shape",
   version: "1.0.0",
   description: "Test plugin: before-hooks that change or refuse, after-hooks and events recorded in its own table.",
-  permissions: { "plugins.test-shape:read": "Read what the test plugin's context holds." },
   grants: ["users:read", "users:write", "users.email:read"],
   config: {
     schema: z.object({ suffix: z.string().max(20).default("a"), token: z.string().min(8).optional() }),
@@ -67,14 +66,30 @@ const testShape = definePlugin({
       await ctx.db.table("log").insert({ op: `event:${event.type}`, ref: event.id, at: new Date().toISOString() });
     },
   },
+});
+
+/**
+ * A route and nothing else (no hooks, no events: enabling it changes nothing in the background), so the security
+ * walks can reach a plugin route with every credential (test/helpers/security.ts enables it for tenant a).
+ */
+const testRoute = definePlugin({
+  id: "test-route",
+  version: "1.0.0",
+  description: "Test plugin: a route that shows what the plugin's context holds.",
+  permissions: { "plugins.test-route:read": "Read what the test plugin's context holds." },
+  config: { schema: z.object({ token: z.string().min(8).optional() }), secrets: ["token"] },
+  schema: [{ version: 1, statements: ["CREATE TABLE plugin_test_route_notes (id TEXT PRIMARY KEY, note TEXT)"] }],
   routes: [
     {
       method: "get",
       path: "/context",
       summary: "What the plugin's context holds",
-      access: { credential: "tenant", permission: "plugins.test-shape:read" },
+      access: { credential: "tenant", permission: "plugins.test-route:read" },
       responses: {
-        200: { description: "The context's members", content: { "application/json": { schema: z.object({}) } } },
+        200: {
+          description: "The context's members",
+          content: { "application/json": { schema: z.object({}).openapi({ example: { keys: ["config"] } }) } },
+        },
       },
       async handler(_request, ctx) {
         const reach = async (name: string) => {
@@ -91,9 +106,9 @@ const testShape = definePlugin({
           config: ctx.config,
           hasEnv:
             "env" in ctx || Object.values(ctx).some((v) => typeof v === "object" && v !== null && "MASTER_KEY" in v),
-          ownTable: await reach("log"),
+          ownTable: await reach("notes"),
           usersTable: await reach("users"),
-          injected: await reach("log; DROP TABLE users"),
+          injected: await reach("notes; DROP TABLE users"),
           sealed: await ctx.open(await ctx.seal("round trip")),
         });
       },
@@ -141,4 +156,4 @@ const testFlaky = definePlugin({
   },
 });
 
-export const PLUGINS: readonly AnyPlugin[] = [crmSync, testShape, testSecond, testFlaky];
+export const PLUGINS: readonly AnyPlugin[] = [crmSync, testShape, testSecond, testFlaky, testRoute];

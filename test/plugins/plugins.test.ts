@@ -44,12 +44,13 @@ describe("enablement", () => {
     const { data } = await json<{ data: { id: string; enabled: boolean; hooks: string[]; routes: string[] }[] }>(
       response,
     );
-    expect(data.map((p) => p.id)).toEqual(["crm-sync", "test-shape", "test-second", "test-flaky"]);
+    expect(data.map((p) => p.id)).toEqual(["crm-sync", "test-shape", "test-second", "test-flaky", "test-route"]);
     expect(data.every((p) => !p.enabled)).toBe(true);
     expect(data.find((p) => p.id === "test-shape")).toMatchObject({
       hooks: expect.arrayContaining(["user.create.before", "user.create.after", "user.login.before"]),
-      routes: ["GET /v1/plugins/test-shape/context"],
+      events: ["user.created"],
     });
+    expect(data.find((p) => p.id === "test-route")?.routes).toEqual(["GET /v1/plugins/test-route/context"]);
   });
 
   it("validates the configuration with the plugin's schema and never returns its secrets", async () => {
@@ -169,7 +170,10 @@ describe("hooks", () => {
     await disable("test-second");
     const user = await createUser(tenant, { attributes: { blockMe: true } });
     expect(user.attributes).toEqual({ blockMe: true });
-    const route = await call("GET", "/v1/plugins/test-shape/context", { token: tenant.key });
+    await enable("test-route");
+    expect((await call("GET", "/v1/plugins/test-route/context", { token: tenant.key })).status).toBe(200);
+    await disable("test-route");
+    const route = await call("GET", "/v1/plugins/test-route/context", { token: tenant.key });
     await expectProblem(route, 403, "PLUGIN_NOT_ENABLED");
     const listed = await json<{ data: { id: string; enabled: boolean; config: unknown }[] }>(
       await call("GET", "/v1/plugins", { token: tenant.key }),
@@ -188,42 +192,42 @@ describe("routes and context", () => {
       "x-permission": "plugins.crm-sync:sync",
       "x-plan-feature": "plugins",
     });
-    expect(doc.paths["/v1/plugins/test-shape/context"]?.get?.["x-permission"]).toBe("plugins.test-shape:read");
+    expect(doc.paths["/v1/plugins/test-route/context"]?.get?.["x-permission"]).toBe("plugins.test-route:read");
   });
 
   it("needs the plugin's permission, which GET /v1/permissions lists and a custom role can grant", async () => {
-    await enable("test-shape", { suffix: "a" });
+    await enable("test-route", { token: "secret-token-2" });
     const manager = await call("POST", "/v1/api-keys", { token: tenant.key, body: { name: "m", roles: ["manager"] } });
     const managerKey = (await json<{ secret: string }>(manager)).secret;
-    await expectProblem(await call("GET", "/v1/plugins/test-shape/context", { token: managerKey }), 403, "FORBIDDEN");
+    await expectProblem(await call("GET", "/v1/plugins/test-route/context", { token: managerKey }), 403, "FORBIDDEN");
     const catalogue = await json<{ data: { permission: string; description?: string; routes?: string[] }[] }>(
       await call("GET", "/v1/permissions", { token: tenant.key }),
     );
-    expect(catalogue.data.find((e) => e.permission === "plugins.test-shape:read")).toMatchObject({
+    expect(catalogue.data.find((e) => e.permission === "plugins.test-route:read")).toMatchObject({
       description: expect.any(String),
-      routes: ["GET /v1/plugins/test-shape/context"],
+      routes: ["GET /v1/plugins/test-route/context"],
     });
     const role = await call("POST", "/v1/roles", {
       token: tenant.key,
-      body: { name: "plugin-reader", permissions: ["plugins.test-shape:read"] },
+      body: { name: "plugin-reader", permissions: ["plugins.test-route:read"] },
     });
     expect(role.status).toBe(201);
   });
 
   it("gives a plugin a narrowed context: no env, only its own tables", async () => {
-    const response = await call("GET", "/v1/plugins/test-shape/context", { token: tenant.key });
+    const response = await call("GET", "/v1/plugins/test-route/context", { token: tenant.key });
     expect(response.status).toBe(200);
     const context = await json<Record<string, unknown>>(response);
     expect(context).toMatchObject({
       keys: ["config", "db", "fetch", "log", "open", "pluginId", "seal", "tenantId", "users"],
       tenantId: tenant.id,
-      config: { suffix: "a", token: "secret-token-1" },
+      config: { token: "secret-token-2" },
       hasEnv: false,
       ownTable: "read",
       sealed: "round trip",
     });
-    // "users" is the plugin's own (absent) plugin_test_shape_users, never the users table
-    expect(context.usersTable).toMatch(/no such table: plugin_test_shape_users/);
+    // "users" is the plugin's own (absent) plugin_test_route_users, never the users table
+    expect(context.usersTable).toMatch(/no such table: plugin_test_route_users/);
     expect(context.injected).toMatch(/not a valid table name/);
   });
 });

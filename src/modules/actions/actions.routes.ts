@@ -115,7 +115,25 @@ const executionsRoute = defineRoute({
   responses: {
     200: {
       description: "Executions",
-      content: { "application/json": { schema: z.object({ data: z.array(ExecutionSchema) }) } },
+      content: {
+        "application/json": {
+          schema: z.object({ data: z.array(ExecutionSchema) }).openapi({
+            example: {
+              data: [
+                {
+                  id: "axe_01JD8Z6Q1W3V8K2N4T5R6Y7P9A",
+                  trigger: "user.create.before",
+                  outcome: "denied",
+                  httpStatus: 200,
+                  durationMs: 84,
+                  error: null,
+                  createdAt: "2026-05-01T10:00:00.000Z",
+                },
+              ],
+            },
+          }),
+        },
+      },
     },
   },
 });
