@@ -55,6 +55,8 @@ export default defineConfig({
                 DATABASE_QUARANTINE_SECONDS: "1",
                 USAGE_FLUSH_SECONDS: "1",
                 PLUGIN_RETRY_SECONDS: "0",
+                // a receiver that does not answer (a fixture's unreachable URL) holds a delivery this long at most
+                WEBHOOK_TIMEOUT_MS: "2000",
               },
             },
           }),

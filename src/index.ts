@@ -1,7 +1,8 @@
 import { app } from "./app";
-import { consumeEvents } from "./core/events/dispatch";
+import { consumeDeadLetters, consumeEvents } from "./core/events/dispatch";
 import { consumeDeadPluginTasks, consumePluginTasks } from "./core/plugins/tasks";
 import { dailyMaintenance, sealAllAuditTrails } from "./jobs";
+import { consumeDeadDeliveries, consumeDeliveries } from "./modules/webhooks/webhooks.delivery";
 
 export { RateLimiter } from "./durable-objects/rate-limiter";
 export { UsageMeter } from "./durable-objects/usage-meter";
@@ -15,11 +16,15 @@ export default {
   },
 
   /**
-   * `uom-events`: domain events from the outbox, acknowledged by event id (idempotent; docs/events.md). The
-   * dead-letter queue is logged and acknowledged, never lost silently.
+   * `uom-events`: domain events from the outboxes, acknowledged by event id (idempotent; docs/events.md).
+   * `uom-events-dlq`: the events it gave up on, marked dead in their outbox (never re-sent), logged and acknowledged.
    */
   async queue(batch, env) {
     if (batch.queue === "uom-events") return consumeEvents(env, batch.messages);
+    if (batch.queue === "uom-events-dlq") return consumeDeadLetters(env, batch.messages);
+    // webhook attempts, and the final failures to record (docs/webhooks.md)
+    if (batch.queue === "uom-webhooks") return consumeDeliveries(env, batch.messages);
+    if (batch.queue === "uom-webhooks-dlq") return consumeDeadDeliveries(env, batch.messages);
     // plugin work outside the request: failed after-hooks, event handlers (docs/plugins.md)
     if (batch.queue === "uom-plugin-tasks") return consumePluginTasks(env, batch.messages);
     if (batch.queue === "uom-plugin-tasks-dlq") return consumeDeadPluginTasks(env, batch.messages);

@@ -53,7 +53,9 @@ export type IdPrefix =
   | "job"
   | "pcr"
   | "act"
-  | "axe";
+  | "axe"
+  | "whk"
+  | "dlv";
 
 export function newId(prefix: IdPrefix, now = Date.now()): string {
   return `${prefix}_${ulid(now)}`;

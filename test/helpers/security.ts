@@ -95,6 +95,11 @@ export const PATH_FIXTURES: PathFixture[] = [
   { pattern: /^\/v1\/plan\/change-requests\/\{id\}$/, fill: async ({ a }) => ({ id: await askForPlan(a) }) },
   { pattern: /^\/v1\/plugins\/\{id\}$/, fill: async () => ({ id: "crm-sync" }) },
   { pattern: /^\/v1\/actions\/\{id\}(\/|$)/, fill: async ({ a }) => ({ id: await createAction(a) }) },
+  {
+    pattern: /^\/v1\/webhooks\/\{id\}\/deliveries\/\{deliveryId\}(\/|$)/,
+    fill: async ({ a }) => createWebhookDelivery(a),
+  },
+  { pattern: /^\/v1\/webhooks\/\{id\}(\/|$)/, fill: async ({ a }) => ({ id: await createWebhook(a) }) },
 ];
 
 /** A fresh HTTP action of the tenant (its URL is never called by these checks). */
@@ -116,6 +121,27 @@ async function askForPlan(tenant: TestTenant): Promise<string> {
   const response = await call("POST", "/v1/plan/change-requests", { token: tenant.key, body: { plan: "pro" } });
   if (response.status !== 201) throw new Error(`POST /v1/plan/change-requests answered ${response.status}`);
   return (await json<{ id: string }>(response)).id;
+}
+
+/**
+ * A fresh webhook endpoint of the tenant, listening to `webhook.test` only (no other event of the walks makes it a
+ * delivery), at an address nothing answers (a `.invalid` name never resolves, RFC 6761 §6.4).
+ */
+async function createWebhook(tenant: TestTenant): Promise<string> {
+  const response = await call("POST", "/v1/webhooks", {
+    token: tenant.key,
+    body: { url: "https://fixture.invalid/hook", events: ["webhook.test"] },
+  });
+  if (response.status !== 201) throw new Error(`POST /v1/webhooks answered ${response.status}`);
+  return (await json<{ id: string }>(response)).id;
+}
+
+/** A fresh endpoint with one delivery (a test send). */
+async function createWebhookDelivery(tenant: TestTenant): Promise<{ id: string; deliveryId: string }> {
+  const id = await createWebhook(tenant);
+  const response = await call("POST", `/v1/webhooks/${id}/test`, { token: tenant.key });
+  if (response.status !== 202) throw new Error(`POST /v1/webhooks/{id}/test answered ${response.status}`);
+  return { id, deliveryId: (await json<{ id: string }>(response)).id };
 }
 
 let fieldCounter = 0;

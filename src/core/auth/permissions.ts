@@ -22,6 +22,8 @@ export const PERMISSIONS = [
   "oauth-clients:write",
   "audit:read",
   "events:read",
+  "webhooks:read",
+  "webhooks:write",
   "settings:read",
   "settings:write",
   "schema:read",
@@ -60,7 +62,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
   manager: {
     description:
       "Manages users (with their email and phone, not restricted custom fields) and their roles within its own " +
-      "rights; reads the audit trail, the event log, the schema, the roles and the plan. Cannot mint credentials or change settings.",
+      "rights; reads the audit trail, the event log, the webhooks, the schema, the roles and the plan. Cannot mint credentials or change settings.",
     grants: [
       ...MANAGED_USERS,
       "me:read",
@@ -68,6 +70,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
       "roles:assign",
       "audit:read",
       "events:read",
+      "webhooks:read",
       "schema:read",
       "plan:read",
     ],
