@@ -10,7 +10,12 @@ import { loggableError, notFoundHandler, onError, problemResponse } from "./core
 import { requestId } from "./core/http/request-id";
 import { requestLog } from "./core/http/request-log";
 import { validationHook } from "./core/http/validation";
+import { pluginRegistry } from "./core/plugins/active";
+import { pluginsRoutes } from "./core/plugins/enablement.routes";
+import { coreRouteKeys } from "./core/plugins/registry";
+import { mountPluginRoutes } from "./core/plugins/routes";
 import type { AppEnv } from "./env";
+import { actionsRoutes } from "./modules/actions/actions.routes";
 import { apiKeysRoutes } from "./modules/api-keys/api-keys.routes";
 import { auditRoutes } from "./modules/audit/audit.routes";
 import { eventsRoutes } from "./modules/events/events.routes";
@@ -105,6 +110,10 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", roleAccessRoutes);
   mountPermissionCatalogue(app);
   app.route("/", scimRoutes);
+  app.route("/", pluginsRoutes);
+  app.route("/", actionsRoutes);
+  // plugins last: their routes are checked against every core route first (a conflict stops the worker loading)
+  mountPluginRoutes(app, pluginRegistry().withCoreRoutes(coreRouteKeys(app.openAPIRegistry.definitions)));
   mountOpenApi(app);
 
   // SCIM clients parse RFC 7644 §3.12 error bodies, not problem+json: /scim/v2 answers those, every error alike

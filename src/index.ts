@@ -1,5 +1,6 @@
 import { app } from "./app";
 import { consumeDeadLetters, consumeEvents } from "./core/events/dispatch";
+import { consumeDeadPluginTasks, consumePluginTasks } from "./core/plugins/tasks";
 import { dailyMaintenance, sealAllAuditTrails } from "./jobs";
 import { consumeDeadDeliveries, consumeDeliveries } from "./modules/webhooks/webhooks.delivery";
 
@@ -24,6 +25,9 @@ export default {
     // webhook attempts, and the final failures to record (docs/webhooks.md)
     if (batch.queue === "uom-webhooks") return consumeDeliveries(env, batch.messages);
     if (batch.queue === "uom-webhooks-dlq") return consumeDeadDeliveries(env, batch.messages);
+    // plugin work outside the request: failed after-hooks, event handlers (docs/plugins.md)
+    if (batch.queue === "uom-plugin-tasks") return consumePluginTasks(env, batch.messages);
+    if (batch.queue === "uom-plugin-tasks-dlq") return consumeDeadPluginTasks(env, batch.messages);
     for (const message of batch.messages) {
       console.log(JSON.stringify({ level: "warn", msg: "event without consumer", queue: batch.queue, id: message.id }));
       message.ack();

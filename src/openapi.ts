@@ -80,6 +80,14 @@ function documentConfig(origin: string): OpenApiConfig {
           "SCIM 2.0 (RFC 7643/7644) for provisioning clients such as Okta and Entra ID: an API key with the " +
           "`scim` role; `application/scim+json`; errors are SCIM error bodies (RFC 7644 §3.12), not problem+json",
       },
+      {
+        name: "Plugins",
+        description: "Compile-time plugins enabled per tenant, and the routes they mount (docs/plugins.md)",
+      },
+      {
+        name: "Actions",
+        description: "HTTP actions: a tenant's URLs called as blocking before-hooks (docs/actions.md)",
+      },
       { name: "System", description: "Health, documentation" },
     ],
   };

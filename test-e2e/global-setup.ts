@@ -24,6 +24,7 @@ const VARS: Record<string, string> = {
   LAST_USED_FLUSH_SECONDS: "1",
   DATABASE_QUARANTINE_SECONDS: "1",
   USAGE_FLUSH_SECONDS: "1",
+  PLUGIN_RETRY_SECONDS: "0",
   // webhooks: retries about a second apart (8 of them), so failing and down receivers play out within a test
   WEBHOOK_RETRY_SCHEDULE: "1,1,1,1,1,1,1,1",
   WEBHOOK_TIMEOUT_MS: "3000",

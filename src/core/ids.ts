@@ -52,6 +52,8 @@ export type IdPrefix =
   | "fld"
   | "job"
   | "pcr"
+  | "act"
+  | "axe"
   | "whk"
   | "dlv";
 

@@ -26,6 +26,7 @@ export const FEATURES = {
   segments: "Saved and learned segments",
   churn: "Churn prediction",
   reports: "Scheduled reports",
+  plugins: "Plugins enabled per tenant and HTTP actions (docs/plugins.md, docs/actions.md)",
 } as const;
 export type Feature = keyof typeof FEATURES;
 
@@ -70,6 +71,7 @@ const PREMIUM_FEATURES: readonly Feature[] = [
   "segments",
   "churn",
   "reports",
+  "plugins",
 ];
 
 export const PLAN_CONFIG: Readonly<Record<Plan, PlanConfig>> = {

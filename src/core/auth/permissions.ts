@@ -34,6 +34,9 @@ export const PERMISSIONS = [
   "tenants:write",
   // the SCIM 2.0 endpoints (/scim/v2/*); what a SCIM request may change still takes users:* (src/modules/scim)
   "scim:access",
+  // the tenant's plugins (enable, configure) and HTTP actions (docs/plugins.md, docs/actions.md)
+  "plugins:read",
+  "plugins:write",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];

@@ -1,3 +1,4 @@
+import { pluginEventConsumer } from "../plugins/events";
 import { webhookFanOut } from "../../modules/webhooks/webhooks.fanout";
 import type { EventMessage } from "./dispatch";
 
@@ -20,4 +21,4 @@ export interface EventConsumer {
 }
 
 /** Every consumer, in the order they run. Each module adds its own here. */
-export const EVENT_CONSUMERS: EventConsumer[] = [webhookFanOut];
+export const EVENT_CONSUMERS: EventConsumer[] = [webhookFanOut, pluginEventConsumer];
