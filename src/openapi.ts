@@ -71,6 +71,11 @@ function documentConfig(origin: string): OpenApiConfig {
       { name: "Audit", description: "The tamper-evident audit trail" },
       { name: "Events", description: "The domain event log the EVENTS queue carries (docs/events.md)" },
       {
+        name: "Webhooks",
+        description:
+          "Endpoints that receive the tenant's events, signed per Standard Webhooks; delivery log, retry, replay (docs/webhooks.md)",
+      },
+      {
         name: "Plans",
         description: "The tenant's plan: features, quotas and their usage; asking for another plan (docs/plans.md)",
       },

@@ -304,3 +304,70 @@ export const webhookDeliveryAttempts = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.deliveryId, t.attempt, t.attemptedAt] })],
 );
+
+/** A plugin's per-tenant state (migrations/tenant/0017_plugins_actions.sql, docs/plugins.md). */
+export const pluginSettings = sqliteTable("plugin_settings", {
+  pluginId: text("plugin_id").primaryKey(),
+  enabled: integer("enabled", { mode: "boolean" }).notNull(),
+  config: text("config").notNull(),
+  secretsSealed: text("secrets_sealed"),
+  version: integer("version").notNull(),
+  createdAt: text("created_at").notNull(),
+  updatedAt: text("updated_at").notNull(),
+});
+
+/** The plugins' own schema versions applied in this database. */
+export const pluginMigrations = sqliteTable(
+  "_plugin_migrations",
+  {
+    pluginId: text("plugin_id").notNull(),
+    version: integer("version").notNull(),
+    appliedAt: text("applied_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.pluginId, t.version] })],
+);
+
+/** Events a plugin's handlers have run for: at-least-once delivery, handled once. */
+export const pluginEventReceipts = sqliteTable(
+  "plugin_event_receipts",
+  {
+    pluginId: text("plugin_id").notNull(),
+    eventId: text("event_id").notNull(),
+    handledAt: text("handled_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.pluginId, t.eventId] })],
+);
+
+/** HTTP actions: a tenant's blocking hooks at a URL (docs/actions.md). */
+export const actions = sqliteTable(
+  "actions",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    trigger: text("trigger").notNull(),
+    url: text("url").notNull(),
+    timeoutMs: integer("timeout_ms").notNull(),
+    failurePolicy: text("failure_policy", { enum: ["open", "closed"] }).notNull(),
+    enabled: integer("enabled", { mode: "boolean" }).notNull(),
+    secretSealed: text("secret_sealed").notNull(),
+    version: integer("version").notNull(),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [index("actions_trigger_idx").on(t.trigger, t.enabled, t.createdAt)],
+);
+
+export const actionExecutions = sqliteTable(
+  "action_executions",
+  {
+    id: text("id").primaryKey(),
+    actionId: text("action_id").notNull(),
+    trigger: text("trigger").notNull(),
+    outcome: text("outcome").notNull(),
+    httpStatus: integer("http_status"),
+    durationMs: integer("duration_ms").notNull(),
+    error: text("error"),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [index("action_executions_action_idx").on(t.actionId, t.id)],
+);

@@ -1,5 +1,5 @@
-import { pluginEventConsumer } from "../plugins/events";
 import { webhookFanOut } from "../../modules/webhooks/webhooks.fanout";
+import { pluginEventConsumer } from "../plugins/events";
 import type { EventMessage } from "./dispatch";
 
 /** What an event consumer gets: one tenant's events of one queue batch, and that tenant's database. */

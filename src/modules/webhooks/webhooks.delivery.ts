@@ -71,7 +71,12 @@ interface PostOutcome {
 }
 
 /** One signed POST: never following a redirect (a 3xx is a failure: SSRF), given up after the timeout. */
-async function post(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<PostOutcome> {
+async function post(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+): Promise<PostOutcome> {
   const started = Date.now();
   try {
     const response = await fetch(url, {

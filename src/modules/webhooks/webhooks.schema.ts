@@ -162,4 +162,4 @@ export const ReplayResultSchema = z
       description: "More events remain (at most 10,000 per call): call again with this `since`; null when done.",
     }),
   })
-  .openapi("WebhookReplayResult");
+  .openapi("WebhookReplayResult", { example: { queued: 42, nextSince: null } });
