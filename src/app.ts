@@ -14,6 +14,9 @@ import { apiKeysRoutes } from "./modules/api-keys/api-keys.routes";
 import { auditRoutes } from "./modules/audit/audit.routes";
 import { eventsRoutes } from "./modules/events/events.routes";
 import { mfaRoutes } from "./modules/mfa/mfa.routes";
+import { channelsRoutes } from "./modules/notifications/channels.routes";
+import { notificationsRoutes } from "./modules/notifications/notifications.routes";
+import { templatesRoutes } from "./modules/notifications/templates.routes";
 import { oauthRoutes } from "./modules/oauth/oauth.routes";
 import { passwordsRoutes } from "./modules/passwords/passwords.routes";
 import { plansRoutes } from "./modules/plans/plans.routes";
@@ -94,6 +97,9 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", roleAccessRoutes);
   mountPermissionCatalogue(app);
   app.route("/", scimRoutes);
+  app.route("/", templatesRoutes);
+  app.route("/", channelsRoutes);
+  app.route("/", notificationsRoutes);
   mountOpenApi(app);
 
   // SCIM clients parse RFC 7644 §3.12 error bodies, not problem+json: /scim/v2 answers those, every error alike

@@ -1,6 +1,7 @@
 import { app } from "./app";
 import { consumeEvents } from "./core/events/dispatch";
 import { dailyMaintenance, sealAllAuditTrails } from "./jobs";
+import { consumeNotifications, giveUpNotifications } from "./modules/notifications/sender";
 
 export { RateLimiter } from "./durable-objects/rate-limiter";
 export { UsageMeter } from "./durable-objects/usage-meter";
@@ -19,6 +20,9 @@ export default {
    */
   async queue(batch, env) {
     if (batch.queue === "uom-events") return consumeEvents(env, batch.messages);
+    // rendered and sent one by one, with retries (docs/notifications.md); the dead-letter queue marks them failed
+    if (batch.queue === "uom-notifications") return consumeNotifications(env, batch.messages);
+    if (batch.queue === "uom-notifications-dlq") return giveUpNotifications(env, batch.messages);
     for (const message of batch.messages) {
       console.log(JSON.stringify({ level: "warn", msg: "event without consumer", queue: batch.queue, id: message.id }));
       message.ack();

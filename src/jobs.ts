@@ -2,6 +2,7 @@ import { controlDb, tenantDatabases } from "./core/db/databases";
 import { sweepOutbox } from "./core/events/dispatch";
 import { loggableError } from "./core/http/error-handler";
 import { sealAuditTrail } from "./modules/audit/audit.service";
+import { remindInactiveUsers } from "./modules/notifications/reminders";
 import { oauthDailyMaintenance } from "./modules/oauth/maintenance";
 import { continueSchemaJobs } from "./modules/schema/fields.jobs";
 import { continueDataKeyRotations } from "./modules/tenants/tenants.keys.service";
@@ -35,18 +36,25 @@ export async function sealAllAuditTrails(env: Env): Promise<void> {
 
 /**
  * Daily: drop expired Idempotency-Key records and expired reset / verification tokens, finish tenant deletions
- * that stopped half-way, rotate the token signing key when due and drop ended refresh tokens.
+ * that stopped half-way, rotate the token signing key when due and drop ended refresh tokens; remind users who
+ * never signed in (activation reminders, docs/notifications.md).
  */
 export async function dailyMaintenance(env: Env): Promise<void> {
   const control = await controlDb(env);
   const now = new Date().toISOString();
   const purge = "DELETE FROM idempotency_keys WHERE expires_at <= ?";
-  const databases = [{ tenant_id: "platform", binding: "CONTROL_DB" }, ...(await assignedDatabases(control))];
+  const tenantsOnly = await assignedDatabases(control);
+  const databases = [{ tenant_id: "platform", binding: "CONTROL_DB" }, ...tenantsOnly];
   await eachOf("purge idempotency keys", env, databases, async ({ binding }) => {
     const db = binding === "CONTROL_DB" ? control : await tenantDatabases.forTenant(env, { databaseBinding: binding });
     await db.prepare(purge).bind(now).run();
     if (binding !== "CONTROL_DB") await db.prepare(PURGE_USER_TOKENS).bind(now).run();
   })
+    .finally(() =>
+      eachOf("activation reminders", env, tenantsOnly, async ({ tenant_id, binding }) => {
+        await remindInactiveUsers(env, tenant_id, await tenantDatabases.forTenant(env, { databaseBinding: binding }));
+      }),
+    )
     .finally(() => reclaimOrphanedDatabases(env, control))
     .finally(() => oauthDailyMaintenance(env));
 }

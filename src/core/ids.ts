@@ -51,7 +51,12 @@ export type IdPrefix =
   | "tok"
   | "fld"
   | "job"
-  | "pcr";
+  | "pcr"
+  // notifications, notification templates, push subscriptions, email Message-IDs (src/modules/notifications)
+  | "ntf"
+  | "ntp"
+  | "psh"
+  | "msg";
 
 export function newId(prefix: IdPrefix, now = Date.now()): string {
   return `${prefix}_${ulid(now)}`;

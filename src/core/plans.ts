@@ -26,6 +26,8 @@ export const FEATURES = {
   segments: "Saved and learned segments",
   churn: "Churn prediction",
   reports: "Scheduled reports",
+  notifications: "Email notifications: templates, the email channel, the notification log, preferences",
+  "notifications-sms-push": "SMS and Web Push notification channels",
 } as const;
 export type Feature = keyof typeof FEATURES;
 
@@ -60,6 +62,7 @@ const FREE_FEATURES: readonly Feature[] = [
   "sub-accounts",
   "plan",
   "webhooks",
+  "notifications",
 ];
 const PREMIUM_FEATURES: readonly Feature[] = [
   "custom-roles",
@@ -70,6 +73,7 @@ const PREMIUM_FEATURES: readonly Feature[] = [
   "segments",
   "churn",
   "reports",
+  "notifications-sms-push",
 ];
 
 export const PLAN_CONFIG: Readonly<Record<Plan, PlanConfig>> = {

@@ -32,6 +32,9 @@ export const PERMISSIONS = [
   "tenants:write",
   // the SCIM 2.0 endpoints (/scim/v2/*); what a SCIM request may change still takes users:* (src/modules/scim)
   "scim:access",
+  // notification templates, channels, settings and the notification log (src/modules/notifications)
+  "notifications:read",
+  "notifications:write",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -57,7 +60,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
   manager: {
     description:
       "Manages users (with their email and phone, not restricted custom fields) and their roles within its own " +
-      "rights; reads the audit trail, the event log, the schema, the roles and the plan. Cannot mint credentials or change settings.",
+      "rights; reads the audit trail, the event log, the schema, the roles, the plan and the notification setup and log. Cannot mint credentials or change settings.",
     grants: [
       ...MANAGED_USERS,
       "me:read",
@@ -67,6 +70,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
       "events:read",
       "schema:read",
       "plan:read",
+      "notifications:read",
     ],
   },
   basic: {

@@ -19,6 +19,7 @@ import tenantSearch from "../../../migrations/tenant/0010_search.sql";
 import tenantSearchTiers from "../../../migrations/tenant/0011_search_tiers.sql";
 import tenantCustomRoles from "../../../migrations/tenant/0012_custom_roles.sql";
 import tenantEventSequence from "../../../migrations/tenant/0013_event_sequence.sql";
+import tenantNotifications from "../../../migrations/tenant/0016_notifications.sql";
 
 export interface Migration {
   version: number;
@@ -53,6 +54,7 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 11, name: "0011_search_tiers", sql: [tenantSearchTiers] },
   { version: 12, name: "0012_custom_roles", sql: [tenantCustomRoles] },
   { version: 13, name: "0013_event_sequence", sql: [tenantEventSequence] },
+  { version: 16, name: "0016_notifications", sql: [tenantNotifications] },
 ];
 
 export function statementsOf(migration: Migration): string[] {

@@ -1,3 +1,4 @@
+import { notificationsConsumer } from "../../modules/notifications/consumer";
 import type { EventMessage } from "./dispatch";
 
 /** What an event consumer gets: one tenant's events of one queue batch, and that tenant's database. */
@@ -19,4 +20,4 @@ export interface EventConsumer {
 }
 
 /** Every consumer, in the order they run. Each module adds its own here. */
-export const EVENT_CONSUMERS: EventConsumer[] = [];
+export const EVENT_CONSUMERS: EventConsumer[] = [notificationsConsumer];
