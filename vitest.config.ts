@@ -5,37 +5,59 @@ import { defineConfig } from "vitest/config";
 export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
 const TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LTAxMjM0NTY3ODlhYmNkZWY="; // 32 bytes, base64
 
+/**
+ * Two projects, both run by `npm test`:
+ * - `workers` (test/): each file inside real workerd with its own storage (@cloudflare/vitest-pool-workers);
+ * - `e2e` (test-e2e/): Node, against the worker started once by wrangler's `unstable_startWorker`, for tests that need
+ *   real servers outside the worker (HTTP receivers, SMTP, an OIDC provider) — see test-e2e/README.md.
+ */
 export default defineConfig({
-  plugins: [
-    {
-      // wrangler imports .sql as text by default; give the test bundle the same rule.
-      name: "sql-as-text",
-      transform(code, id) {
-        return id.endsWith(".sql") ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined;
-      },
-    },
-    cloudflareTest({
-      main: "./src/index.ts",
-      wrangler: { configPath: "./wrangler.toml" },
-      miniflare: {
-        bindings: {
-          ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-          MASTER_KEY: TEST_MASTER_KEY,
-          LOG_LEVEL: "silent",
-          CREDENTIAL_CACHE_SECONDS: "1",
-          LAST_USED_FLUSH_SECONDS: "1",
-          DATABASE_QUARANTINE_SECONDS: "1",
-          USAGE_FLUSH_SECONDS: "1",
-        },
-      },
-    }),
-  ],
   test: {
-    include: ["test/**/*.test.ts"],
     // vitest's default is one worker fewer than the cores: one on CI's two. Each test file has its own storage
     // and the time goes mostly into loading modules into workerd, so two files side by side nearly halve the run.
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    projects: [
+      {
+        extends: true,
+        plugins: [
+          {
+            // wrangler imports .sql as text by default; give the test bundle the same rule.
+            name: "sql-as-text",
+            transform(code, id) {
+              return id.endsWith(".sql") ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined;
+            },
+          },
+          cloudflareTest({
+            main: "./src/index.ts",
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+                MASTER_KEY: TEST_MASTER_KEY,
+                LOG_LEVEL: "silent",
+                CREDENTIAL_CACHE_SECONDS: "1",
+                LAST_USED_FLUSH_SECONDS: "1",
+                DATABASE_QUARANTINE_SECONDS: "1",
+                USAGE_FLUSH_SECONDS: "1",
+              },
+            },
+          }),
+        ],
+        test: { name: "workers", include: ["test/**/*.test.ts"] },
+      },
+      {
+        extends: true,
+        test: {
+          name: "e2e",
+          include: ["test-e2e/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test-e2e/global-setup.ts"],
+          // the worker is one process for every file: files may run side by side, tests in a file one by one
+          hookTimeout: 90_000,
+        },
+      },
+    ],
   },
 });

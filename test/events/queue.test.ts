@@ -100,7 +100,7 @@ describe("the EVENTS queue", () => {
     };
 
     const failed = await run([recording, failing]);
-    expect(failed.retryMessages.map((m) => m.msgId).sort()).toEqual(["m-0", "m-1"]);
+    expect(failed.retryMessages.map((m: { msgId: string }) => m.msgId).sort()).toEqual(["m-0", "m-1"]);
     expect(await Promise.all(ids.map(async (id) => (await eventRow(db, id))?.dispatched_at))).toEqual([null, null]);
 
     const ok = await run([recording]);
