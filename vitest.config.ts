@@ -41,6 +41,10 @@ export default defineConfig({
                 LAST_USED_FLUSH_SECONDS: "1",
                 DATABASE_QUARANTINE_SECONDS: "1",
                 USAGE_FLUSH_SECONDS: "1",
+                // notifications: retries at once, two attempts, a short SMTP timeout (test/notifications)
+                NOTIFICATION_RETRY_DELAY_SECONDS: "0",
+                NOTIFICATION_MAX_ATTEMPTS: "2",
+                SMTP_TIMEOUT_MS: "2000",
               },
             },
           }),
