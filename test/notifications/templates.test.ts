@@ -34,7 +34,7 @@ const welcomeFr = {
   channel: "email",
   locale: "fr",
   subject: "Bienvenue {{ user.name }} sur {{app.name}}",
-  html: "<p>Bonjour {{user.name}}, <a href=\"{{link}}\">ici</a></p>",
+  html: '<p>Bonjour {{user.name}}, <a href="{{link}}">ici</a></p>',
   text: "Bonjour {{user.name}}",
 };
 
@@ -47,7 +47,10 @@ describe("the renderer", () => {
     });
     expect(render("Hi {{ user.name }}", data, "text").output).toBe(`Hi <script>alert("x")</script> & 'co'`);
     // objects and prototype members are not values
-    expect(render("{{user}}{{user.constructor}}", data, "text")).toEqual({ output: "", missing: ["user", "user.constructor"] });
+    expect(render("{{user}}{{user.constructor}}", data, "text")).toEqual({
+      output: "",
+      missing: ["user", "user.constructor"],
+    });
   });
 
   it("refuses triple braces, bad names and unbalanced braces", () => {
@@ -75,7 +78,9 @@ describe("notification templates", () => {
     expect(created.variables).toEqual(["user.name", "app.name", "link"]);
     expect(response.headers.get("location")).toBe(`/v1/notification-templates/${created.id}`);
 
-    const list = await json<{ data: Template[] }>(await call("GET", "/v1/notification-templates", { token: tenant.key }));
+    const list = await json<{ data: Template[] }>(
+      await call("GET", "/v1/notification-templates", { token: tenant.key }),
+    );
     expect(list.data[0]?.id).toBe(created.id);
     const defaults = list.data.filter((t) => t.builtIn).map((t) => `${t.event}/${t.channel}/${t.locale}`);
     for (const event of [
@@ -252,7 +257,11 @@ describe("notification channels", () => {
     const kept = await json<Record<string, Record<string, unknown>>>(
       await call("PUT", "/v1/notification-channels", {
         token: tenant.key,
-        body: { email: { ...withoutPassword, port: 2525 }, sms: withoutToken, push: { subject: "mailto:ops@example.com" } },
+        body: {
+          email: { ...withoutPassword, port: 2525 },
+          sms: withoutToken,
+          push: { subject: "mailto:ops@example.com" },
+        },
       }),
     );
     expect(kept.email).toMatchObject({ port: 2525, hasPassword: true });
@@ -273,9 +282,28 @@ describe("notification channels", () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ email: { ...smtp, host: "10.0.0.5" } }, "email.host"],
       [{ email: { ...smtp, host: "mail.internal" } }, "email.host"],
-      [{ email: { provider: "http", format: "resend", url: "https://192.168.1.1/emails", apiKey: "k", from: "a@b.c" } }, "email.url"],
-      [{ email: { provider: "http", format: "resend", url: "http://api.example.com/emails", apiKey: "k", from: "a@b.c" } }, "email.url"],
-      [{ email: { provider: "http", format: "postmark", url: "https://api.postmarkapp.com/email", from: "a@b.c" } }, "email.apiKey"],
+      [
+        {
+          email: { provider: "http", format: "resend", url: "https://192.168.1.1/emails", apiKey: "k", from: "a@b.c" },
+        },
+        "email.url",
+      ],
+      [
+        {
+          email: {
+            provider: "http",
+            format: "resend",
+            url: "http://api.example.com/emails",
+            apiKey: "k",
+            from: "a@b.c",
+          },
+        },
+        "email.url",
+      ],
+      [
+        { email: { provider: "http", format: "postmark", url: "https://api.postmarkapp.com/email", from: "a@b.c" } },
+        "email.apiKey",
+      ],
       [{ sms: { ...sms, authToken: undefined, accountSid: "ACnew" }, email: smtp }, "sms.authToken"],
       [{ sms: { ...sms, baseUrl: "https://169.254.169.254" } }, "sms.baseUrl"],
       [{ email: { ...smtp, from: "not an address" } }, "email.from"],
@@ -288,7 +316,10 @@ describe("notification channels", () => {
         400,
         "VALIDATION_FAILED",
       );
-      expect(problem.errors?.map((e) => e.field), JSON.stringify(body)).toContain(field);
+      expect(
+        problem.errors?.map((e) => e.field),
+        JSON.stringify(body),
+      ).toContain(field);
     }
     expect(await dumpDatabase(db)).toBe(before);
   });
@@ -324,7 +355,10 @@ describe("notification settings", () => {
     expect(await json(put)).toEqual(settings);
     expect(await json(await call("GET", "/v1/notification-settings", { token: tenant.key }))).toEqual(settings);
     await expectProblem(
-      await call("PUT", "/v1/notification-settings", { token: tenant.key, body: { links: { signIn: "javascript:alert(1)" } } }),
+      await call("PUT", "/v1/notification-settings", {
+        token: tenant.key,
+        body: { links: { signIn: "javascript:alert(1)" } },
+      }),
       400,
     );
   });
