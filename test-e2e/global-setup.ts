@@ -24,6 +24,10 @@ const VARS: Record<string, string> = {
   LAST_USED_FLUSH_SECONDS: "1",
   DATABASE_QUARANTINE_SECONDS: "1",
   USAGE_FLUSH_SECONDS: "1",
+  // notifications (test-e2e/notifications.test.ts): retries at once, three attempts, short SMTP replies
+  NOTIFICATION_RETRY_DELAY_SECONDS: "0",
+  NOTIFICATION_MAX_ATTEMPTS: "3",
+  SMTP_TIMEOUT_MS: "5000",
 };
 
 export default async function setup(project: TestProject) {

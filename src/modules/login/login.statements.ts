@@ -48,7 +48,11 @@ export async function successStatements(ctx: ServiceContext, login: SuccessfulLo
     ),
     await eventStatement(
       ctx,
-      { type: "user.login", subjectId: login.userId, data: { userId: login.userId, method, ...(device ? { device } : {}) } },
+      {
+        type: "user.login",
+        subjectId: login.userId,
+        data: { userId: login.userId, method, ...(device ? { device } : {}) },
+      },
       at,
     ),
   ];

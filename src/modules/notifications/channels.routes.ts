@@ -15,7 +15,8 @@ const getChannelsRoute = defineRoute({
   path: "/v1/notification-channels",
   tags,
   summary: "The notification channels",
-  description: "Email, SMS and push settings; credentials are never returned (`hasPassword`, `hasApiKey`, `hasAuthToken`).",
+  description:
+    "Email, SMS and push settings; credentials are never returned (`hasPassword`, `hasApiKey`, `hasAuthToken`).",
   credential,
   permission: "notifications:read",
   feature: "notifications",

@@ -1,6 +1,6 @@
+import { controlDb } from "../../core/db/databases";
 import type { EventConsumer, EventConsumerContext } from "../../core/events/consumers";
 import type { EventMessage } from "../../core/events/dispatch";
-import { controlDb } from "../../core/db/databases";
 import { newId } from "../../core/ids";
 import { type Plan, planIncludes } from "../../core/plans";
 import { CHANNELS, type Channel, categoryOf, NEW_DEVICE_SIGN_IN, type NotifiableEvent } from "./catalogue";
@@ -75,7 +75,9 @@ async function newDeviceSignIns(db: D1Database, events: readonly EventMessage[],
     if (!devices.includes(device) && devices.length > 0) isNew.add(event.id);
     remember.push(
       db
-        .prepare("INSERT INTO notification_devices (user_id, device, first_seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+        .prepare(
+          "INSERT INTO notification_devices (user_id, device, first_seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
         .bind(userId, device, at),
     );
   }
@@ -124,7 +126,10 @@ async function consume({ env, tenantId, db }: EventConsumerContext, events: read
   for (let i = 0; i < ids.length; i += 100) {
     const page = ids.slice(i, i + 100);
     await env.NOTIFICATIONS.sendBatch(
-      page.map((notificationId) => ({ body: { tenantId, notificationId } satisfies NotificationMessage, contentType: "json" })),
+      page.map((notificationId) => ({
+        body: { tenantId, notificationId } satisfies NotificationMessage,
+        contentType: "json",
+      })),
     );
   }
 }

@@ -96,7 +96,10 @@ const DEFAULTS: Record<string, DefaultText> = {
   ),
   "user.activation_reminder/email/fr": email(
     "Votre compte {{app.name}} vous attend",
-    ["Bonjour {{user.name}},", "Votre compte a été créé il y a {{days}} jours et vous ne vous êtes pas encore connecté."],
+    [
+      "Bonjour {{user.name}},",
+      "Votre compte a été créé il y a {{days}} jours et vous ne vous êtes pas encore connecté.",
+    ],
     { label: "Se connecter" },
     "fr",
     "Rappel d’activation",

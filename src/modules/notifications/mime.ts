@@ -84,7 +84,9 @@ export function buildMessage(mail: MailContent, now = new Date()): { messageId: 
     ["Date", rfc5322Date(now)],
     ["Message-ID", messageId],
     ["MIME-Version", "1.0"],
-    ...Object.entries(mail.headers ?? {}).map(([name, value]) => [name, value.replace(/[\r\n]+/g, " ")] as [string, string]),
+    ...Object.entries(mail.headers ?? {}).map(
+      ([name, value]) => [name, value.replace(/[\r\n]+/g, " ")] as [string, string],
+    ),
   ];
   let body: string;
   if (mail.html === null) {

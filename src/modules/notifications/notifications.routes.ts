@@ -1,11 +1,12 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { requestInfo, serviceContext } from "../../core/context";
-import { pageSchema } from "../../core/http/pagination";
 import { ApiError } from "../../core/errors";
+import { pageSchema } from "../../core/http/pagination";
 import { defineRoute } from "../../core/http/route";
 import { validationHook } from "../../core/http/validation";
 import type { AppEnv } from "../../env";
 import { UserIdParamSchema } from "../users/users.schema";
+import { NotificationErrors } from "./notifications.errors";
 import {
   NotificationSchema,
   NotificationsQuerySchema,
@@ -16,7 +17,6 @@ import {
   PushSubscriptionSchema,
   UnsubscribeQuerySchema,
 } from "./notifications.schema";
-import { NotificationErrors } from "./notifications.errors";
 import { getPreferences, listNotifications, putPreferences, unsubscribe } from "./notifications.service";
 import { verifyUnsubscribeToken } from "./preferences";
 import { addPushSubscription, deletePushSubscription, listPushSubscriptions } from "./push-subscriptions";
@@ -36,7 +36,9 @@ const logRoute = defineRoute({
   permission: "notifications:read",
   feature: "notifications",
   request: { query: NotificationsQuerySchema },
-  responses: { 200: { description: "A page of messages", ...json(pageSchema(NotificationSchema, "NotificationPage")) } },
+  responses: {
+    200: { description: "A page of messages", ...json(pageSchema(NotificationSchema, "NotificationPage")) },
+  },
 });
 
 const getPreferencesRoute = defineRoute({
@@ -169,11 +171,15 @@ export const notificationsRoutes = new OpenAPIHono<AppEnv>({ defaultHook: valida
   .openapi(unsubscribePageRoute, async (c) => {
     const { token } = c.req.valid("query");
     if (!(await verifyUnsubscribeToken(c.env, token))) {
-      throw new ApiError(NotificationErrors.INVALID_UNSUBSCRIBE_TOKEN, { detail: "The link is damaged or no longer valid." });
+      throw new ApiError(NotificationErrors.INVALID_UNSUBSCRIBE_TOKEN, {
+        detail: "The link is damaged or no longer valid.",
+      });
     }
     return c.html(unsubscribePage(token), 200);
   })
-  .openapi(unsubscribeRoute, async (c) => c.json(await unsubscribe(c.env, c.req.valid("query").token, requestInfo(c)), 200))
+  .openapi(unsubscribeRoute, async (c) =>
+    c.json(await unsubscribe(c.env, c.req.valid("query").token, requestInfo(c)), 200),
+  )
   .openapi(addPushRoute, async (c) => {
     const ctx = await serviceContext(c);
     return c.json(await addPushSubscription(ctx, c.req.valid("param").id, c.req.valid("json")), 201);

@@ -17,10 +17,13 @@ export const NotificationSchema = z
     eventType: z.string().openapi({ example: "user.created" }),
     template: z.string().openapi({ description: "The template's event key.", example: "user.created" }),
     channel: z.enum(CHANNELS),
-    category: z.string().openapi({ description: "`security` (essential) or an optional category.", example: "onboarding" }),
+    category: z
+      .string()
+      .openapi({ description: "`security` (essential) or an optional category.", example: "onboarding" }),
     userId: z.string(),
     status: z.enum(STATUSES).openapi({
-      description: "`queued` (waiting or being retried), `sent`, `failed` (gave up), `suppressed` (not sent, see `error`).",
+      description:
+        "`queued` (waiting or being retried), `sent`, `failed` (gave up), `suppressed` (not sent, see `error`).",
     }),
     attempts: z.number().int(),
     error: z.string().nullable().openapi({ description: "Why the last attempt failed, or why it was suppressed." }),
@@ -40,10 +43,13 @@ export const PreferencesSchema = z
 
 export const PreferencesInputSchema = z
   .strictObject({
-    optedOut: z.array(z.enum(OPTIONAL_CATEGORIES)).max(OPTIONAL_CATEGORIES.length).openapi({
-      description: "The non-essential categories the user gets no message of: `onboarding` (welcome), `reminders`.",
-      example: ["reminders"],
-    }),
+    optedOut: z
+      .array(z.enum(OPTIONAL_CATEGORIES))
+      .max(OPTIONAL_CATEGORIES.length)
+      .openapi({
+        description: "The non-essential categories the user gets no message of: `onboarding` (welcome), `reminders`.",
+        example: ["reminders"],
+      }),
   })
   .openapi("NotificationPreferencesInput");
 
@@ -76,6 +82,12 @@ export const PushSubscriptionSchema = z
   .openapi("PushSubscription", { description: "The endpoint and keys are sealed and never returned." });
 
 export const PushSubscriptionParamSchema = z.object({
-  id: z.string().max(64).openapi({ param: { name: "id", in: "path" } }),
-  subscriptionId: z.string().max(64).openapi({ param: { name: "subscriptionId", in: "path" } }),
+  id: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: "id", in: "path" } }),
+  subscriptionId: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: "subscriptionId", in: "path" } }),
 });

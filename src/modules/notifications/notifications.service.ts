@@ -44,7 +44,8 @@ export async function listNotifications(ctx: ServiceContext, query: z.infer<type
 
 async function assertUser(ctx: ServiceContext, userId: string): Promise<void> {
   const user = await findUser(ctx, userId);
-  if (!user || user.status === "deleted") throw new ApiError(UserErrors.USER_NOT_FOUND, { detail: `No user ${userId}.` });
+  if (!user || user.status === "deleted")
+    throw new ApiError(UserErrors.USER_NOT_FOUND, { detail: `No user ${userId}.` });
 }
 
 export async function getPreferences(ctx: ServiceContext, userId: string) {

@@ -70,6 +70,7 @@ function isLoopback(host: string): boolean {
   const v4 = ipv4(host);
   if (v4 !== null) return v4 >>> 24 === 127;
   const groups = host.startsWith("[") ? ipv6Groups(host.slice(1, -1)) : null;
+  // biome-ignore lint/complexity/useOptionalChain: the comparison must be a boolean, not undefined
   return groups !== null && groups.slice(0, 7).every((g) => g === 0) && groups[7] === 1;
 }
 

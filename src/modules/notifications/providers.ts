@@ -2,7 +2,7 @@ import type { EmailConfig, PushConfig, SmsConfig } from "./channels.service";
 import { addressOf, buildMessage, type MailContent } from "./mime";
 import { checkOutboundUrl, hostProblem } from "./outbound-guard";
 import { SmtpError, sendSmtp } from "./smtp-client";
-import { pushRequest, type PushSubscriptionKeys, type VapidKeys } from "./webpush";
+import { type PushSubscriptionKeys, pushRequest, type VapidKeys } from "./webpush";
 
 /**
  * The outside calls that deliver a rendered message. A `DeliveryError` says whether trying again can help: a

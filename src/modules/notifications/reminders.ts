@@ -17,7 +17,12 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const BATCH = 200;
 const WINDOW_DAYS = 7;
 
-export async function remindInactiveUsers(env: Env, tenantId: string, db: D1Database, now = Date.now()): Promise<number> {
+export async function remindInactiveUsers(
+  env: Env,
+  tenantId: string,
+  db: D1Database,
+  now = Date.now(),
+): Promise<number> {
   const { channels, settings } = await configuredChannels(db);
   const days = settings.activationReminderDays;
   if (days === 0 || channels.size === 0) return 0;
@@ -46,7 +51,9 @@ export async function remindInactiveUsers(env: Env, tenantId: string, db: D1Data
   const statements: D1PreparedStatement[] = [];
   for (const { id } of results) {
     statements.push(
-      db.prepare("INSERT INTO notification_reminders (user_id, reminded_at) VALUES (?, ?) ON CONFLICT DO NOTHING").bind(id, at),
+      db
+        .prepare("INSERT INTO notification_reminders (user_id, reminded_at) VALUES (?, ?) ON CONFLICT DO NOTHING")
+        .bind(id, at),
       await auditStatement(
         ctx,
         { action: "user.activation_reminder", resource: { type: "user", id } },

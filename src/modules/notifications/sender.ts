@@ -1,14 +1,26 @@
 import { controlDb, tenantDatabases } from "../../core/db/databases";
+import type { UserRow } from "../../core/db/tenant-schema";
 import { openEventSecret } from "../../core/events/outbox";
 import { loggableError } from "../../core/http/error-handler";
 import { type Plan, planIncludes } from "../../core/plans";
-import type { UserRow } from "../../core/db/tenant-schema";
 import { findUser } from "../users/users.repo";
 import { type Category, NEW_DEVICE_SIGN_IN, type NotifiableEvent, type OptionalCategory } from "./catalogue";
-import { channelFor, configuredChannels, type EmailConfig, type PushConfig, type SmsConfig, vapidKeysOf } from "./channels.service";
 import type { Settings } from "./channels.schema";
+import {
+  channelFor,
+  configuredChannels,
+  type EmailConfig,
+  type PushConfig,
+  type SmsConfig,
+  vapidKeysOf,
+} from "./channels.service";
 import type { NotificationMessage } from "./consumer";
-import { claimNotification, finishNotification, type NotificationRow, type NotificationStatus } from "./notifications.repo";
+import {
+  claimNotification,
+  finishNotification,
+  type NotificationRow,
+  type NotificationStatus,
+} from "./notifications.repo";
 import { optedOutOf, unsubscribeUrl } from "./preferences";
 import { DeliveryError, sendEmail, sendPush, sendSms } from "./providers";
 import { dropPushSubscription, pushTargetsOf } from "./push-subscriptions";
@@ -97,7 +109,7 @@ function localeOf(user: UserRow): string | null {
 async function deliver(env: Env, tenantId: string, plan: Plan, db: D1Database, row: NotificationRow): Promise<Outcome> {
   const store = { env, db, scope: tenantId };
   const user = await findUser(store, row.user_id);
-  if (!user || user.status !== "active") return suppressed("the user is deleted or disabled");
+  if (user?.status !== "active") return suppressed("the user is deleted or disabled");
   const category = row.category as Category;
   if (category !== "security" && (await optedOutOf(db, user.id)).includes(category as OptionalCategory)) {
     return suppressed(`the user opted out of ${category}`);
@@ -117,7 +129,9 @@ async function deliver(env: Env, tenantId: string, plan: Plan, db: D1Database, r
   const event = await eventOf(env, db, row.event_id);
   if (!event) return suppressed("the event is no longer in the outbox");
   const unsubscribe =
-    category === "security" ? null : await unsubscribeUrl(env, { tenantId, userId: user.id, category: category as OptionalCategory });
+    category === "security"
+      ? null
+      : await unsubscribeUrl(env, { tenantId, userId: user.id, category: category as OptionalCategory });
   const rendered = renderTemplate(template, messageData(template.event, user, settings, event, unsubscribe));
 
   if (row.channel === "email") {
@@ -151,10 +165,20 @@ async function deliver(env: Env, tenantId: string, plan: Plan, db: D1Database, r
   if (!channel) return suppressed("no push channel is set up");
   const targets = await pushTargetsOf(env, tenantId, db, user.id);
   if (targets.length === 0) return suppressed("the user has no push subscription");
-  const payload = JSON.stringify({ title: rendered.subject ?? settings.appName, body: rendered.text, event: row.template });
+  const payload = JSON.stringify({
+    title: rendered.subject ?? settings.appName,
+    body: rendered.text,
+    event: row.template,
+  });
   const receipts: string[] = [];
   for (const target of targets) {
-    const result = await sendPush(env, channel.config, vapidKeysOf(channel.config, channel.credentials), target, payload);
+    const result = await sendPush(
+      env,
+      channel.config,
+      vapidKeysOf(channel.config, channel.credentials),
+      target,
+      payload,
+    );
     if (result.gone) await dropPushSubscription(db, target.id);
     else receipts.push(result.receipt);
   }
@@ -174,7 +198,9 @@ async function tenantTarget(env: Env, tenantId: string, cache: Map<string, Tenan
       .first<{ plan: Plan; database_binding: string }>();
     cache.set(
       tenantId,
-      row ? { plan: row.plan, db: await tenantDatabases.forTenant(env, { databaseBinding: row.database_binding }) } : null,
+      row
+        ? { plan: row.plan, db: await tenantDatabases.forTenant(env, { databaseBinding: row.database_binding }) }
+        : null,
     );
   }
   return cache.get(tenantId) ?? null;
@@ -206,25 +232,46 @@ export async function consumeNotifications(env: Env, messages: readonly Message<
       target = await tenantTarget(env, tenantId, tenants);
       const now = Date.now();
       row = target
-        ? await claimNotification(target.db, notificationId, new Date(now).toISOString(), new Date(now - CLAIM_TTL_MS).toISOString())
+        ? await claimNotification(
+            target.db,
+            notificationId,
+            new Date(now).toISOString(),
+            new Date(now - CLAIM_TTL_MS).toISOString(),
+          )
         : null;
       if (!target || !row) {
         message.ack();
         continue;
       }
       const outcome = await deliver(env, tenantId, target.plan, target.db, row);
-      await finishNotification(target.db, row.id, { status: outcome.status, error: outcome.status === "sent" ? null : outcome.detail }, new Date().toISOString()).run();
+      await finishNotification(
+        target.db,
+        row.id,
+        { status: outcome.status, error: outcome.status === "sent" ? null : outcome.detail },
+        new Date().toISOString(),
+      ).run();
       message.ack();
     } catch (error) {
       const detail = error instanceof Error ? error.message.slice(0, 500) : "send failed";
       const permanent = error instanceof DeliveryError && error.permanent;
       if (!target || !row) {
-        log(env, { level: "error", msg: "notification send failed", tenantId, notificationId, error: loggableError(error) });
+        log(env, {
+          level: "error",
+          msg: "notification send failed",
+          tenantId,
+          notificationId,
+          error: loggableError(error),
+        });
         message.retry({ delaySeconds: baseDelay });
         continue;
       }
       const last = permanent || row.attempts >= maxAttempts;
-      await finishNotification(target.db, row.id, { status: last ? "failed" : "queued", error: detail }, new Date().toISOString())
+      await finishNotification(
+        target.db,
+        row.id,
+        { status: last ? "failed" : "queued", error: detail },
+        new Date().toISOString(),
+      )
         .run()
         .catch(() => undefined);
       if (last) message.ack();

@@ -177,17 +177,25 @@ export async function sendSmtp(options: SmtpOptions, envelope: SmtpEnvelope, mes
   const secureTransport = options.security === "tls" ? "on" : options.security === "starttls" ? "starttls" : "off";
   const socket = connect({ hostname: options.host, port: options.port }, { secureTransport, allowHalfOpen: false });
   const connection = new Connection(socket, options.timeoutMs);
+  // where it failed, for the log: workerd reports a TLS failure to the script only as "internal error"
+  let stage = "connect";
   try {
     await connection.expect([220], "greeting");
+    stage = "EHLO";
     let ehlo = extensions(await connection.command(`EHLO ${options.clientName}`, [250]));
     if (options.security === "starttls") {
       if (!ehlo.includes("STARTTLS")) throw new SmtpError("the server does not offer STARTTLS", 530);
+      stage = "STARTTLS";
       await connection.command("STARTTLS", [220]);
+      stage = "TLS handshake after STARTTLS";
       connection.upgrade();
+      await connection.socket.opened;
       // RFC 3207 §4.2: forget what was learnt before TLS and ask again
       ehlo = extensions(await connection.command(`EHLO ${options.clientName}`, [250]));
     }
+    stage = "AUTH";
     if (options.username) await authenticate(connection, ehlo, options.username, options.password ?? "");
+    stage = "sending";
     await connection.command(`MAIL FROM:<${envelope.from}>`, [250]);
     for (const to of envelope.to) await connection.command(`RCPT TO:<${to}>`, [250, 251]);
     await connection.command("DATA", [354]);
@@ -195,6 +203,9 @@ export async function sendSmtp(options: SmtpOptions, envelope: SmtpEnvelope, mes
     const accepted = await connection.expect([250], "end of DATA");
     await connection.command("QUIT", [221]).catch(() => undefined);
     return accepted.lines.join(" ");
+  } catch (error) {
+    if (error instanceof SmtpError) throw error;
+    throw new SmtpError(`${stage} failed: ${error instanceof Error ? error.message : String(error)}`);
   } finally {
     await connection.close();
   }

@@ -74,7 +74,8 @@ export const TemplateSchema = z
     html: z.string().nullable(),
     text: z.string(),
     builtIn: z.boolean().openapi({
-      description: "A default shipped with the service (id `default.…`): read-only; create one for the same " +
+      description:
+        "A default shipped with the service (id `default.…`): read-only; create one for the same " +
         "event, channel and locale to replace it.",
     }),
     variables: z.array(z.string()).openapi({ description: "The variables the template uses.", example: ["user.name"] }),

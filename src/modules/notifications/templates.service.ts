@@ -105,7 +105,12 @@ export async function createTemplate(ctx: ServiceContext, input: CreateTemplateI
 
 export async function listTemplates(
   ctx: ServiceContext,
-  query: { event?: string | undefined; channel?: Channel | undefined; locale?: string | undefined; includeDefaults: string },
+  query: {
+    event?: string | undefined;
+    channel?: Channel | undefined;
+    locale?: string | undefined;
+    includeDefaults: string;
+  },
 ): Promise<Template[]> {
   const filter = { ...query, locale: query.locale ? normalizeLocale(query.locale) : undefined };
   const own = (await listTemplateRows(ctx.db, filter)).map((row) => toTemplate(row, row));
@@ -169,7 +174,9 @@ export async function updateTemplate(ctx: ServiceContext, id: string, patch: Tem
     ),
   ]);
   if (!update?.meta.changes) {
-    throw new ApiError(CoreErrors.CONFLICT, { detail: "The template changed at the same time; read it and try again." });
+    throw new ApiError(CoreErrors.CONFLICT, {
+      detail: "The template changed at the same time; read it and try again.",
+    });
   }
   return toTemplate(next, next);
 }
