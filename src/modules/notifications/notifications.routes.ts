@@ -23,6 +23,9 @@ import { addPushSubscription, deletePushSubscription, listPushSubscriptions } fr
 
 const tags = ["Notifications"];
 const json = <T>(schema: T) => ({ content: { "application/json": { schema } } });
+// no credential: the signed token in the query is the authority (test/security/every-route.test.ts checks that an
+// anonymous call without one is refused)
+const TOKEN_AUTHENTICATION = { "x-token-authentication": "query:token" };
 
 const logRoute = defineRoute({
   method: "get",
@@ -78,6 +81,7 @@ const unsubscribePageRoute = defineRoute({
   description:
     "Changes nothing (mail scanners open links): a page whose button POSTs to the same URL. A bad token is 400.",
   credential: "none",
+  ...TOKEN_AUTHENTICATION,
   errors: [400],
   request: { query: UnsubscribeQuerySchema },
   responses: { 200: { description: "An HTML page", content: { "text/html": { schema: z.string() } } } },
@@ -92,6 +96,7 @@ const unsubscribeRoute = defineRoute({
     "What the `List-Unsubscribe-Post: List-Unsubscribe=One-Click` header of a message lets mail clients do: opts " +
     "the user out of the message's category. The signed token is the only authority; it cannot opt in.",
   credential: "none",
+  ...TOKEN_AUTHENTICATION,
   errors: [400],
   request: { query: UnsubscribeQuerySchema },
   responses: {

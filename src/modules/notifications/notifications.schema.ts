@@ -51,7 +51,7 @@ export const PreferencesInputSchema = z
         example: ["reminders"],
       }),
   })
-  .openapi("NotificationPreferencesInput");
+  .openapi("NotificationPreferencesInput", { example: { optedOut: ["reminders"] } });
 
 export const UnsubscribeQuerySchema = z.object({
   token: z.string().min(1).max(600).openapi({ description: "The signed token of the message's link." }),
