@@ -80,6 +80,12 @@ function documentConfig(origin: string): OpenApiConfig {
           "SCIM 2.0 (RFC 7643/7644) for provisioning clients such as Okta and Entra ID: an API key with the " +
           "`scim` role; `application/scim+json`; errors are SCIM error bodies (RFC 7644 §3.12), not problem+json",
       },
+      {
+        name: "Notifications",
+        description:
+          "Email, SMS and Web Push to a tenant's users: templates, channels, settings, the log, preferences and " +
+          "unsubscribe links (docs/notifications.md)",
+      },
       { name: "System", description: "Health, documentation" },
     ],
   };

@@ -101,7 +101,25 @@ export const ChannelsViewSchema = z
       .openapi({ description: "`publicKey`: the VAPID application server key (base64url) for PushManager.subscribe." }),
     updatedAt: z.string().nullable(),
   })
-  .openapi("NotificationChannels");
+  .openapi("NotificationChannels", {
+    example: {
+      email: {
+        provider: "smtp",
+        host: "smtp.example.com",
+        port: 587,
+        security: "starttls",
+        username: "mailer",
+        hasPassword: true,
+        from: "Example <no-reply@example.com>",
+      },
+      sms: null,
+      push: {
+        subject: "mailto:ops@example.com",
+        publicKey: "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+      },
+      updatedAt: "2026-11-25T19:04:32.123Z",
+    },
+  });
 export type ChannelsView = z.infer<typeof ChannelsViewSchema>;
 
 export const SettingsSchema = z

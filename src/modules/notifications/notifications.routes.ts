@@ -84,7 +84,12 @@ const unsubscribePageRoute = defineRoute({
   ...TOKEN_AUTHENTICATION,
   errors: [400],
   request: { query: UnsubscribeQuerySchema },
-  responses: { 200: { description: "An HTML page", content: { "text/html": { schema: z.string() } } } },
+  responses: {
+    200: {
+      description: "An HTML page",
+      content: { "text/html": { schema: z.string(), example: '<!doctype html>…<form method="post" …>' } },
+    },
+  },
 });
 
 const unsubscribeRoute = defineRoute({
@@ -102,7 +107,11 @@ const unsubscribeRoute = defineRoute({
   responses: {
     200: {
       description: "Unsubscribed",
-      ...json(z.object({ category: z.string(), unsubscribed: z.literal(true) }).openapi("Unsubscribed")),
+      ...json(
+        z
+          .object({ category: z.string(), unsubscribed: z.literal(true) })
+          .openapi("Unsubscribed", { example: { category: "reminders", unsubscribed: true } }),
+      ),
     },
   },
 });
@@ -138,7 +147,11 @@ const listPushRoute = defineRoute({
   responses: {
     200: {
       description: "Their ids",
-      ...json(z.object({ data: z.array(PushSubscriptionSchema) }).openapi("PushSubscriptionList")),
+      ...json(
+        z.object({ data: z.array(PushSubscriptionSchema) }).openapi("PushSubscriptionList", {
+          example: { data: [{ id: "psh_01JD8Z6Q1W3V8K2N4T5R6Y7P9A", createdAt: "2026-11-25T19:04:32.123Z" }] },
+        }),
+      ),
     },
   },
 });

@@ -77,9 +77,10 @@ export const PushSubscriptionInputSchema = z
     },
   });
 
-export const PushSubscriptionSchema = z
-  .object({ id: z.string(), createdAt: z.string() })
-  .openapi("PushSubscription", { description: "The endpoint and keys are sealed and never returned." });
+export const PushSubscriptionSchema = z.object({ id: z.string(), createdAt: z.string() }).openapi("PushSubscription", {
+  description: "The endpoint and keys are sealed and never returned.",
+  example: { id: "psh_01JD8Z6Q1W3V8K2N4T5R6Y7P9A", createdAt: "2026-11-25T19:04:32.123Z" },
+});
 
 export const PushSubscriptionParamSchema = z.object({
   id: z
