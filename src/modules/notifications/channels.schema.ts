@@ -74,11 +74,13 @@ export const ChannelsSchema = z
     push: PushChannelSchema.nullish(),
   })
   .openapi("NotificationChannelsInput", {
-    description: "Replaces every channel: an absent or null channel is removed.",
+    description:
+      "Replaces every channel: an absent or null channel is removed. (The example's host is an RFC 2606 `.invalid` " +
+      "name, so a client that sends it as is reaches nobody.)",
     example: {
       email: {
         provider: "smtp",
-        host: "smtp.example.com",
+        host: "smtp.example.invalid",
         port: 587,
         security: "starttls",
         username: "mailer",
