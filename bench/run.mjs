@@ -6,6 +6,7 @@
 //          Search and filters at scale (bench/search.mjs, after the routes): --search-users <n> (100000; another
 //          number is a one-off run, recorded under "One-off runs" and leaving the rest of results.md as it was)
 //          --search-rounds <n> (100) --search-bulk-parallel <n> (1) --skip-search --only-search
+//          Outbox cost per write (bench/outbox.mjs, after the routes): --skip-outbox --only-outbox
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -15,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { measureHashCost, measureLoginOverhead, seedIdentity, startHashWorker } from "./identity.mjs";
+import { outboxMarkdown, runOutboxScenario } from "./outbox.mjs";
 import { environment, markdownReport, tableRows, textTable, verdicts } from "./report.mjs";
 import { runSearchScenario, SEARCH_DEFAULT_USERS } from "./search.mjs";
 import { mergeResults, searchMarkdown, searchSummary } from "./search-report.mjs";
@@ -37,6 +39,8 @@ const { values: opts } = parseArgs({
     "search-bulk-parallel": { type: "string", default: "1" },
     "skip-search": { type: "boolean", default: false },
     "only-search": { type: "boolean", default: false },
+    "skip-outbox": { type: "boolean", default: false },
+    "only-outbox": { type: "boolean", default: false },
   },
 });
 const DURATION = Number(opts.duration);
@@ -47,6 +51,9 @@ const SEED_USERS = Number(opts.users);
 const SEARCH_USERS = Number(opts["search-users"]);
 const SEARCH_ONE_OFF = SEARCH_USERS !== SEARCH_DEFAULT_USERS;
 if (opts["skip-search"] && opts["only-search"]) throw new Error("--skip-search and --only-search exclude each other");
+if (opts["only-outbox"] && (opts["only-search"] || opts["skip-outbox"])) {
+  throw new Error("--only-outbox excludes --only-search and --skip-outbox");
+}
 const runId = randomBytes(4).toString("hex");
 let emailCounter = 0;
 const nextEmail = () => `bench.${runId}.${++emailCounter}@example.com`;
@@ -154,7 +161,7 @@ async function measure(name, { connections = CONNECTIONS, request, itemsPerReque
   const itemFailures = { count: 0, example: null };
   const checked = {
     ...request,
-    onResponse: itemsPerRequest ? (status, body) => checkBulkItems(status, body, itemFailures) : undefined,
+    onResponse: itemsPerRequest ? (status, body) => checkBulkItems(status, body, itemFailures) : request.onResponse,
   };
   await cannon({ connections, duration: WARMUP, request });
   itemFailures.count = 0;
@@ -223,8 +230,16 @@ async function measureSearch(env) {
   return { result, summary: searchSummary(result), markdown: searchMarkdown(result, { ...meta, heading }) };
 }
 
+/** The outbox scenario (bench/outbox.mjs) on the running server, and its section of the report. */
+async function measureOutbox(env) {
+  const result = await runOutboxScenario({ api, measure, adminToken: server.adminToken, runId, log });
+  const meta = { date: new Date().toISOString(), code: codeVersion(), command: benchCommand(), env };
+  const markdown = outboxMarkdown(result, meta);
+  return { result, markdown };
+}
+
 /** Writes bench/results.md: what this run measured replaces its part; the rest stays (mergeResults). */
-function writeResults({ main, search, started }) {
+function writeResults({ main, search, outbox, started }) {
   const path = join(here, "results.md");
   let previous = null;
   try {
@@ -234,7 +249,7 @@ function writeResults({ main, search, started }) {
   }
   const parts = SEARCH_ONE_OFF
     ? { main, oneOff: search && { users: SEARCH_USERS, markdown: search } }
-    : { main, search };
+    : { main, search, outbox };
   writeFileSync(path, mergeResults(previous, parts));
   log(`\nWrote bench/results.md (total ${((Date.now() - started) / 1000).toFixed(0)} s).`);
 }
@@ -263,6 +278,14 @@ async function main() {
   if (load > env.cores * 0.5) {
     busyAtStart = `Load average was ${load.toFixed(2)} on ${env.cores} cores when the run started: other work shared the machine, so absolute figures are low and ratios noisy.`;
     log(`⚠ ${busyAtStart}`);
+  }
+  if (opts["only-outbox"]) {
+    log("Starting wrangler dev…");
+    server = await startServer({ cwd: root });
+    const outbox = await measureOutbox(env);
+    for (const f of outbox.result.failures) log(`⚠ ${f}`);
+    if (!opts["no-write"]) writeResults({ outbox: outbox.markdown, started });
+    return outbox.result.failures.length > 0 ? 1 : 0;
   }
   if (opts["only-search"] || SEARCH_ONE_OFF) {
     if (SEARCH_ONE_OFF && !opts["only-search"])
@@ -349,6 +372,7 @@ async function main() {
   const grants = await measure("POST /oauth/token (client_credentials)", { request: identity.clientCredentials });
   const drift = await measure("GET /health (again, drift check)", { request: { method: "GET", path: "/health" } });
   const measurements = [ceiling, read, readScoped, list, create, bulk, ceilingOne, loginOne, loginTen, grants, drift];
+  const outbox = opts["skip-outbox"] ? null : await measureOutbox(env);
   const search = opts["skip-search"] ? null : await measureSearch(env);
 
   const failures = measurements.flatMap((m) => {
@@ -393,6 +417,7 @@ async function main() {
   for (const v of verdictList) log(`${v.met ? "met   " : "MISSED"}  ${v.target}: ${v.value}`);
   if (search) log(`\n${search.summary}`);
   if (search?.result.failures.length > 0) failures.push(`search: ${search.result.failures.length} failed requests`);
+  if (outbox) failures.push(...outbox.result.failures);
   if (failures.length > 0) {
     log("\n⚠⚠⚠ THIS RUN HAD ERRORS — the figures are not valid ⚠⚠⚠");
     for (const f of failures) log(`  - ${f}`);
@@ -416,7 +441,7 @@ async function main() {
       failures,
       notes,
     });
-    writeResults({ main: markdown, search: search?.markdown, started });
+    writeResults({ main: markdown, search: search?.markdown, outbox: outbox?.markdown, started });
   }
   return failures.length > 0 ? 1 : 0;
 }

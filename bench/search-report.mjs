@@ -192,6 +192,8 @@ export function searchMarkdown(r, { heading, date, code, command, env }) {
 
 const SEARCH_BEGIN = "<!-- search:begin -->";
 const SEARCH_END = "<!-- search:end -->";
+const OUTBOX_BEGIN = "<!-- outbox:begin -->";
+const OUTBOX_END = "<!-- outbox:end -->";
 const ONE_OFF_BEGIN = "<!-- one-off-runs:begin -->";
 const ONE_OFF_END = "<!-- one-off-runs:end -->";
 const entryMark = (n) => `<!-- one-off users=${n} -->`;
@@ -205,12 +207,14 @@ function between(text, begin, end) {
 /**
  * bench/results.md from its previous text and what this run measured: `main` (the route figures) replaces the
  * part before the search section; `search` replaces the search section; `oneOff` ({users, markdown}) replaces the
- * one-off entry at that many users or is added. What this run did not measure stays as it was, with its own date.
+ * one-off entry at that many users or is added; `outbox` replaces the outbox section (bench/outbox.mjs). What this
+ * run did not measure stays as it was, with its own date.
  */
-export function mergeResults(previous, { main, search, oneOff }) {
+export function mergeResults(previous, { main, search, oneOff, outbox }) {
   const old = previous ?? "";
-  const firstMark = [SEARCH_BEGIN, ONE_OFF_BEGIN].map((m) => old.indexOf(m)).filter((i) => i >= 0);
+  const firstMark = [OUTBOX_BEGIN, SEARCH_BEGIN, ONE_OFF_BEGIN].map((m) => old.indexOf(m)).filter((i) => i >= 0);
   const oldMain = (firstMark.length ? old.slice(0, Math.min(...firstMark)) : old).trim();
+  const outboxBlock = outbox ?? between(old, OUTBOX_BEGIN, OUTBOX_END);
   const searchBlock = search ?? between(old, SEARCH_BEGIN, SEARCH_END);
   const entries = new Map();
   const oldOneOffs = between(old, ONE_OFF_BEGIN, ONE_OFF_END) ?? "";
@@ -220,6 +224,7 @@ export function mergeResults(previous, { main, search, oneOff }) {
   }
   if (oneOff) entries.set(oneOff.users, oneOff.markdown.trim());
   const out = [(main ?? oldMain).trim(), ""];
+  if (outboxBlock) out.push(OUTBOX_BEGIN, outboxBlock.trim(), OUTBOX_END, "");
   if (searchBlock) out.push(SEARCH_BEGIN, searchBlock.trim(), SEARCH_END, "");
   if (entries.size > 0) {
     out.push(

@@ -4,6 +4,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { waitUntilOf } from "./core/context";
 import { ApiError, CoreErrors } from "./core/errors";
 import { sendAfterCommit } from "./core/events/dispatch";
+import { sendPlatformAfterCommit } from "./core/events/platform";
 import { tenantCors } from "./core/http/cors";
 import { loggableError, notFoundHandler, onError, problemResponse } from "./core/http/error-handler";
 import { requestId } from "./core/http/request-id";
@@ -35,6 +36,8 @@ import { mountOpenApi } from "./openapi";
 
 const MB = 1024 * 1024;
 const READS = new Set(["GET", "HEAD", "OPTIONS"]);
+/** Where a tenant credential writes the control database (its audit trail, so the platform outbox). */
+const CONTROL_WRITE_PATHS = ["/v1/tenants", "/v1/plan/"];
 
 function logSendFailure(env: Env, error: unknown): void {
   if (env.LOG_LEVEL === "silent") return;
@@ -72,13 +75,19 @@ export function buildApp(): OpenAPIHono<AppEnv> {
     return defaultLimit(c, next);
   });
   // after a tenant's successful write, its outbox events go to the EVENTS queue once the response is out
-  // (docs/events.md); a refused request changed nothing, so costs no claim; anything else (a failed send, a write
-  // without a tenant credential such as the token endpoint's) is left to the per-minute sweeper
+  // (docs/events.md); so do the platform outbox's after a write to the control database (the admin token's, a
+  // tenant's sub-accounts and plan change requests); a refused request changed nothing, so costs no claim; anything
+  // else (a failed send, a write without a credential such as the token endpoint's) is left to the per-minute sweeper
   app.use("*", async (c, next) => {
     await next();
     const auth = c.get("auth");
-    if (READS.has(c.req.method) || auth?.kind !== "tenant" || c.res.status >= 400) return;
-    waitUntilOf(c)(sendAfterCommit(c.env, auth.tenant).catch((error) => logSendFailure(c.env, error)));
+    if (READS.has(c.req.method) || !auth || c.res.status >= 400) return;
+    if (auth.kind === "tenant") {
+      waitUntilOf(c)(sendAfterCommit(c.env, auth.tenant).catch((error) => logSendFailure(c.env, error)));
+    }
+    if (auth.kind === "admin" || CONTROL_WRITE_PATHS.some((prefix) => c.req.path.startsWith(prefix))) {
+      waitUntilOf(c)(sendPlatformAfterCommit(c.env).catch((error) => logSendFailure(c.env, error)));
+    }
   });
 
   app.route("/", systemRoutes);

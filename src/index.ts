@@ -1,5 +1,5 @@
 import { app } from "./app";
-import { consumeEvents } from "./core/events/dispatch";
+import { consumeDeadLetters, consumeEvents } from "./core/events/dispatch";
 import { dailyMaintenance, sealAllAuditTrails } from "./jobs";
 import { consumeNotifications, giveUpNotifications } from "./modules/notifications/sender";
 
@@ -15,11 +15,12 @@ export default {
   },
 
   /**
-   * `uom-events`: domain events from the outbox, acknowledged by event id (idempotent; docs/events.md). The
-   * dead-letter queue is logged and acknowledged, never lost silently.
+   * `uom-events`: domain events from the outboxes, acknowledged by event id (idempotent; docs/events.md).
+   * `uom-events-dlq`: the events it gave up on, marked dead in their outbox (never re-sent), logged and acknowledged.
    */
   async queue(batch, env) {
     if (batch.queue === "uom-events") return consumeEvents(env, batch.messages);
+    if (batch.queue === "uom-events-dlq") return consumeDeadLetters(env, batch.messages);
     // rendered and sent one by one, with retries (docs/notifications.md); the dead-letter queue marks them failed
     if (batch.queue === "uom-notifications") return consumeNotifications(env, batch.messages);
     if (batch.queue === "uom-notifications-dlq") return giveUpNotifications(env, batch.messages);

@@ -1,5 +1,7 @@
 import { controlDb, tenantDatabases } from "./core/db/databases";
 import { sweepOutbox } from "./core/events/dispatch";
+import { sweepPlatformOutbox } from "./core/events/platform";
+import { purgeOldEvents } from "./core/events/retention";
 import { loggableError } from "./core/http/error-handler";
 import { sealAuditTrail } from "./modules/audit/audit.service";
 import { remindInactiveUsers } from "./modules/notifications/reminders";
@@ -18,7 +20,7 @@ interface AssignedDatabase {
 
 /**
  * Every minute: seal the audit chains, so `hash` is set within a minute even on trails nobody reads, send the outbox
- * events never sent or not acknowledged within a minute, and carry on custom-field changes still being applied to
+ * events (the tenants' and the platform's) never sent or not acknowledged within a minute, and carry on custom-field changes still being applied to
  * users; then unfinished data-key rotations (re-encrypting users in
  * bounded batches).
  */
@@ -28,16 +30,20 @@ export async function sealAllAuditTrails(env: Env): Promise<void> {
   await eachOf("seal audit trail", env, trails, async ({ tenant_id, binding }) => {
     const db = binding === "CONTROL_DB" ? control : await tenantDatabases.forTenant(env, { databaseBinding: binding });
     await sealAuditTrail({ env, db, scope: tenant_id });
-    if (binding === "CONTROL_DB") return;
+    if (binding === "CONTROL_DB") {
+      await sweepPlatformOutbox(env, db);
+      return;
+    }
     await continueSchemaJobs({ env, db, scope: tenant_id });
     await sweepOutbox(env, tenant_id, db);
   }).finally(() => continueDataKeyRotations(env));
 }
 
 /**
- * Daily: drop expired Idempotency-Key records and expired reset / verification tokens, finish tenant deletions
- * that stopped half-way, rotate the token signing key when due and drop ended refresh tokens; remind users who
- * never signed in (activation reminders, docs/notifications.md).
+ * Daily: drop expired Idempotency-Key records and expired reset / verification tokens, delivered (or dead) outbox
+ * events older than EVENT_RETENTION_DAYS, finish tenant deletions that stopped half-way, rotate the token signing key
+ * when due and drop ended refresh tokens; remind users who never signed in (activation reminders,
+ * docs/notifications.md).
  */
 export async function dailyMaintenance(env: Env): Promise<void> {
   const control = await controlDb(env);
@@ -49,6 +55,7 @@ export async function dailyMaintenance(env: Env): Promise<void> {
     const db = binding === "CONTROL_DB" ? control : await tenantDatabases.forTenant(env, { databaseBinding: binding });
     await db.prepare(purge).bind(now).run();
     if (binding !== "CONTROL_DB") await db.prepare(PURGE_USER_TOKENS).bind(now).run();
+    await purgeOldEvents(env, db, binding === "CONTROL_DB" ? "platform_events" : "outbox_events");
   })
     .finally(() =>
       eachOf("activation reminders", env, tenantsOnly, async ({ tenant_id, binding }) => {

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, createKey, createTenant, createUser, expectProblem, json, type TestTenant } from "../helpers/api";
 import { sleep } from "../helpers/db";
+import { untilLogged } from "./support";
 
 interface ApiEvent {
   id: string;
@@ -10,6 +11,7 @@ interface ApiEvent {
   sequence: number;
   subjectId: string | null;
   data: Record<string, unknown>;
+  delivery: "pending" | "dispatched" | "dead";
 }
 interface EventPage {
   data: ApiEvent[];
@@ -42,6 +44,8 @@ beforeAll(async () => {
     expect((await call("PATCH", `/v1/users/${id}`, { token: tenant.key, body: { name: "Renamed" } })).status).toBe(200);
   }
   await createUser(other);
+  // the tenant's creation and first key come from the platform outbox, copied into its log by the queue consumer
+  await untilLogged(tenant.id, "api_key.created", tenant.keyId);
 });
 
 describe("GET /v1/events", () => {
@@ -58,7 +62,7 @@ describe("GET /v1/events", () => {
     ]);
     const newest = data[0] as ApiEvent;
     expect(Object.keys(newest).sort()).toEqual(
-      ["data", "id", "occurredAt", "sequence", "subjectId", "tenantId", "type"].sort(),
+      ["data", "delivery", "id", "occurredAt", "sequence", "subjectId", "tenantId", "type"].sort(),
     );
     expect(newest).toMatchObject({ id: expect.stringMatching(/^evt_/), tenantId: tenant.id, sequence: 2 });
     expect(newest.data).toMatchObject({ resource: { type: "user", id: newest.subjectId }, fields: ["name"] });
@@ -73,7 +77,9 @@ describe("GET /v1/events", () => {
     const family = await list("?type=user.*&limit=1000");
     expect(new Set(family.data.map((e) => e.type))).toEqual(new Set(["user.created", "user.updated"]));
     const keys = await list("?type=api_key.*");
-    expect(keys.data.map((e) => e.type)).toEqual(["api_key.created"]);
+    // the manager key's (tenant trail), and the first key's (platform trail, copied into the log)
+    expect(keys.data.map((e) => e.type)).toEqual(["api_key.created", "api_key.created"]);
+    expect(keys.data[1]?.subjectId).toBe(tenant.keyId);
     const recent = await list(`?since=${encodeURIComponent(since)}`);
     expect(recent.data.map((e) => e.subjectId).sort()).toEqual([...users].sort());
     expect(recent.data.every((e) => e.type === "user.updated")).toBe(true);

@@ -5,7 +5,7 @@ import { consumeEvents, type EventMessage } from "../../src/core/events/dispatch
 import worker from "../../src/index";
 import { createTenant, createUser, type TestTenant } from "../helpers/api";
 import { runCron, sleep, tenantDatabase } from "../helpers/db";
-import { eventRow, insertEvent, outboxOf } from "./support";
+import { eventRow, insertEvent, outboxOf, until } from "./support";
 
 let tenant: TestTenant;
 let db: D1Database;
@@ -36,15 +36,6 @@ async function consume(bodies: EventMessage[]) {
   const ctx = createExecutionContext();
   await worker.queue(batch, env);
   return getQueueResult(batch, ctx);
-}
-
-async function until(check: () => Promise<boolean>, ms = 5000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return true;
-    await sleep(50);
-  }
-  return check();
 }
 
 describe("the EVENTS queue", () => {

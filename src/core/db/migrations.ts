@@ -5,6 +5,7 @@ import controlApiKeyIndex from "../../../migrations/control/0004_api_key_index.s
 import controlOauth from "../../../migrations/control/0005_oauth.sql";
 import controlBatchAssertions from "../../../migrations/control/0006_batch_assertions.sql";
 import controlPlanChangeRequests from "../../../migrations/control/0007_plan_change_requests.sql";
+import controlPlatformEvents from "../../../migrations/control/0008_platform_events.sql";
 import sharedAuditIdempotency from "../../../migrations/shared/audit-and-idempotency.sql";
 import tenantInit from "../../../migrations/tenant/0001_init.sql";
 import tenantMfaTotp from "../../../migrations/tenant/0002_mfa_totp.sql";
@@ -19,6 +20,7 @@ import tenantSearch from "../../../migrations/tenant/0010_search.sql";
 import tenantSearchTiers from "../../../migrations/tenant/0011_search_tiers.sql";
 import tenantCustomRoles from "../../../migrations/tenant/0012_custom_roles.sql";
 import tenantEventSequence from "../../../migrations/tenant/0013_event_sequence.sql";
+import tenantOutboxDelivery from "../../../migrations/tenant/0014_outbox_delivery.sql";
 import tenantNotifications from "../../../migrations/tenant/0016_notifications.sql";
 
 export interface Migration {
@@ -37,6 +39,7 @@ export const controlMigrations: readonly Migration[] = [
   { version: 5, name: "0005_oauth", sql: [controlOauth] },
   { version: 6, name: "0006_batch_assertions", sql: [controlBatchAssertions] },
   { version: 7, name: "0007_plan_change_requests", sql: [controlPlanChangeRequests] },
+  { version: 8, name: "0008_platform_events", sql: [controlPlatformEvents] },
 ];
 
 /** Tenant database migrations, in order; every pooled database is brought to the last one on first use. */
@@ -54,6 +57,7 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 11, name: "0011_search_tiers", sql: [tenantSearchTiers] },
   { version: 12, name: "0012_custom_roles", sql: [tenantCustomRoles] },
   { version: 13, name: "0013_event_sequence", sql: [tenantEventSequence] },
+  { version: 14, name: "0014_outbox_delivery", sql: [tenantOutboxDelivery] },
   { version: 16, name: "0016_notifications", sql: [tenantNotifications] },
 ];
 

@@ -14,8 +14,11 @@ const listRoute = defineRoute({
   summary: "List events (newest first)",
   description:
     "The tenant's domain events, as the EVENTS queue carries them (docs/events.md): every audited change, logins " +
-    "and their failures, reset requests. `data` holds ids, types and changed field names only, never personal data, " +
-    "so it needs no field-level filtering. `sequence` orders the events of one subject.",
+    "and their failures, reset requests, and the platform's events about the tenant and its sub-accounts " +
+    "(`tenant.*`, `plan.*`, a first API key). `data` holds ids, types and changed field names only, never personal " +
+    "data, so it needs no field-level filtering. `sequence` orders the events of one subject; `delivery` says " +
+    "whether the event consumers acknowledged it (`dispatched`), not yet (`pending`), or it was given up (`dead`). " +
+    "Dispatched and dead events are kept EVENT_RETENTION_DAYS (30 by default), each subject's newest event longer.",
   credential: ["tenant"],
   permission: "events:read",
   feature: "webhooks",

@@ -48,7 +48,7 @@ export async function countChildren(db: D1Database, parentId: string): Promise<n
 }
 
 /** What deleting a tenant needs to know of it. */
-export type DoomedTenant = Pick<TenantRow, "id" | "name" | "plan" | "databaseBinding" | "version">;
+export type DoomedTenant = Pick<TenantRow, "id" | "name" | "plan" | "parentId" | "databaseBinding" | "version">;
 
 /** The tenants below `id` (not itself), the deepest first: the order a cascading deletion takes. */
 export async function descendantsOf(db: D1Database, id: string): Promise<DoomedTenant[]> {
@@ -59,7 +59,7 @@ export async function descendantsOf(db: D1Database, id: string): Promise<DoomedT
          UNION ALL
          SELECT t.id, b.depth + 1 FROM tenants t JOIN below b ON t.parent_id = b.id WHERE b.depth < 10
        )
-       SELECT t.id, t.name, t.plan, t.database_binding AS databaseBinding, t.version
+       SELECT t.id, t.name, t.plan, t.parent_id AS parentId, t.database_binding AS databaseBinding, t.version
        FROM below b JOIN tenants t ON t.id = b.id
        ORDER BY b.depth DESC, t.id`,
     )

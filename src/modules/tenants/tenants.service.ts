@@ -254,7 +254,9 @@ async function deleteOne(ctx: ServiceContext, tenant: DoomedTenant, version: num
         {
           action: "tenant.deleted",
           resource: { type: "tenant", id },
-          changes: diffChanges({ name: tenant.name, plan: tenant.plan }, null),
+          // the parent is recorded because the tenant row is gone with this batch: its event goes to the parent
+          // (control migration 0008)
+          changes: diffChanges({ name: tenant.name, plan: tenant.plan, parentId: tenant.parentId }, null),
         },
         { onlyIfPreviousChanged: true },
       ),
