@@ -29,6 +29,19 @@ export default defineConfig({
               return id.endsWith(".sql") ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined;
             },
           },
+          {
+            // the workers project registers the test plugins beside the first-party ones (test/plugins/README.md):
+            // compile time, as in production, through its own registration file
+            name: "test-plugins",
+            enforce: "pre",
+            async resolveId(source, importer) {
+              if (!importer || !/(^|\/)plugins\.config(\.ts)?$/.test(source)) return null;
+              const resolved = await this.resolve(source, importer, { skipSelf: true });
+              return resolved?.id.endsWith("/src/plugins.config.ts")
+                ? resolved.id.replace(/src\/plugins\.config\.ts$/, "test/plugins/plugins.config.ts")
+                : null;
+            },
+          },
           cloudflareTest({
             main: "./src/index.ts",
             wrangler: { configPath: "./wrangler.toml" },
@@ -41,6 +54,9 @@ export default defineConfig({
                 LAST_USED_FLUSH_SECONDS: "1",
                 DATABASE_QUARANTINE_SECONDS: "1",
                 USAGE_FLUSH_SECONDS: "1",
+                PLUGIN_RETRY_SECONDS: "0",
+                // a receiver that does not answer (a fixture's unreachable URL) holds a delivery this long at most
+                WEBHOOK_TIMEOUT_MS: "2000",
                 // notifications: retries at once, two attempts, a short SMTP timeout (test/notifications)
                 NOTIFICATION_RETRY_DELAY_SECONDS: "0",
                 NOTIFICATION_MAX_ATTEMPTS: "2",

@@ -195,6 +195,9 @@ const SEARCH_END = "<!-- search:end -->";
 const OUTBOX_BEGIN = "<!-- outbox:begin -->";
 const OUTBOX_END = "<!-- outbox:end -->";
 const ONE_OFF_BEGIN = "<!-- one-off-runs:begin -->";
+// written by bench/webhooks.mjs; kept as it is by the other runs
+const WEBHOOKS_BEGIN = "<!-- webhooks:begin -->";
+const WEBHOOKS_END = "<!-- webhooks:end -->";
 const ONE_OFF_END = "<!-- one-off-runs:end -->";
 const entryMark = (n) => `<!-- one-off users=${n} -->`;
 
@@ -212,7 +215,10 @@ function between(text, begin, end) {
  */
 export function mergeResults(previous, { main, search, oneOff, outbox }) {
   const old = previous ?? "";
-  const firstMark = [OUTBOX_BEGIN, SEARCH_BEGIN, ONE_OFF_BEGIN].map((m) => old.indexOf(m)).filter((i) => i >= 0);
+  const firstMark = [OUTBOX_BEGIN, SEARCH_BEGIN, ONE_OFF_BEGIN, WEBHOOKS_BEGIN]
+    .map((m) => old.indexOf(m))
+    .filter((i) => i >= 0);
+  const webhooksBlock = between(old, WEBHOOKS_BEGIN, WEBHOOKS_END);
   const oldMain = (firstMark.length ? old.slice(0, Math.min(...firstMark)) : old).trim();
   const outboxBlock = outbox ?? between(old, OUTBOX_BEGIN, OUTBOX_END);
   const searchBlock = search ?? between(old, SEARCH_BEGIN, SEARCH_END);
@@ -226,6 +232,7 @@ export function mergeResults(previous, { main, search, oneOff, outbox }) {
   const out = [(main ?? oldMain).trim(), ""];
   if (outboxBlock) out.push(OUTBOX_BEGIN, outboxBlock.trim(), OUTBOX_END, "");
   if (searchBlock) out.push(SEARCH_BEGIN, searchBlock.trim(), SEARCH_END, "");
+  if (webhooksBlock) out.push(WEBHOOKS_BEGIN, webhooksBlock.trim(), WEBHOOKS_END, "");
   if (entries.size > 0) {
     out.push(
       ONE_OFF_BEGIN,

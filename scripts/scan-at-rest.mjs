@@ -3,8 +3,8 @@
 //    fresh temporary directory, on a random free port, with throwaway secrets.
 // 2. Drives it over HTTP with marker values: a tenant, users with emails, phones and passwords (single, bulk,
 //    merge patch, idempotent create, password change, found by search on part of the email), a TOTP enrolment with its recovery codes, an OAuth client
-//    and password logins (one wrong), a password-reset request, notification channels with credentials and a
-//    Web Push subscription.
+//    and password logins (one wrong), a password-reset request, an HTTP action, a plugin's secret configuration,
+//    a webhook endpoint whose secret is rotated, notification channels with credentials and a Web Push subscription.
 // 3. Stops it, then reads every file under the directory (SQLite databases, -wal and -shm files, KV and Durable
 //    Object storage) byte by byte for each marker, as given and lower-cased. Any hit fails (exit 1).
 // SCAN_AT_REST_LOG=info shows wrangler's and the worker's logs; SCAN_AT_REST_KEEP=1 keeps the directory.
@@ -213,6 +213,34 @@ async function exercise() {
   mark("an access token", tokens.access_token);
   mark("a refresh token", tokens.refresh_token);
   await api("POST", "/v1/password-resets", { token: key, body: { email: login.email }, expect: [202] });
+  // an HTTP action's signing secret (shown once) and a plugin's secret configuration member (sealed)
+  const action = await api("POST", "/v1/actions", {
+    token: key,
+    body: { url: "https://hooks.example.com/uom", trigger: "user.create.before", enabled: false },
+    expect: [201],
+  });
+  mark("an HTTP action's signing secret", action.secret);
+  const crmSecret = mark("a plugin's secret config (crm-sync secret)", `whsec_${randomBase64(32)}`);
+  await api("PUT", "/v1/plugins/crm-sync", {
+    token: key,
+    body: {
+      enabled: false,
+      config: { url: "https://crm.example.com/users", secret: crmSecret, fieldMap: { email: "Email" } },
+    },
+  });
+  // a webhook endpoint (nothing listens at its address), its secret rotated: both secrets stay sealed, and a test
+  // send signs a request with both
+  const webhook = await api("POST", "/v1/webhooks", {
+    token: key,
+    body: { url: "http://127.0.0.1:9/scan-hook", events: ["user.*"] },
+    expect: [201],
+  });
+  mark("a webhook secret", webhook.secret);
+  mark("a webhook secret's key", webhook.secret.slice("whsec_".length));
+  const rotated = await api("POST", `/v1/webhooks/${webhook.id}/rotate-secret`, { token: key });
+  mark("a rotated webhook secret", rotated.secret);
+  mark("a rotated webhook secret's key", rotated.secret.slice("whsec_".length));
+  await api("POST", `/v1/webhooks/${webhook.id}/test`, { token: key, expect: [202] });
   return tenant.id;
 }
 

@@ -10,7 +10,12 @@ import { loggableError, notFoundHandler, onError, problemResponse } from "./core
 import { requestId } from "./core/http/request-id";
 import { requestLog } from "./core/http/request-log";
 import { validationHook } from "./core/http/validation";
+import { pluginRegistry } from "./core/plugins/active";
+import { pluginsRoutes } from "./core/plugins/enablement.routes";
+import { coreRouteKeys } from "./core/plugins/registry";
+import { mountPluginRoutes } from "./core/plugins/routes";
 import type { AppEnv } from "./env";
+import { actionsRoutes } from "./modules/actions/actions.routes";
 import { apiKeysRoutes } from "./modules/api-keys/api-keys.routes";
 import { auditRoutes } from "./modules/audit/audit.routes";
 import { eventsRoutes } from "./modules/events/events.routes";
@@ -32,6 +37,7 @@ import { securityPolicyOf } from "./modules/security-policy/security-policy.serv
 import { systemRoutes } from "./modules/system/system.routes";
 import { tenantsRoutes } from "./modules/tenants/tenants.routes";
 import { usersRoutes } from "./modules/users/users.routes";
+import { webhooksRoutes } from "./modules/webhooks/webhooks.routes";
 import { mountOpenApi } from "./openapi";
 
 const MB = 1024 * 1024;
@@ -99,6 +105,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", securityPolicyRoutes);
   app.route("/", auditRoutes);
   app.route("/", eventsRoutes);
+  app.route("/", webhooksRoutes);
   app.route("/", plansRoutes);
   app.route("/", apiKeysRoutes);
   app.route("/", oauthRoutes);
@@ -106,6 +113,10 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", roleAccessRoutes);
   mountPermissionCatalogue(app);
   app.route("/", scimRoutes);
+  app.route("/", pluginsRoutes);
+  app.route("/", actionsRoutes);
+  // plugins last: their routes are checked against every core route first (a conflict stops the worker loading)
+  mountPluginRoutes(app, pluginRegistry().withCoreRoutes(coreRouteKeys(app.openAPIRegistry.definitions)));
   app.route("/", templatesRoutes);
   app.route("/", channelsRoutes);
   app.route("/", notificationsRoutes);

@@ -9,6 +9,7 @@ import { oauthDailyMaintenance } from "./modules/oauth/maintenance";
 import { continueSchemaJobs } from "./modules/schema/fields.jobs";
 import { continueDataKeyRotations } from "./modules/tenants/tenants.keys.service";
 import { reclaimOrphanedDatabases } from "./modules/tenants/tenants.service";
+import { sweepWebhookDeliveries } from "./modules/webhooks/webhooks.sweeper";
 
 // a spent or expired token decides nothing any more (the confirm endpoints refuse both alike)
 const PURGE_USER_TOKENS = "DELETE FROM user_tokens WHERE expires_at <= ?";
@@ -20,7 +21,7 @@ interface AssignedDatabase {
 
 /**
  * Every minute: seal the audit chains, so `hash` is set within a minute even on trails nobody reads, send the outbox
- * events (the tenants' and the platform's) never sent or not acknowledged within a minute, and carry on custom-field changes still being applied to
+ * events (the tenants' and the platform's) never sent or not acknowledged within a minute, re-enqueue webhook deliveries whose message was lost, and carry on custom-field changes still being applied to
  * users; then unfinished data-key rotations (re-encrypting users in
  * bounded batches).
  */
@@ -36,6 +37,7 @@ export async function sealAllAuditTrails(env: Env): Promise<void> {
     }
     await continueSchemaJobs({ env, db, scope: tenant_id });
     await sweepOutbox(env, tenant_id, db);
+    await sweepWebhookDeliveries(env, tenant_id, db);
   }).finally(() => continueDataKeyRotations(env));
 }
 

@@ -71,6 +71,11 @@ function documentConfig(origin: string): OpenApiConfig {
       { name: "Audit", description: "The tamper-evident audit trail" },
       { name: "Events", description: "The domain event log the EVENTS queue carries (docs/events.md)" },
       {
+        name: "Webhooks",
+        description:
+          "Endpoints that receive the tenant's events, signed per Standard Webhooks; delivery log, retry, replay (docs/webhooks.md)",
+      },
+      {
         name: "Plans",
         description: "The tenant's plan: features, quotas and their usage; asking for another plan (docs/plans.md)",
       },
@@ -79,6 +84,14 @@ function documentConfig(origin: string): OpenApiConfig {
         description:
           "SCIM 2.0 (RFC 7643/7644) for provisioning clients such as Okta and Entra ID: an API key with the " +
           "`scim` role; `application/scim+json`; errors are SCIM error bodies (RFC 7644 §3.12), not problem+json",
+      },
+      {
+        name: "Plugins",
+        description: "Compile-time plugins enabled per tenant, and the routes they mount (docs/plugins.md)",
+      },
+      {
+        name: "Actions",
+        description: "HTTP actions: a tenant's URLs called as blocking before-hooks (docs/actions.md)",
       },
       {
         name: "Notifications",

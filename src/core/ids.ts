@@ -52,6 +52,10 @@ export type IdPrefix =
   | "fld"
   | "job"
   | "pcr"
+  | "act"
+  | "axe"
+  | "whk"
+  | "dlv"
   // notifications, notification templates, push subscriptions, email Message-IDs (src/modules/notifications)
   | "ntf"
   | "ntp"

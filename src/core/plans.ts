@@ -26,6 +26,7 @@ export const FEATURES = {
   segments: "Saved and learned segments",
   churn: "Churn prediction",
   reports: "Scheduled reports",
+  plugins: "Plugins enabled per tenant and HTTP actions (docs/plugins.md, docs/actions.md)",
   notifications: "Email notifications: templates, the email channel, the notification log, preferences",
   "notifications-sms-push": "SMS and Web Push notification channels",
 } as const;
@@ -73,6 +74,7 @@ const PREMIUM_FEATURES: readonly Feature[] = [
   "segments",
   "churn",
   "reports",
+  "plugins",
   "notifications-sms-push",
 ];
 

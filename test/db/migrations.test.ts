@@ -41,7 +41,8 @@ describe("control database", () => {
     expect(await tableNames(env.CONTROL_DB)).toEqual(
       expect.arrayContaining(["_schema_migrations", "tenants", "tenant_databases", "api_key_index", ...SHARED_TABLES]),
     );
-    expect(await triggerNames(env.CONTROL_DB)).toEqual(AUDIT_TRIGGERS);
+    // and changes to tenants write their platform events (migrations/control/0008_platform_events.sql)
+    expect(await triggerNames(env.CONTROL_DB)).toEqual([...AUDIT_TRIGGERS, "audit_events_platform_emit"].sort());
     const applied = await appliedMigrations(env.CONTROL_DB);
     expect(applied.map((m) => [m.version, m.name])).toEqual(controlMigrations.map((m) => [m.version, m.name]));
     expect(applied.at(-1)?.version).toBe(LAST_CONTROL_VERSION);

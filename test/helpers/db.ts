@@ -48,11 +48,19 @@ export async function triggerNames(db: D1Database): Promise<string[]> {
  * comparison: any authenticated request, even a refused one, records its key's use, written later by an alarm. So
  * is the outbox's delivery bookkeeping (`sent_at`, `send_count`, `dispatched_at`, `dead_at`): the queue hands earlier
  * events on in the background. The queue also copies platform events (a sub-account created by an earlier request)
- * into the tenant's log: the dump first waits for the ones on their way to land. So are the notification log and the
- * sign-in devices it has seen (`notifications`, `notification_devices`): only the queues' consumers write them, from
- * the events of earlier writes (a fixture's new user gets its welcome message meanwhile).
+ * into the tenant's log: the dump first waits for the ones on their way to land.
+ * So is what webhook delivery does in the background (the delivery log, an endpoint's failure count): a request's
+ * earlier events may still be fanned out and delivered while the next one is checked. So are the notification log and
+ * the sign-in devices it has seen: only the notifications queues' consumers write them, from the events of earlier
+ * writes (a fixture's new user gets its welcome message meanwhile).
  */
-const QUEUE_WRITTEN = new Set(["notifications", "notification_devices"]);
+/** Tables the webhook and notification queues write in the background (docs/webhooks.md, docs/notifications.md). */
+const BACKGROUND_TABLES = new Set([
+  "webhook_deliveries",
+  "webhook_delivery_attempts",
+  "notifications",
+  "notification_devices",
+]);
 
 export async function dumpDatabase(db: D1Database): Promise<string> {
   await platformEventsSettled();
@@ -67,9 +75,11 @@ export async function dumpDatabase(db: D1Database): Promise<string> {
           ? results.map((row) => ({ ...(row as object), last_used_at: "(bookkeeping)" }))
           : table === "outbox_events"
             ? results.map((row) => ({ ...(row as object), ...OUTBOX_BOOKKEEPING }))
-            : QUEUE_WRITTEN.has(table)
-              ? "(written by the notifications queue)"
-              : results;
+            : table === "webhook_endpoints"
+              ? results.map((row) => ({ ...(row as object), consecutive_failures: "(bookkeeping)" }))
+              : BACKGROUND_TABLES.has(table)
+                ? "(background delivery work)"
+                : results;
       return `${table}: ${JSON.stringify(rows)}`;
     })
     .join("\n");

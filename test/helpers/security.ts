@@ -100,6 +100,13 @@ export const PATH_FIXTURES: PathFixture[] = [
   },
   { pattern: /^\/scim\/v2\/ResourceTypes\/\{id\}$/, fill: async () => ({ id: "User" }) },
   { pattern: /^\/v1\/plan\/change-requests\/\{id\}$/, fill: async ({ a }) => ({ id: await askForPlan(a) }) },
+  { pattern: /^\/v1\/plugins\/\{id\}$/, fill: async () => ({ id: "crm-sync" }) },
+  { pattern: /^\/v1\/actions\/\{id\}(\/|$)/, fill: async ({ a }) => ({ id: await createAction(a) }) },
+  {
+    pattern: /^\/v1\/webhooks\/\{id\}\/deliveries\/\{deliveryId\}(\/|$)/,
+    fill: async ({ a }) => createWebhookDelivery(a),
+  },
+  { pattern: /^\/v1\/webhooks\/\{id\}(\/|$)/, fill: async ({ a }) => ({ id: await createWebhook(a) }) },
   {
     pattern: /^\/v1\/notification-templates\/\{id\}(\/|$)/,
     fill: async ({ a }) => ({ id: await createNotificationTemplate(a) }),
@@ -135,6 +142,14 @@ async function createPushSubscription(tenant: TestTenant): Promise<{ id: string;
   return { id: user.id, subscriptionId: (await json<{ id: string }>(response)).id };
 }
 
+/** A fresh HTTP action of the tenant (its URL is never called by these checks). */
+async function createAction(tenant: TestTenant): Promise<string> {
+  const body = { url: "https://hooks.example.com/uom", trigger: "user.create.before", enabled: false };
+  const response = await call("POST", "/v1/actions", { token: tenant.key, body });
+  if (response.status !== 201) throw new Error(`POST /v1/actions answered ${response.status}`);
+  return (await json<{ id: string }>(response)).id;
+}
+
 /**
  * A fresh pending plan change request of the tenant (an enterprise one, asking for pro). One may be pending at a
  * time, so the previous one, if still pending, is cancelled first.
@@ -146,6 +161,27 @@ async function askForPlan(tenant: TestTenant): Promise<string> {
   const response = await call("POST", "/v1/plan/change-requests", { token: tenant.key, body: { plan: "pro" } });
   if (response.status !== 201) throw new Error(`POST /v1/plan/change-requests answered ${response.status}`);
   return (await json<{ id: string }>(response)).id;
+}
+
+/**
+ * A fresh webhook endpoint of the tenant, listening to `webhook.test` only (no other event of the walks makes it a
+ * delivery), at an address nothing answers (a `.invalid` name never resolves, RFC 6761 §6.4).
+ */
+async function createWebhook(tenant: TestTenant): Promise<string> {
+  const response = await call("POST", "/v1/webhooks", {
+    token: tenant.key,
+    body: { url: "https://fixture.invalid/hook", events: ["webhook.test"] },
+  });
+  if (response.status !== 201) throw new Error(`POST /v1/webhooks answered ${response.status}`);
+  return (await json<{ id: string }>(response)).id;
+}
+
+/** A fresh endpoint with one delivery (a test send). */
+async function createWebhookDelivery(tenant: TestTenant): Promise<{ id: string; deliveryId: string }> {
+  const id = await createWebhook(tenant);
+  const response = await call("POST", `/v1/webhooks/${id}/test`, { token: tenant.key });
+  if (response.status !== 202) throw new Error(`POST /v1/webhooks/{id}/test answered ${response.status}`);
+  return { id, deliveryId: (await json<{ id: string }>(response)).id };
 }
 
 let fieldCounter = 0;
@@ -204,6 +240,10 @@ async function createApiKey(tenant: TestTenant): Promise<string> {
 export async function createSecurityWorld(): Promise<SecurityWorld> {
   const a = await createTenant({ name: "Security A" });
   const b = await createTenant({ name: "Security B" });
+  // a plugin's routes answer only where it is enabled (403 PLUGIN_NOT_ENABLED elsewhere): a has the test plugin of
+  // test/plugins/plugins.config.ts that only has a route
+  const plugin = await call("PUT", "/v1/plugins/test-route", { token: a.key, body: { config: {} } });
+  if (plugin.status !== 200) throw new Error(`PUT /v1/plugins/test-route answered ${plugin.status}`);
   const aChild = await createSubAccount(a, { name: "Security A child" });
   const aDept = await createSubAccount(a, { name: "Security A department" });
   await createSubAccount(aDept, { name: "Security A department team" });

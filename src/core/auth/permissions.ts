@@ -22,6 +22,8 @@ export const PERMISSIONS = [
   "oauth-clients:write",
   "audit:read",
   "events:read",
+  "webhooks:read",
+  "webhooks:write",
   "settings:read",
   "settings:write",
   "schema:read",
@@ -32,6 +34,9 @@ export const PERMISSIONS = [
   "tenants:write",
   // the SCIM 2.0 endpoints (/scim/v2/*); what a SCIM request may change still takes users:* (src/modules/scim)
   "scim:access",
+  // the tenant's plugins (enable, configure) and HTTP actions (docs/plugins.md, docs/actions.md)
+  "plugins:read",
+  "plugins:write",
   // notification templates, channels, settings and the notification log (src/modules/notifications)
   "notifications:read",
   "notifications:write",
@@ -60,7 +65,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
   manager: {
     description:
       "Manages users (with their email and phone, not restricted custom fields) and their roles within its own " +
-      "rights; reads the audit trail, the event log, the schema, the roles, the plan and the notification setup and log. Cannot mint credentials or change settings.",
+      "rights; reads the audit trail, the event log, the webhooks, the schema, the roles, the plan and the notification setup and log. Cannot mint credentials or change settings.",
     grants: [
       ...MANAGED_USERS,
       "me:read",
@@ -68,6 +73,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
       "roles:assign",
       "audit:read",
       "events:read",
+      "webhooks:read",
       "schema:read",
       "plan:read",
       "notifications:read",

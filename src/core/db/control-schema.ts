@@ -92,3 +92,30 @@ export const planChangeRequests = sqliteTable(
     index("plan_change_requests_created_idx").on(t.createdAt, t.id),
   ],
 );
+
+/**
+ * The platform outbox (control migration 0008): an event per change audited here that a tenant's integrations must
+ * hear of (tenant.*, plan.*, a tenant's first key), written by a trigger on `audit_events` (docs/events.md).
+ */
+export const platformEvents = sqliteTable(
+  "platform_events",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    parentId: text("parent_id"),
+    type: text("type").notNull(),
+    subjectId: text("subject_id"),
+    data: text("data").notNull(),
+    sequence: integer("sequence").notNull(),
+    createdAt: text("created_at").notNull(),
+    sentAt: text("sent_at"),
+    sendCount: integer("send_count").notNull().default(0),
+    dispatchedAt: text("dispatched_at"),
+    deadAt: text("dead_at"),
+  },
+  (t) => [
+    index("platform_events_pending_idx").on(t.createdAt, t.id).where(sql`dispatched_at IS NULL AND dead_at IS NULL`),
+    index("platform_events_subject_seq_idx").on(t.subjectId, t.sequence),
+    index("platform_events_created_idx").on(t.createdAt, t.id),
+  ],
+);

@@ -21,7 +21,9 @@ import tenantSearchTiers from "../../../migrations/tenant/0011_search_tiers.sql"
 import tenantCustomRoles from "../../../migrations/tenant/0012_custom_roles.sql";
 import tenantEventSequence from "../../../migrations/tenant/0013_event_sequence.sql";
 import tenantOutboxDelivery from "../../../migrations/tenant/0014_outbox_delivery.sql";
+import tenantWebhooks from "../../../migrations/tenant/0015_webhooks.sql";
 import tenantNotifications from "../../../migrations/tenant/0016_notifications.sql";
+import tenantPluginsActions from "../../../migrations/tenant/0017_plugins_actions.sql";
 
 export interface Migration {
   version: number;
@@ -58,6 +60,8 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 12, name: "0012_custom_roles", sql: [tenantCustomRoles] },
   { version: 13, name: "0013_event_sequence", sql: [tenantEventSequence] },
   { version: 14, name: "0014_outbox_delivery", sql: [tenantOutboxDelivery] },
+  { version: 15, name: "0015_webhooks", sql: [tenantWebhooks] },
+  { version: 17, name: "0017_plugins_actions", sql: [tenantPluginsActions] },
   { version: 16, name: "0016_notifications", sql: [tenantNotifications] },
 ];
 

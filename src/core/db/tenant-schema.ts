@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, unique, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 // Mirrors migrations/tenant/*.sql (test/db/schema.test.ts checks that they agree).
 
@@ -122,9 +122,12 @@ export const outboxEvents = sqliteTable(
     /** Per subject, from 1: computed inside the INSERT (migrations/tenant/0013_event_sequence.sql). */
     sequence: integer("sequence"),
     sentAt: text("sent_at"),
+    /** Hand-overs to the EVENTS queue; at the cap the row is marked dead (migrations/tenant/0014_outbox_delivery.sql). */
+    sendCount: integer("send_count").notNull().default(0),
+    deadAt: text("dead_at"),
   },
   (t) => [
-    index("outbox_events_pending_idx").on(t.createdAt),
+    index("outbox_events_pending_idx").on(t.createdAt, t.id).where(sql`dispatched_at IS NULL AND dead_at IS NULL`),
     index("outbox_events_type_idx").on(t.type, t.createdAt),
     index("outbox_events_subject_seq_idx").on(t.subjectId, t.sequence),
     index("outbox_events_created_idx").on(t.createdAt, t.id),
@@ -234,3 +237,224 @@ export const schemaJobs = sqliteTable(
   },
   (t) => [index("schema_jobs_open_idx").on(t.createdAt).where(sql`${t.finishedAt} IS NULL`)],
 );
+
+/** Webhook endpoints (migrations/tenant/0015_webhooks.sql; queried in SQL by src/modules/webhooks). */
+export const webhookEndpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    url: text("url").notNull(),
+    events: text("events").notNull(),
+    description: text("description"),
+    status: text("status", { enum: ["enabled", "disabled"] })
+      .notNull()
+      .default("enabled"),
+    disabledReason: text("disabled_reason", { enum: ["manual", "gone", "failures"] }),
+    disabledAt: text("disabled_at"),
+    secretSealed: text("secret_sealed").notNull(),
+    previousSecretSealed: text("previous_secret_sealed"),
+    previousSecretExpiresAt: text("previous_secret_expires_at"),
+    consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    version: integer("version").notNull().default(1),
+  },
+  (t) => [index("webhook_endpoints_created_idx").on(t.createdAt, t.id)],
+);
+
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    endpointId: text("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    status: text("status", { enum: ["pending", "succeeded", "failed"] })
+      .notNull()
+      .default("pending"),
+    attempt: integer("attempt").notNull().default(1),
+    nextAttemptAt: text("next_attempt_at"),
+    claimedAt: text("claimed_at"),
+    lastStatusCode: integer("last_status_code"),
+    lastError: text("last_error"),
+    deadLetteredAt: text("dead_lettered_at"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [
+    index("webhook_deliveries_endpoint_idx").on(t.endpointId, t.createdAt, t.id),
+    index("webhook_deliveries_due_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+  ],
+);
+
+export const webhookDeliveryAttempts = sqliteTable(
+  "webhook_delivery_attempts",
+  {
+    deliveryId: text("delivery_id")
+      .notNull()
+      .references(() => webhookDeliveries.id, { onDelete: "cascade" }),
+    attempt: integer("attempt").notNull(),
+    attemptedAt: text("attempted_at").notNull(),
+    statusCode: integer("status_code"),
+    error: text("error"),
+    durationMs: integer("duration_ms").notNull(),
+    responseBody: text("response_body"),
+  },
+  (t) => [primaryKey({ columns: [t.deliveryId, t.attempt, t.attemptedAt] })],
+);
+
+/** A plugin's per-tenant state (migrations/tenant/0017_plugins_actions.sql, docs/plugins.md). */
+export const pluginSettings = sqliteTable("plugin_settings", {
+  pluginId: text("plugin_id").primaryKey(),
+  enabled: integer("enabled", { mode: "boolean" }).notNull(),
+  config: text("config").notNull(),
+  secretsSealed: text("secrets_sealed"),
+  version: integer("version").notNull(),
+  createdAt: text("created_at").notNull(),
+  updatedAt: text("updated_at").notNull(),
+});
+
+/** The plugins' own schema versions applied in this database. */
+export const pluginMigrations = sqliteTable(
+  "_plugin_migrations",
+  {
+    pluginId: text("plugin_id").notNull(),
+    version: integer("version").notNull(),
+    appliedAt: text("applied_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.pluginId, t.version] })],
+);
+
+/** Events a plugin's handlers have run for: at-least-once delivery, handled once. */
+export const pluginEventReceipts = sqliteTable(
+  "plugin_event_receipts",
+  {
+    pluginId: text("plugin_id").notNull(),
+    eventId: text("event_id").notNull(),
+    handledAt: text("handled_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.pluginId, t.eventId] })],
+);
+
+/** HTTP actions: a tenant's blocking hooks at a URL (docs/actions.md). */
+export const actions = sqliteTable(
+  "actions",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    trigger: text("trigger").notNull(),
+    url: text("url").notNull(),
+    timeoutMs: integer("timeout_ms").notNull(),
+    failurePolicy: text("failure_policy", { enum: ["open", "closed"] }).notNull(),
+    enabled: integer("enabled", { mode: "boolean" }).notNull(),
+    secretSealed: text("secret_sealed").notNull(),
+    version: integer("version").notNull(),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [index("actions_trigger_idx").on(t.trigger, t.enabled, t.createdAt)],
+);
+
+export const actionExecutions = sqliteTable(
+  "action_executions",
+  {
+    id: text("id").primaryKey(),
+    actionId: text("action_id").notNull(),
+    trigger: text("trigger").notNull(),
+    outcome: text("outcome").notNull(),
+    httpStatus: integer("http_status"),
+    durationMs: integer("duration_ms").notNull(),
+    error: text("error"),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [index("action_executions_action_idx").on(t.actionId, t.id)],
+);
+
+/** Notification templates (migrations/tenant/0016_notifications.sql; queried in SQL by src/modules/notifications). */
+export const notificationTemplates = sqliteTable(
+  "notification_templates",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    event: text("event").notNull(),
+    channel: text("channel", { enum: ["email", "sms", "push"] }).notNull(),
+    locale: text("locale").notNull(),
+    subject: text("subject"),
+    html: text("html"),
+    text: text("text").notNull(),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    version: integer("version").notNull().default(1),
+  },
+  (t) => [unique().on(t.event, t.channel, t.locale)],
+);
+
+/** Channel settings (credentials sealed) and the notification settings, one row each. */
+export const notificationConfig = sqliteTable("notification_config", {
+  name: text("name", { enum: ["email", "sms", "push", "settings"] }).primaryKey(),
+  config: text("config").notNull(),
+  secretSealed: text("secret_sealed"),
+  updatedAt: text("updated_at").notNull(),
+});
+
+/** The notification log: one row per message, no address, no content. */
+export const notifications = sqliteTable(
+  "notifications",
+  {
+    id: text("id").primaryKey(),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    template: text("template").notNull(),
+    channel: text("channel", { enum: ["email", "sms", "push"] }).notNull(),
+    category: text("category").notNull(),
+    userId: text("user_id").notNull(),
+    status: text("status", { enum: ["queued", "sent", "failed", "suppressed"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    error: text("error"),
+    claimedAt: text("claimed_at"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    sentAt: text("sent_at"),
+  },
+  (t) => [
+    unique().on(t.eventId, t.channel, t.template),
+    index("notifications_created_idx").on(t.createdAt, t.id),
+    index("notifications_user_idx").on(t.userId, t.createdAt),
+  ],
+);
+
+export const notificationPreferences = sqliteTable("notification_preferences", {
+  userId: text("user_id").primaryKey(),
+  optedOut: text("opted_out").notNull().default("[]"),
+  updatedAt: text("updated_at").notNull(),
+});
+
+/** Web Push subscriptions: endpoint and keys sealed together; a SHA-256 of the endpoint for uniqueness. */
+export const pushSubscriptions = sqliteTable(
+  "push_subscriptions",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull(),
+    endpointHash: text("endpoint_hash").notNull(),
+    sealed: text("sealed").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [unique().on(t.userId, t.endpointHash)],
+);
+
+export const notificationDevices = sqliteTable(
+  "notification_devices",
+  {
+    userId: text("user_id").notNull(),
+    device: text("device").notNull(),
+    firstSeenAt: text("first_seen_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.device] })],
+);
+
+export const notificationReminders = sqliteTable("notification_reminders", {
+  userId: text("user_id").primaryKey(),
+  remindedAt: text("reminded_at").notNull(),
+});

@@ -1,4 +1,6 @@
 import { notificationsConsumer } from "../../modules/notifications/consumer";
+import { webhookFanOut } from "../../modules/webhooks/webhooks.fanout";
+import { pluginEventConsumer } from "../plugins/events";
 import type { EventMessage } from "./dispatch";
 
 /** What an event consumer gets: one tenant's events of one queue batch, and that tenant's database. */
@@ -20,4 +22,4 @@ export interface EventConsumer {
 }
 
 /** Every consumer, in the order they run. Each module adds its own here. */
-export const EVENT_CONSUMERS: EventConsumer[] = [notificationsConsumer];
+export const EVENT_CONSUMERS: EventConsumer[] = [webhookFanOut, pluginEventConsumer, notificationsConsumer];

@@ -1,10 +1,14 @@
 import { parseAssignment } from "../../core/auth/assignments";
 import type { ServiceContext } from "../../core/context";
 import { burnPasswordHash, hashPassword, verifyPassword } from "../../core/crypto/password";
+import { ApiError } from "../../core/errors";
+import { toPluginUser } from "../../core/plugins/context";
+import { prepareBeforeHooks } from "../../core/plugins/hooks";
 import { checkSecondFactor, type SecondFactorMethod } from "../mfa/second-factor";
 import type { SecurityPolicy } from "../security-policy/security-policy.schema";
 import { securityPolicyOf } from "../security-policy/security-policy.service";
 import { findUserByLogin, type LoginCandidate } from "../users/users.lookup";
+import { getUser, updateUser } from "../users/users.service";
 import { type FailureReason, failureStatements, successStatements } from "./login.statements";
 import { beginLoginAttempt } from "./login.throttle";
 
@@ -19,9 +23,11 @@ export type LoginResult =
   | { ok: true; user: { id: string; roles: string[] }; statements: D1PreparedStatement[] }
   | {
       ok: false;
-      error: "invalid_grant" | "mfa_required" | "mfa_enrollment_required";
+      error: "invalid_grant" | "mfa_required" | "mfa_enrollment_required" | "access_denied" | "temporarily_unavailable";
       description: string;
       retryAfterSeconds?: number;
+      /** The HTTP status when not 400: a before-hook's refusal (403) or its failure (503). */
+      status?: 403 | 503;
       statements: D1PreparedStatement[];
     };
 
@@ -70,6 +76,12 @@ export async function authenticateUser(ctx: ServiceContext, attempt: LoginAttemp
   const verdict = await judge(ctx, attempt, user, policy);
   switch (verdict.kind) {
     case "success": {
+      const refused = await loginHooks(ctx, verdict.user.id);
+      if (refused) {
+        // the credentials were right: not a failed guess
+        await throttle.released();
+        return refused;
+      }
       const newHash = verdict.needsRehash ? await hashPassword(ctx.env, attempt.password) : null;
       // the reset need not hold up the answer: the attempt was counted, and the count only errs on the safe side
       ctx.waitUntil(throttle.succeeded());
@@ -105,6 +117,32 @@ export async function authenticateUser(ctx: ServiceContext, attempt: LoginAttemp
         LOGIN_DESCRIPTIONS.enrollmentRequired,
         await failureStatements(ctx, verdict.userId, "mfa_enrollment_required"),
       );
+  }
+}
+
+/**
+ * The user.login before-hooks (plugins, HTTP actions; docs/actions.md), once the credentials are verified: they may
+ * refuse the sign-in (403 access_denied with their message; 503 temporarily_unavailable when a fail-closed action
+ * cannot be reached) or set custom attributes, written through the users service before tokens are issued.
+ */
+async function loginHooks(ctx: ServiceContext, userId: string): Promise<LoginResult | null> {
+  const hooks = await prepareBeforeHooks(ctx, "user.login");
+  if (hooks.size === 0) return null;
+  try {
+    const { user } = await getUser(ctx, userId, false);
+    const { attributes } = await hooks({ user: toPluginUser(user) });
+    if (Object.keys(attributes).length > 0) await updateUser(ctx, userId, { attributes }, undefined);
+    return null;
+  } catch (error) {
+    if (!(error instanceof ApiError) || (error.status !== 403 && error.status !== 503)) throw error;
+    const unavailable = error.status === 503;
+    return {
+      ok: false,
+      error: unavailable ? "temporarily_unavailable" : "access_denied",
+      description: error.detail ?? error.title,
+      status: unavailable ? 503 : 403,
+      statements: [],
+    };
   }
 }
 

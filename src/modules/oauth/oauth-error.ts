@@ -12,7 +12,10 @@ export type OAuthErrorCode =
   | "invalid_scope"
   | "unsupported_token_type"
   | "mfa_required"
-  | "mfa_enrollment_required";
+  | "mfa_enrollment_required"
+  // a login before-hook (plugin or HTTP action) refused the sign-in, or could not be reached (docs/actions.md)
+  | "access_denied"
+  | "temporarily_unavailable";
 
 /**
  * An error of the OAuth endpoints. They answer RFC 6749 §5.2 bodies `{error, error_description}`, not

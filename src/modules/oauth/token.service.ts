@@ -7,6 +7,7 @@ import { sha256Hex } from "../../core/crypto/hash";
 import { tenantDatabases } from "../../core/db/databases";
 import { assertPreviousChanged, clearAssertions, isAssertionFailure } from "../../core/db/statements";
 import { newId } from "../../core/ids";
+import { runAfterHooks } from "../../core/plugins/hooks";
 import type { RequestInfo } from "../../env";
 import { authenticateUser } from "../login/login.service";
 import { customRolesOf } from "../roles/roles.repo";
@@ -134,7 +135,7 @@ export async function passwordGrant(
     throw new OAuthError(
       result.error,
       result.description,
-      400,
+      result.status ?? 400,
       retryAfter === undefined ? {} : { "Retry-After": String(retryAfter) },
     );
   }
@@ -164,6 +165,7 @@ export async function passwordGrant(
     if (isAssertionFailure(error)) throw new OAuthError("invalid_grant", "The one-time code was already used.");
     throw error;
   }
+  ctx.waitUntil(runAfterHooks(ctx, "user.login", { userId: result.user.id }));
   const handOut = client.grantTypes.includes("refresh_token") ? refresh : null;
   return userTokens(g, client, result.user, familyId, scope, handOut);
 }

@@ -27,8 +27,8 @@ const overviewRoute = defineRoute({
   summary: "The tenant's plan, its features, quotas and usage",
   description:
     "Every feature with whether the plan includes it and the cheapest plan that does; every quota with its limit " +
-    "(null: unlimited) and what is used. `requestsPerMonth.used` lags by at most USAGE_FLUSH_SECONDS; " +
-    "`webhookEndpoints.used` is 0 until webhooks exist. Answers even when the month's requests are used up.",
+    "(null: unlimited) and what is used. `requestsPerMonth.used` lags by at most USAGE_FLUSH_SECONDS. " +
+    "Answers even when the month's requests are used up.",
   credential: ["tenant"],
   permission: "plan:read",
   feature,

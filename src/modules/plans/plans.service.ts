@@ -7,6 +7,7 @@ import { newId } from "../../core/ids";
 import { FEATURES, type Feature, PLAN_CONFIG, type Plan, planIncludes, requiredPlan } from "../../core/plans";
 import { monthOf, requestsThisMonth } from "../../core/usage/monthly-requests";
 import { type AuditEntry, auditStatement } from "../audit/audit.service";
+import { countEndpoints } from "../webhooks/webhooks.repo";
 import { PlanErrors } from "./plans.errors";
 import {
   cancelChangeRequestStatement,
@@ -43,7 +44,7 @@ function notFound(id: string): ApiError {
 export async function planOverview(ctx: ServiceContext): Promise<PlanOverview> {
   const tenant = tenantOf(ctx);
   const control = await controlDb(ctx.env);
-  const [[planRow, children, pending], users, requests] = await Promise.all([
+  const [[planRow, children, pending], users, requests, endpoints] = await Promise.all([
     control.batch([
       tenantPlanStatement(control, tenant.id),
       subAccountCountStatement(control, tenant.id),
@@ -51,6 +52,7 @@ export async function planOverview(ctx: ServiceContext): Promise<PlanOverview> {
     ]),
     countUsers(ctx.db),
     requestsThisMonth(ctx.env, [tenant.id]),
+    countEndpoints(ctx.db),
   ]);
   // the control database's plan is the truth; the credential's copy may be a few seconds old
   const plan = ((planRow?.results[0] as { plan?: Plan } | undefined)?.plan ?? tenant.plan) as Plan;
@@ -67,8 +69,7 @@ export async function planOverview(ctx: ServiceContext): Promise<PlanOverview> {
       maxUsers: { limit: quotas.maxUsers, used: users },
       requestsPerMonth: { limit: quotas.requestsPerMonth, used: requests.get(tenant.id) ?? 0, period: monthOf() },
       subAccounts: { limit: quotas.subAccounts, used: (children?.results[0] as { n: number } | undefined)?.n ?? 0 },
-      // webhook endpoints arrive with the Webhooks issue; until then a tenant has none
-      webhookEndpoints: { limit: quotas.webhookEndpoints, used: 0 },
+      webhookEndpoints: { limit: quotas.webhookEndpoints, used: endpoints },
       auditRetentionDays: { limit: quotas.auditRetentionDays },
     },
     rateLimits,

@@ -7,6 +7,7 @@ import {
   RESTRICTED_CORE_FIELDS,
 } from "../../core/auth/permissions";
 import type { FieldError } from "../../core/errors";
+import { pluginRegistry } from "../../core/plugins/active";
 import type { PermissionEntry } from "./roles.schema";
 
 /**
@@ -38,6 +39,9 @@ const DESCRIPTIONS: Partial<Record<Permission, string>> = {
   "tenants:read": "Read sub-accounts.",
   "tenants:write": "Create, change and delete sub-accounts.",
   "scim:access": "The SCIM 2.0 endpoints (what they change still takes users:* grants).",
+  "plugins:read":
+    "List the plugins, their configuration (never its secrets) and the HTTP actions with their executions.",
+  "plugins:write": "Enable, configure and disable plugins; create, change and delete HTTP actions.",
 };
 
 const CAPABILITY_DESCRIPTIONS: Record<(typeof CAPABILITIES)[number], string> = {
@@ -99,7 +103,7 @@ export function permissionCatalogue(
       (permission): PermissionEntry => ({
         permission,
         kind: "route",
-        ...(DESCRIPTIONS[permission as Permission] ? { description: DESCRIPTIONS[permission as Permission] } : {}),
+        ...describedAs(permission),
         routes: (byPermission.get(permission) ?? []).sort(),
       }),
     ),
@@ -124,6 +128,12 @@ export function permissionCatalogue(
   ];
 }
 
+/** A permission's description: a core one's, or the one its plugin declares. */
+function describedAs(permission: string): { description?: string } {
+  const description = DESCRIPTIONS[permission as Permission] ?? pluginRegistry().permissions.get(permission);
+  return description ? { description } : {};
+}
+
 /** `users.attributes.*:read|write|*`: the field grants of every custom field, present and future. */
 const ALL_ATTRIBUTES = /^users\.attributes\.\*:(read|write|\*)$/;
 
@@ -134,6 +144,7 @@ const ALL_ATTRIBUTES = /^users\.attributes\.\*:(read|write|\*)$/;
 export function grantErrors(grants: readonly string[], fields: readonly GrantableField[]): FieldError[] {
   const real = [
     ...PERMISSIONS,
+    ...pluginRegistry().permissions.keys(),
     ...CAPABILITIES,
     ...fields.flatMap(({ field }) => [fieldGrant(field, "read"), fieldGrant(field, "write")]),
   ];

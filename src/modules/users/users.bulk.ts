@@ -7,6 +7,8 @@ import { JsonValueSchema } from "../../core/http/json-value";
 import type { Json } from "../../core/http/merge-patch";
 import type { ProblemSchema } from "../../core/http/problem-schema";
 import { fieldErrors, validationError } from "../../core/http/validation";
+import type { HookOperation, NewUserInput } from "../../core/plugins/define";
+import { type BeforeRunner, prepareBeforeHooks, runAfterHooks } from "../../core/plugins/hooks";
 import { insertAuditMany } from "../audit/audit.repo";
 import { auditKeyOf } from "../audit/audit.service";
 import { userQuota, userQuotaError } from "../plans/plans.quotas";
@@ -28,7 +30,7 @@ import {
   USERNAME_UNIQUE,
 } from "./users.plans";
 import { insertUsersMany, type Prefetched, prefetch } from "./users.repo";
-import { CreateUserSchema } from "./users.schema";
+import { type CreateUserInput, CreateUserSchema } from "./users.schema";
 import { endSessionsIfRightsChanged } from "./users.sessions";
 
 export const BULK_MAX_OPERATIONS = 1000;
@@ -128,6 +130,7 @@ export async function bulk(
   ]);
   const { users: state, emails: takenEmails, usernames: takenUsernames } = known;
   let admitted = 0;
+  const hooks = hookLoader(ctx);
 
   const outcomes: Outcome[] = [];
   for (const [index, result] of parsed.entries()) {
@@ -137,13 +140,16 @@ export async function bulk(
       if (op.op === "create") {
         const input = creates[index];
         if (!input?.success) throw validationError(fieldErrors(input?.error.issues ?? [], ["data"]), "operation");
-        const email = normalizeEmail(input.data.email);
-        const username = normalizeUsername(input.data.username);
+        const { password, ...visible } = input.data;
+        const hooked = await (await hooks("user.create"))({ user: visible as NewUserInput });
+        const data = { ...(hooked.input.user as CreateUserInput), ...(password === undefined ? {} : { password }) };
+        const email = normalizeEmail(data.email);
+        const username = normalizeUsername(data.username);
         if (takenEmails.has(email)) throw conflictFor(EMAIL_UNIQUE);
         if (username && takenUsernames.has(username)) throw conflictFor(USERNAME_UNIQUE);
         const overQuota = userQuotaError(quota, admitted);
         if (overQuota) throw overQuota;
-        const created = await buildCreate(ctx, key, input.data, at, ["data"]);
+        const created = await buildCreate(ctx, key, data, at, ["data"]);
         admitted++;
         takenEmails.set(email, created.row.id);
         if (username) takenUsernames.set(username, created.row.id);
@@ -155,9 +161,12 @@ export async function bulk(
       let plan: Plan | null;
       if (op.op === "update") {
         if (current.status === "deleted") throw notFound(current.id);
-        plan = await planUpdate(ctx, current, op.data as Json, at, ["data"]);
+        const patch = op.data as Record<string, Json>;
+        const hooked = await (await hooks("user.update"))({ userId: current.id, patch });
+        plan = await planUpdate(ctx, current, hooked.input.patch, at, ["data"]);
         if (plan?.after) claimIdentifiers(plan.after, current, takenEmails, takenUsernames);
       } else {
+        if (op.op === "delete") await (await hooks("user.delete"))({ userId: current.id, permanent: false });
         plan = op.op === "delete" ? await planSoftDelete(ctx, current, at) : await planRestore(ctx, current, at);
       }
       if (plan?.after) state.set(plan.after.id, plan.after);
@@ -188,6 +197,7 @@ export async function bulk(
     }
     await commitAtomic(ctx, changes, created);
     await endSessions(ctx, changes);
+    ctx.waitUntil(afterHooks(ctx, changes, created));
     return { results: outcomes.map((o) => resultOf(ctx, o)) };
   }
   const lost = await commitEach(ctx, changes, created);
@@ -195,7 +205,44 @@ export async function bulk(
     ctx,
     changes.filter((c) => !lost.has(c.index)),
   );
+  ctx.waitUntil(
+    afterHooks(
+      ctx,
+      changes.filter((c) => !lost.has(c.index)),
+      created.filter((c) => !lost.has(c.index)),
+    ),
+  );
   return { results: outcomes.map((o) => resultOf(ctx, lost.get(o.index) ?? o)) };
+}
+
+/** Each operation's before-hooks, loaded once for the whole request (docs/plugins.md: bulk items are hooked). */
+function hookLoader(ctx: ServiceContext) {
+  const loaded = new Map<HookOperation, Promise<BeforeRunner<HookOperation>>>();
+  return <O extends HookOperation>(operation: O): Promise<BeforeRunner<O>> => {
+    let runner = loaded.get(operation);
+    if (!runner) {
+      runner = prepareBeforeHooks(ctx, operation) as unknown as Promise<BeforeRunner<HookOperation>>;
+      loaded.set(operation, runner);
+    }
+    return runner as unknown as Promise<BeforeRunner<O>>;
+  };
+}
+
+/** The after-hooks of what the request committed (restores are not a hooked operation). */
+async function afterHooks(ctx: ServiceContext, changes: Change[], created: Create[]): Promise<void> {
+  const ids = (action: Plan["action"]) =>
+    changes.flatMap(({ plan }) => (plan.action === action && plan.after ? [{ userId: plan.after.id }] : []));
+  await runAfterHooks(
+    ctx,
+    "user.create",
+    created.map((c) => ({ userId: c.created.row.id })),
+  );
+  await runAfterHooks(ctx, "user.update", ids("user.updated"));
+  await runAfterHooks(
+    ctx,
+    "user.delete",
+    ids("user.deleted").map((input) => ({ ...input, permanent: false })),
+  );
 }
 
 /** Users a committed bulk request disabled, deleted or re-roled keep none of their tokens (users.sessions.ts). */

@@ -7,6 +7,8 @@ import { assertIfMatch, etagOf } from "../../core/http/etag";
 import type { Json } from "../../core/http/merge-patch";
 import { decodeCursor, pageOf } from "../../core/http/pagination";
 import { validationError } from "../../core/http/validation";
+import type { NewUserInput } from "../../core/plugins/define";
+import { runAfterHooks, runBeforeHooks } from "../../core/plugins/hooks";
 import { assertRoomForUser } from "../plans/plans.quotas";
 import { fieldCatalogue, sortExpression } from "../schema/fields.catalogue";
 import { uniqueFieldConflict } from "../schema/fields.indexes";
@@ -108,11 +110,20 @@ async function change(
   });
 }
 
+/** Plugins' and HTTP actions' before-hooks may change what is created (docs/plugins.md); never see the password. */
+async function hookedCreate(ctx: ServiceContext, input: CreateUserInput): Promise<CreateUserInput> {
+  const { password, ...user } = input;
+  const hooked = await runBeforeHooks(ctx, "user.create", { user: user as NewUserInput });
+  return { ...(hooked.input.user as CreateUserInput), ...(password === undefined ? {} : { password }) };
+}
+
 export async function createUser(ctx: ServiceContext, input: CreateUserInput): Promise<VersionedUser> {
   await assertRoomForUser(ctx); // the plan's maxUsers (SCIM creates come here too)
-  const plan = await planCreate(ctx, input, new Date().toISOString());
+  const plan = await planCreate(ctx, await hookedCreate(ctx, input), new Date().toISOString());
   await commit(ctx, plan);
-  return versioned(ctx, plan.after as UserRow);
+  const created = plan.after as UserRow;
+  ctx.waitUntil(runAfterHooks(ctx, "user.create", { userId: created.id }));
+  return versioned(ctx, created);
 }
 
 export async function getUser(ctx: ServiceContext, id: string, includeDeleted: boolean): Promise<VersionedUser> {
@@ -127,16 +138,26 @@ export async function updateUser(
   ifMatch: string | undefined,
   named?: readonly string[],
 ): Promise<VersionedUser> {
-  const { after } = await change(ctx, id, { ifMatch, includeDeleted: false }, (current, at) =>
-    planUpdate(ctx, current, patch, at, [], named),
+  const hooked = isPatchObject(patch)
+    ? (await runBeforeHooks(ctx, "user.update", { userId: id, patch })).input.patch
+    : patch;
+  const { before, after } = await change(ctx, id, { ifMatch, includeDeleted: false }, (current, at) =>
+    planUpdate(ctx, current, hooked, at, [], named),
   );
+  if (after !== before) ctx.waitUntil(runAfterHooks(ctx, "user.update", { userId: id }));
   return versioned(ctx, after as UserRow);
 }
 
+function isPatchObject(patch: Json): patch is Record<string, Json> {
+  return typeof patch === "object" && patch !== null && !Array.isArray(patch);
+}
+
 export async function softDeleteUser(ctx: ServiceContext, id: string, ifMatch: string | undefined) {
+  await runBeforeHooks(ctx, "user.delete", { userId: id, permanent: false });
   const { after } = await change(ctx, id, { ifMatch, includeDeleted: false }, (current, at) =>
     planSoftDelete(ctx, current, at),
   );
+  ctx.waitUntil(runAfterHooks(ctx, "user.delete", { userId: id, permanent: false }));
   return versioned(ctx, after as UserRow);
 }
 
@@ -148,7 +169,9 @@ export async function restoreUser(ctx: ServiceContext, id: string, ifMatch: stri
 }
 
 export async function purgeUser(ctx: ServiceContext, id: string, ifMatch: string | undefined): Promise<void> {
+  await runBeforeHooks(ctx, "user.delete", { userId: id, permanent: true });
   await change(ctx, id, { ifMatch, includeDeleted: true }, (current, at) => planPurge(ctx, current, at));
+  ctx.waitUntil(runAfterHooks(ctx, "user.delete", { userId: id, permanent: true }));
 }
 
 export interface UserListQuery {

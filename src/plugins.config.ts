@@ -1,0 +1,8 @@
+import { crmSync } from "../plugins/crm-sync";
+import type { AnyPlugin } from "./core/plugins/define";
+
+/**
+ * The one registration file of compile-time plugins (docs/plugins.md). Order matters: before-hooks run in this order.
+ * Each tenant enables the ones it wants (PUT /v1/plugins/{id}).
+ */
+export const PLUGINS: readonly AnyPlugin[] = [crmSync];
