@@ -61,8 +61,8 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 13, name: "0013_event_sequence", sql: [tenantEventSequence] },
   { version: 14, name: "0014_outbox_delivery", sql: [tenantOutboxDelivery] },
   { version: 15, name: "0015_webhooks", sql: [tenantWebhooks] },
-  { version: 17, name: "0017_plugins_actions", sql: [tenantPluginsActions] },
   { version: 16, name: "0016_notifications", sql: [tenantNotifications] },
+  { version: 17, name: "0017_plugins_actions", sql: [tenantPluginsActions] },
 ];
 
 export function statementsOf(migration: Migration): string[] {
