@@ -57,6 +57,10 @@ export default defineConfig({
                 PLUGIN_RETRY_SECONDS: "0",
                 // a receiver that does not answer (a fixture's unreachable URL) holds a delivery this long at most
                 WEBHOOK_TIMEOUT_MS: "2000",
+                // notifications: retries at once, two attempts, a short SMTP timeout (test/notifications)
+                NOTIFICATION_RETRY_DELAY_SECONDS: "0",
+                NOTIFICATION_MAX_ATTEMPTS: "2",
+                SMTP_TIMEOUT_MS: "2000",
               },
             },
           }),

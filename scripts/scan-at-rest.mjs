@@ -3,11 +3,12 @@
 //    fresh temporary directory, on a random free port, with throwaway secrets.
 // 2. Drives it over HTTP with marker values: a tenant, users with emails, phones and passwords (single, bulk,
 //    merge patch, idempotent create, password change, found by search on part of the email), a TOTP enrolment with its recovery codes, an OAuth client
-//    and password logins (one wrong), a password-reset request, an HTTP action, a plugin's secret configuration.
-//    and password logins (one wrong), a password-reset request, a webhook endpoint whose secret is rotated.
+//    and password logins (one wrong), a password-reset request, an HTTP action, a plugin's secret configuration,
+//    a webhook endpoint whose secret is rotated, notification channels with credentials and a Web Push subscription.
 // 3. Stops it, then reads every file under the directory (SQLite databases, -wal and -shm files, KV and Durable
 //    Object storage) byte by byte for each marker, as given and lower-cased. Any hit fails (exit 1).
 // SCAN_AT_REST_LOG=info shows wrangler's and the worker's logs; SCAN_AT_REST_KEEP=1 keeps the directory.
+import { createECDH, randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -93,6 +94,30 @@ async function exercise() {
     expect: [201],
   });
   const nationalId = (label) => ({ nationalId: mark(`pii field (${label})`, `NID-${label}-${TAG}-${randomHex(4)}`) });
+  // notification channels: their credentials are sealed (the VAPID private key is generated inside, so it has no
+  // marker here; it is sealed by the same code as these). Set before the users, so their notifications are tried.
+  await api("PUT", "/v1/notification-channels", {
+    token: key,
+    body: {
+      email: {
+        provider: "smtp",
+        host: "127.0.0.1",
+        port: 9,
+        security: "none",
+        username: "scan",
+        password: mark("an SMTP password", `Scan-Smtp-${TAG}-${randomHex(6)}`),
+        from: "Scan <scan@example.com>",
+      },
+      sms: {
+        provider: "twilio",
+        accountSid: "ACscan",
+        authToken: mark("an SMS auth token", `Scan-Sms-${TAG}-${randomHex(6)}`),
+        from: "+15005550006",
+        baseUrl: "http://127.0.0.1:9",
+      },
+      push: { subject: "mailto:scan@example.com" },
+    },
+  });
 
   const login = { email: email("Login"), password: password("Login") };
   const first = await api("POST", "/v1/users", {
@@ -144,6 +169,19 @@ async function exercise() {
       expect: [201],
     });
   }
+  const subscriber = createECDH("prime256v1");
+  subscriber.generateKeys();
+  await api("POST", `/v1/users/${created[1]}/push-subscriptions`, {
+    token: key,
+    body: {
+      endpoint: mark("a push endpoint", `https://push.example.net/scan-${TAG}-${randomHex(6)}`),
+      keys: {
+        p256dh: mark("a push p256dh key", subscriber.getPublicKey().toString("base64url")),
+        auth: mark("a push auth secret", randomBytes(16).toString("base64url")),
+      },
+    },
+    expect: [201],
+  });
   await api("POST", `/v1/users/${created[1]}/password`, {
     token: key,
     body: { password: password("Set") },

@@ -20,6 +20,9 @@ import { apiKeysRoutes } from "./modules/api-keys/api-keys.routes";
 import { auditRoutes } from "./modules/audit/audit.routes";
 import { eventsRoutes } from "./modules/events/events.routes";
 import { mfaRoutes } from "./modules/mfa/mfa.routes";
+import { channelsRoutes } from "./modules/notifications/channels.routes";
+import { notificationsRoutes } from "./modules/notifications/notifications.routes";
+import { templatesRoutes } from "./modules/notifications/templates.routes";
 import { oauthRoutes } from "./modules/oauth/oauth.routes";
 import { passwordsRoutes } from "./modules/passwords/passwords.routes";
 import { plansRoutes } from "./modules/plans/plans.routes";
@@ -114,6 +117,9 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", actionsRoutes);
   // plugins last: their routes are checked against every core route first (a conflict stops the worker loading)
   mountPluginRoutes(app, pluginRegistry().withCoreRoutes(coreRouteKeys(app.openAPIRegistry.definitions)));
+  app.route("/", templatesRoutes);
+  app.route("/", channelsRoutes);
+  app.route("/", notificationsRoutes);
   mountOpenApi(app);
 
   // SCIM clients parse RFC 7644 §3.12 error bodies, not problem+json: /scim/v2 answers those, every error alike

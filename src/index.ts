@@ -2,6 +2,7 @@ import { app } from "./app";
 import { consumeDeadLetters, consumeEvents } from "./core/events/dispatch";
 import { consumeDeadPluginTasks, consumePluginTasks } from "./core/plugins/tasks";
 import { dailyMaintenance, sealAllAuditTrails } from "./jobs";
+import { consumeNotifications, giveUpNotifications } from "./modules/notifications/sender";
 import { consumeDeadDeliveries, consumeDeliveries } from "./modules/webhooks/webhooks.delivery";
 
 export { RateLimiter } from "./durable-objects/rate-limiter";
@@ -28,6 +29,9 @@ export default {
     // plugin work outside the request: failed after-hooks, event handlers (docs/plugins.md)
     if (batch.queue === "uom-plugin-tasks") return consumePluginTasks(env, batch.messages);
     if (batch.queue === "uom-plugin-tasks-dlq") return consumeDeadPluginTasks(env, batch.messages);
+    // rendered and sent one by one, with retries (docs/notifications.md); the dead-letter queue marks them failed
+    if (batch.queue === "uom-notifications") return consumeNotifications(env, batch.messages);
+    if (batch.queue === "uom-notifications-dlq") return giveUpNotifications(env, batch.messages);
     for (const message of batch.messages) {
       console.log(JSON.stringify({ level: "warn", msg: "event without consumer", queue: batch.queue, id: message.id }));
       message.ack();

@@ -4,6 +4,7 @@ import { sweepPlatformOutbox } from "./core/events/platform";
 import { purgeOldEvents } from "./core/events/retention";
 import { loggableError } from "./core/http/error-handler";
 import { sealAuditTrail } from "./modules/audit/audit.service";
+import { remindInactiveUsers } from "./modules/notifications/reminders";
 import { oauthDailyMaintenance } from "./modules/oauth/maintenance";
 import { continueSchemaJobs } from "./modules/schema/fields.jobs";
 import { continueDataKeyRotations } from "./modules/tenants/tenants.keys.service";
@@ -43,19 +44,26 @@ export async function sealAllAuditTrails(env: Env): Promise<void> {
 /**
  * Daily: drop expired Idempotency-Key records and expired reset / verification tokens, delivered (or dead) outbox
  * events older than EVENT_RETENTION_DAYS, finish tenant deletions that stopped half-way, rotate the token signing key
- * when due and drop ended refresh tokens.
+ * when due and drop ended refresh tokens; remind users who never signed in (activation reminders,
+ * docs/notifications.md).
  */
 export async function dailyMaintenance(env: Env): Promise<void> {
   const control = await controlDb(env);
   const now = new Date().toISOString();
   const purge = "DELETE FROM idempotency_keys WHERE expires_at <= ?";
-  const databases = [{ tenant_id: "platform", binding: "CONTROL_DB" }, ...(await assignedDatabases(control))];
+  const tenantsOnly = await assignedDatabases(control);
+  const databases = [{ tenant_id: "platform", binding: "CONTROL_DB" }, ...tenantsOnly];
   await eachOf("purge idempotency keys", env, databases, async ({ binding }) => {
     const db = binding === "CONTROL_DB" ? control : await tenantDatabases.forTenant(env, { databaseBinding: binding });
     await db.prepare(purge).bind(now).run();
     if (binding !== "CONTROL_DB") await db.prepare(PURGE_USER_TOKENS).bind(now).run();
     await purgeOldEvents(env, db, binding === "CONTROL_DB" ? "platform_events" : "outbox_events");
   })
+    .finally(() =>
+      eachOf("activation reminders", env, tenantsOnly, async ({ tenant_id, binding }) => {
+        await remindInactiveUsers(env, tenant_id, await tenantDatabases.forTenant(env, { databaseBinding: binding }));
+      }),
+    )
     .finally(() => reclaimOrphanedDatabases(env, control))
     .finally(() => oauthDailyMaintenance(env));
 }

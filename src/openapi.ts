@@ -93,6 +93,12 @@ function documentConfig(origin: string): OpenApiConfig {
         name: "Actions",
         description: "HTTP actions: a tenant's URLs called as blocking before-hooks (docs/actions.md)",
       },
+      {
+        name: "Notifications",
+        description:
+          "Email, SMS and Web Push to a tenant's users: templates, channels, settings, the log, preferences and " +
+          "unsubscribe links (docs/notifications.md)",
+      },
       { name: "System", description: "Health, documentation" },
     ],
   };

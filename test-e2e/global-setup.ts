@@ -28,6 +28,10 @@ const VARS: Record<string, string> = {
   // webhooks: retries about a second apart (8 of them), so failing and down receivers play out within a test
   WEBHOOK_RETRY_SCHEDULE: "1,1,1,1,1,1,1,1",
   WEBHOOK_TIMEOUT_MS: "3000",
+  // notifications (test-e2e/notifications.test.ts): retries at once, three attempts, short SMTP replies
+  NOTIFICATION_RETRY_DELAY_SECONDS: "0",
+  NOTIFICATION_MAX_ATTEMPTS: "3",
+  SMTP_TIMEOUT_MS: "5000",
 };
 
 export default async function setup(project: TestProject) {

@@ -55,7 +55,12 @@ export type IdPrefix =
   | "act"
   | "axe"
   | "whk"
-  | "dlv";
+  | "dlv"
+  // notifications, notification templates, push subscriptions, email Message-IDs (src/modules/notifications)
+  | "ntf"
+  | "ntp"
+  | "psh"
+  | "msg";
 
 export function newId(prefix: IdPrefix, now = Date.now()): string {
   return `${prefix}_${ulid(now)}`;

@@ -27,6 +27,8 @@ export const FEATURES = {
   churn: "Churn prediction",
   reports: "Scheduled reports",
   plugins: "Plugins enabled per tenant and HTTP actions (docs/plugins.md, docs/actions.md)",
+  notifications: "Email notifications: templates, the email channel, the notification log, preferences",
+  "notifications-sms-push": "SMS and Web Push notification channels",
 } as const;
 export type Feature = keyof typeof FEATURES;
 
@@ -61,6 +63,7 @@ const FREE_FEATURES: readonly Feature[] = [
   "sub-accounts",
   "plan",
   "webhooks",
+  "notifications",
 ];
 const PREMIUM_FEATURES: readonly Feature[] = [
   "custom-roles",
@@ -72,6 +75,7 @@ const PREMIUM_FEATURES: readonly Feature[] = [
   "churn",
   "reports",
   "plugins",
+  "notifications-sms-push",
 ];
 
 export const PLAN_CONFIG: Readonly<Record<Plan, PlanConfig>> = {

@@ -112,4 +112,18 @@ describe("tenant databases", () => {
     await expect(migrate(db, tenantMigrations)).resolves.toBe(LAST_TENANT_VERSION);
     expect(await appliedMigrations(db)).toEqual(before);
   });
+
+  it("a migration merged after a higher-numbered one (a gap below the last version) is still applied", async () => {
+    // branches merge their numbered migrations in any order: a database may be at 17 before 16 exists
+    const db = poolDatabase("TENANT_DB_7");
+    expect(await tableNames(db)).toEqual([]);
+    const gap = tenantMigrations.at(-2) as (typeof tenantMigrations)[number];
+    await migrate(
+      db,
+      tenantMigrations.filter((m) => m !== gap),
+    );
+    expect((await appliedMigrations(db)).map((m) => m.version)).not.toContain(gap.version);
+    await expect(migrate(db, tenantMigrations)).resolves.toBe(LAST_TENANT_VERSION);
+    expect((await appliedMigrations(db)).map((m) => m.version)).toEqual(tenantMigrations.map((m) => m.version));
+  });
 });

@@ -50,10 +50,17 @@ export async function triggerNames(db: D1Database): Promise<string[]> {
  * events on in the background. The queue also copies platform events (a sub-account created by an earlier request)
  * into the tenant's log: the dump first waits for the ones on their way to land.
  * So is what webhook delivery does in the background (the delivery log, an endpoint's failure count): a request's
- * earlier events may still be fanned out and delivered while the next one is checked.
+ * earlier events may still be fanned out and delivered while the next one is checked. So are the notification log and
+ * the sign-in devices it has seen: only the notifications queues' consumers write them, from the events of earlier
+ * writes (a fixture's new user gets its welcome message meanwhile).
  */
-/** Tables the webhook queues write in the background (docs/webhooks.md). */
-const BACKGROUND_TABLES = new Set(["webhook_deliveries", "webhook_delivery_attempts"]);
+/** Tables the webhook and notification queues write in the background (docs/webhooks.md, docs/notifications.md). */
+const BACKGROUND_TABLES = new Set([
+  "webhook_deliveries",
+  "webhook_delivery_attempts",
+  "notifications",
+  "notification_devices",
+]);
 
 export async function dumpDatabase(db: D1Database): Promise<string> {
   await platformEventsSettled();

@@ -32,6 +32,8 @@ export interface PublicRoute {
   path: string;
   /** An OAuth endpoint that authenticates the client instead of a Bearer credential (`x-client-authentication`). */
   clientAuthentication?: boolean;
+  /** Authorised by a signed token in the query instead of a credential (`x-token-authentication`). */
+  tokenAuthentication?: boolean;
 }
 
 interface Operation {
@@ -41,6 +43,7 @@ interface Operation {
   "x-permission"?: string;
   "x-plan-feature"?: string;
   "x-client-authentication"?: string[];
+  "x-token-authentication"?: string;
   "x-error-format"?: string;
   "x-shared-resource"?: boolean;
   requestBody?: { content: Record<string, { example?: unknown; schema?: { $ref?: string; example?: unknown } }> };
@@ -79,6 +82,10 @@ export interface PathFixture {
 
 export const PATH_FIXTURES: PathFixture[] = [
   { pattern: /^\/v1\/tenants\/\{id\}$/, fill: async ({ aDept }) => ({ id: aDept.id }) },
+  {
+    pattern: /^\/v1\/users\/\{id\}\/push-subscriptions\/\{subscriptionId\}$/,
+    fill: async ({ a }) => createPushSubscription(a),
+  },
   { pattern: /^\/v1\/users\/\{id\}(\/|$)/, fill: async ({ a }) => ({ id: (await createUser(a)).id }) },
   { pattern: /^\/v1\/api-keys\/\{id\}(\/|$)/, fill: async ({ a }) => ({ id: await createApiKey(a) }) },
   { pattern: /^\/v1\/tenants\/\{id\}\/data-keys\/rotate$/, fill: async ({ a }) => ({ id: a.id }) },
@@ -100,7 +107,40 @@ export const PATH_FIXTURES: PathFixture[] = [
     fill: async ({ a }) => createWebhookDelivery(a),
   },
   { pattern: /^\/v1\/webhooks\/\{id\}(\/|$)/, fill: async ({ a }) => ({ id: await createWebhook(a) }) },
+  {
+    pattern: /^\/v1\/notification-templates\/\{id\}(\/|$)/,
+    fill: async ({ a }) => ({ id: await createNotificationTemplate(a) }),
+  },
 ];
+
+let templateCounter = 0;
+
+/** A fresh notification template of the tenant (its own locale, so templates never collide). */
+async function createNotificationTemplate(tenant: TestTenant): Promise<string> {
+  const response = await call("POST", "/v1/notification-templates", {
+    token: tenant.key,
+    body: { name: "Fixture", event: "user.created", channel: "sms", locale: `en-x${++templateCounter}`, text: "Hi" },
+  });
+  if (response.status !== 201) throw new Error(`POST /v1/notification-templates answered ${response.status}`);
+  return (await json<{ id: string }>(response)).id;
+}
+
+/** A fresh user of the tenant with one Web Push subscription. */
+async function createPushSubscription(tenant: TestTenant): Promise<{ id: string; subscriptionId: string }> {
+  const user = await createUser(tenant);
+  const response = await call("POST", `/v1/users/${user.id}/push-subscriptions`, {
+    token: tenant.key,
+    body: {
+      endpoint: `https://push.example.net/${crypto.randomUUID()}`,
+      keys: {
+        p256dh: "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+        auth: "tBHItJI5svbpez7KI4CCXg",
+      },
+    },
+  });
+  if (response.status !== 201) throw new Error(`POST push-subscriptions answered ${response.status}`);
+  return { id: user.id, subscriptionId: (await json<{ id: string }>(response)).id };
+}
 
 /** A fresh HTTP action of the tenant (its URL is never called by these checks). */
 async function createAction(tenant: TestTenant): Promise<string> {
@@ -229,6 +269,7 @@ export async function routeTable(): Promise<{ secured: SecuredRoute[]; open: Pub
           method: method.toUpperCase(),
           path,
           ...(op["x-client-authentication"] ? { clientAuthentication: true } : {}),
+          ...(op["x-token-authentication"] ? { tokenAuthentication: true } : {}),
         });
         continue;
       }

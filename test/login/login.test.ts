@@ -52,7 +52,8 @@ describe("password login", () => {
     expect(audit.map((r) => r.action)).toEqual(["user.login"]);
     expect(audit[0]?.actor_type).toBe("client");
     expect(events.map((r) => [r.type, JSON.parse(String(r.data))])).toEqual([
-      ["user.login", { userId: user.id, method: "password" }],
+      // device: a keyed hash of the user agent, never the agent itself (login.device.ts)
+      ["user.login", { userId: user.id, method: "password", device: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/) }],
     ]);
   });
 

@@ -47,7 +47,12 @@ describe("TOTP at login", () => {
     const replayed = expectRefused(await login(tenant, { identifier: user.email, password: PASSWORD, totp: code }));
     expect(replayed.description).toBe(LOGIN_DESCRIPTIONS.invalidSecondFactor);
     const events = await loginEvents(user.id);
-    expect(events).toContainEqual({ type: "user.login", userId: user.id, method: "password+totp" });
+    expect(events).toContainEqual({
+      type: "user.login",
+      userId: user.id,
+      method: "password+totp",
+      device: expect.any(String),
+    });
     expect(events).toContainEqual({ type: "user.login_failed", userId: user.id, reason: "invalid_second_factor" });
   });
 
@@ -105,8 +110,8 @@ describe("TOTP at login", () => {
     expectRefused(await login(tenant, { identifier: user.email, password: PASSWORD, totp: othersCodes[0] }));
     expectSuccess(await login(tenant, { identifier: user.email, password: PASSWORD, totp: recoveryCodes[4] }));
     expect((await loginEvents(user.id)).filter((e) => e.type === "user.login")).toEqual([
-      { type: "user.login", userId: user.id, method: "password+recovery_code" },
-      { type: "user.login", userId: user.id, method: "password+recovery_code" },
+      { type: "user.login", userId: user.id, method: "password+recovery_code", device: expect.any(String) },
+      { type: "user.login", userId: user.id, method: "password+recovery_code", device: expect.any(String) },
     ]);
     const db = await tenantDatabase(tenant.id);
     const used = await db

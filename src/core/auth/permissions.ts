@@ -37,6 +37,9 @@ export const PERMISSIONS = [
   // the tenant's plugins (enable, configure) and HTTP actions (docs/plugins.md, docs/actions.md)
   "plugins:read",
   "plugins:write",
+  // notification templates, channels, settings and the notification log (src/modules/notifications)
+  "notifications:read",
+  "notifications:write",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -62,7 +65,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
   manager: {
     description:
       "Manages users (with their email and phone, not restricted custom fields) and their roles within its own " +
-      "rights; reads the audit trail, the event log, the webhooks, the schema, the roles and the plan. Cannot mint credentials or change settings.",
+      "rights; reads the audit trail, the event log, the webhooks, the schema, the roles, the plan and the notification setup and log. Cannot mint credentials or change settings.",
     grants: [
       ...MANAGED_USERS,
       "me:read",
@@ -73,6 +76,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
       "webhooks:read",
       "schema:read",
       "plan:read",
+      "notifications:read",
     ],
   },
   basic: {

@@ -7,11 +7,9 @@ const BOOKKEEPING = `CREATE TABLE IF NOT EXISTS _schema_migrations (
   applied_at TEXT NOT NULL
 )`;
 
-async function appliedVersion(db: D1Database): Promise<number> {
-  const row = await db
-    .prepare("SELECT coalesce(max(version), 0) AS version FROM _schema_migrations")
-    .first<{ version: number }>();
-  return row?.version ?? 0;
+async function appliedVersions(db: D1Database): Promise<Set<number>> {
+  const { results } = await db.prepare("SELECT version FROM _schema_migrations").all<{ version: number }>();
+  return new Set(results.map((row) => row.version));
 }
 
 function isUniqueViolation(error: unknown): boolean {
@@ -22,12 +20,15 @@ function isUniqueViolation(error: unknown): boolean {
  * Brings `db` to the last migration. Each migration runs in one D1 batch (one transaction) whose first
  * statement claims its version row, so when two isolates race, the loser's batch fails on the primary key
  * and rolls back whole: no migration is ever applied twice, and the loser just reads the new version.
+ * Every migration not yet recorded is applied, not only those above the highest: branches merge their numbered
+ * migrations in any order (a database may have 17 before 16 arrives), so a gap is filled rather than skipped.
+ * Returns the highest version applied.
  */
 export async function migrate(db: D1Database, migrations: readonly Migration[]): Promise<number> {
   await db.prepare(BOOKKEEPING).run();
-  let current = await appliedVersion(db);
+  let applied = await appliedVersions(db);
   for (const migration of migrations) {
-    if (migration.version <= current) continue;
+    if (applied.has(migration.version)) continue;
     const claim = db
       .prepare("INSERT INTO _schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
       .bind(migration.version, migration.name, new Date().toISOString());
@@ -36,9 +37,9 @@ export async function migrate(db: D1Database, migrations: readonly Migration[]):
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
     }
-    current = Math.max(current, await appliedVersion(db));
+    applied = await appliedVersions(db);
   }
-  return current;
+  return Math.max(0, ...applied);
 }
 
 /**

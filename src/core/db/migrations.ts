@@ -22,6 +22,7 @@ import tenantCustomRoles from "../../../migrations/tenant/0012_custom_roles.sql"
 import tenantEventSequence from "../../../migrations/tenant/0013_event_sequence.sql";
 import tenantOutboxDelivery from "../../../migrations/tenant/0014_outbox_delivery.sql";
 import tenantWebhooks from "../../../migrations/tenant/0015_webhooks.sql";
+import tenantNotifications from "../../../migrations/tenant/0016_notifications.sql";
 import tenantPluginsActions from "../../../migrations/tenant/0017_plugins_actions.sql";
 
 export interface Migration {
@@ -60,6 +61,7 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 13, name: "0013_event_sequence", sql: [tenantEventSequence] },
   { version: 14, name: "0014_outbox_delivery", sql: [tenantOutboxDelivery] },
   { version: 15, name: "0015_webhooks", sql: [tenantWebhooks] },
+  { version: 16, name: "0016_notifications", sql: [tenantNotifications] },
   { version: 17, name: "0017_plugins_actions", sql: [tenantPluginsActions] },
 ];
 

@@ -1,3 +1,4 @@
+import { notificationsConsumer } from "../../modules/notifications/consumer";
 import { webhookFanOut } from "../../modules/webhooks/webhooks.fanout";
 import { pluginEventConsumer } from "../plugins/events";
 import type { EventMessage } from "./dispatch";
@@ -21,4 +22,4 @@ export interface EventConsumer {
 }
 
 /** Every consumer, in the order they run. Each module adds its own here. */
-export const EVENT_CONSUMERS: EventConsumer[] = [webhookFanOut, pluginEventConsumer];
+export const EVENT_CONSUMERS: EventConsumer[] = [webhookFanOut, pluginEventConsumer, notificationsConsumer];

@@ -3,6 +3,7 @@ import { eventStatement } from "../../core/events/outbox";
 import { auditStatement } from "../audit/audit.service";
 import { REDACTED } from "../audit/audit-changes";
 import type { SecondFactorMethod } from "../mfa/second-factor";
+import { deviceOf } from "./login.device";
 import { recordLogin, rehashPassword } from "./login.repo";
 
 /** Why a login failed, for the tenant's event log (never shown to the client, who gets one answer for all). */
@@ -24,11 +25,14 @@ export interface SuccessfulLogin {
 /**
  * What a login writes, in the caller's one batch: the spent one-time code first (guarded: the batch fails if it
  * was spent concurrently), the rehash, `last_login_at`, the audit event and the `user.login` event. Neither holds
- * the identifier, the password or the client's IP (the audit row keeps the request's IP, as every audit row does).
+ * the identifier, the password or the client's IP (the audit row keeps the request's IP, as every audit row does);
+ * the event carries `device`, a keyed hash of the user agent (login.device.ts).
  */
 export async function successStatements(ctx: ServiceContext, login: SuccessfulLogin): Promise<D1PreparedStatement[]> {
   const at = new Date().toISOString();
   const method = login.secondFactor ? `password+${login.secondFactor.method}` : "password";
+  // a keyed hash of the user agent, so notifications can tell a new device (login.device.ts); never the agent itself
+  const device = await deviceOf(ctx.env, ctx.scope, ctx.request.userAgent);
   return [
     ...(login.secondFactor?.statements ?? []),
     ...(login.rehash ? [rehashPassword(ctx.db, login.userId, login.rehash.from, login.rehash.to)] : []),
@@ -44,7 +48,11 @@ export async function successStatements(ctx: ServiceContext, login: SuccessfulLo
     ),
     await eventStatement(
       ctx,
-      { type: "user.login", subjectId: login.userId, data: { userId: login.userId, method } },
+      {
+        type: "user.login",
+        subjectId: login.userId,
+        data: { userId: login.userId, method, ...(device ? { device } : {}) },
+      },
       at,
     ),
   ];
