@@ -23,6 +23,7 @@ import tenantEventSequence from "../../../migrations/tenant/0013_event_sequence.
 import tenantOutboxDelivery from "../../../migrations/tenant/0014_outbox_delivery.sql";
 import tenantWebhooks from "../../../migrations/tenant/0015_webhooks.sql";
 import tenantPluginsActions from "../../../migrations/tenant/0017_plugins_actions.sql";
+import tenantOauthCodes from "../../../migrations/tenant/0018_oauth_authorization_codes.sql";
 
 export interface Migration {
   version: number;
@@ -61,6 +62,7 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 14, name: "0014_outbox_delivery", sql: [tenantOutboxDelivery] },
   { version: 15, name: "0015_webhooks", sql: [tenantWebhooks] },
   { version: 17, name: "0017_plugins_actions", sql: [tenantPluginsActions] },
+  { version: 18, name: "0018_oauth_authorization_codes", sql: [tenantOauthCodes] },
 ];
 
 export function statementsOf(migration: Migration): string[] {

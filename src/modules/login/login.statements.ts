@@ -19,6 +19,8 @@ export interface SuccessfulLogin {
   /** The verified hash and its replacement, when the hash was of an older kind. */
   rehash: { from: string; to: string } | null;
   secondFactor: { method: SecondFactorMethod; statements: D1PreparedStatement[] } | null;
+  /** The `user.login` event's method when the sign-in was not by password (`oidc`: an external provider). */
+  method?: string;
 }
 
 /**
@@ -28,7 +30,7 @@ export interface SuccessfulLogin {
  */
 export async function successStatements(ctx: ServiceContext, login: SuccessfulLogin): Promise<D1PreparedStatement[]> {
   const at = new Date().toISOString();
-  const method = login.secondFactor ? `password+${login.secondFactor.method}` : "password";
+  const method = login.method ?? (login.secondFactor ? `password+${login.secondFactor.method}` : "password");
   return [
     ...(login.secondFactor?.statements ?? []),
     ...(login.rehash ? [rehashPassword(ctx.db, login.userId, login.rehash.from, login.rehash.to)] : []),
