@@ -219,7 +219,7 @@ describe("routes and context", () => {
     expect(response.status).toBe(200);
     const context = await json<Record<string, unknown>>(response);
     expect(context).toMatchObject({
-      keys: ["config", "db", "fetch", "log", "open", "pluginId", "seal", "tenantId", "users"],
+      keys: ["config", "db", "fetch", "log", "open", "pluginId", "seal", "sessions", "tenantId", "users"],
       tenantId: tenant.id,
       config: { token: "secret-token-2" },
       hasEnv: false,

@@ -1,9 +1,9 @@
 import type { TenantRef } from "../../env";
+import { auditStatement } from "../../modules/audit/audit.service";
+import { clientAcceptsCodes, signInWithCode } from "../../modules/oauth/authorization-codes";
 import { fieldAccess } from "../../modules/users/users.fields-access";
 import { findUserByLogin } from "../../modules/users/users.lookup";
 import type { User } from "../../modules/users/users.schema";
-import { auditStatement } from "../../modules/audit/audit.service";
-import { clientAcceptsCodes, signInWithCode } from "../../modules/oauth/authorization-codes";
 import * as users from "../../modules/users/users.service";
 import { Grants } from "../auth/grants";
 import type { ServiceContext } from "../context";

@@ -73,7 +73,12 @@ export async function signInWithCode(
   const now = Date.now();
   const at = new Date(now).toISOString();
   await ctx.db.batch([
-    ...(await successStatements(ctx, { userId: signIn.userId, rehash: null, secondFactor: null, method: signIn.method })),
+    ...(await successStatements(ctx, {
+      userId: signIn.userId,
+      rehash: null,
+      secondFactor: null,
+      method: signIn.method,
+    })),
     ctx.db
       .prepare(
         `INSERT INTO oauth_authorization_codes
