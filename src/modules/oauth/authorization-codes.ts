@@ -6,7 +6,7 @@ import { runAfterHooks } from "../../core/plugins/hooks";
 import { applyLoginHooks } from "../login/login.service";
 import { successStatements } from "../login/login.statements";
 import { getUser } from "../users/users.service";
-import { findClient } from "./client-auth";
+import { findClient, type OAuthClient } from "./client-auth";
 import { OAuthError } from "./oauth-error";
 
 /**
@@ -17,7 +17,7 @@ import { OAuthError } from "./oauth-error";
  * client credentials and its PKCE verifier: tokens never travel in a URL.
  */
 
-/** How long a code can be exchanged (RFC 6749 §4.1.2: "a maximum authorization code lifetime of 10 minutes"). */
+/** How long a code can be exchanged: a redirect and a back-channel call take seconds (RFC 6749 §4.1.2: at most 10 min). */
 export const AUTHORIZATION_CODE_SECONDS = 60;
 const CODE_PREFIX = "uom_ac_";
 /** RFC 7636 §4.2: BASE64URL(SHA256(verifier)), 43 characters. */
@@ -42,10 +42,15 @@ function badRequest(detail: string): ApiError {
   return new ApiError(CoreErrors.BAD_REQUEST, { detail });
 }
 
+/** This tenant's client with this client_id, when it may exchange authorization codes. */
+async function codeClient(env: Env, tenantId: string, clientId: string): Promise<OAuthClient | null> {
+  const client = await findClient(env, clientId);
+  return client?.tenant.id === tenantId && client.grantTypes.includes("authorization_code") ? client : null;
+}
+
 /** Whether this tenant has a client with this client_id that may exchange authorization codes. */
 export async function clientAcceptsCodes(env: Env, tenantId: string, clientId: string): Promise<boolean> {
-  const client = await findClient(env, clientId);
-  return client !== null && client.tenant.id === tenantId && client.grantTypes.includes("authorization_code");
+  return (await codeClient(env, tenantId, clientId)) !== null;
 }
 
 /**
@@ -62,10 +67,8 @@ export async function signInWithCode(
     throw new Error(`signInWithCode: '${signIn.method}' is not a sign-in method name`);
   }
   if (!S256_CHALLENGE.test(signIn.codeChallenge)) throw badRequest("code_challenge must be an S256 challenge.");
-  if (!(await clientAcceptsCodes(ctx.env, tenantId, signIn.clientId))) {
-    throw badRequest(`No client ${signIn.clientId} of this tenant may use the authorization_code grant.`);
-  }
-  const client = await findClient(ctx.env, signIn.clientId);
+  const client = await codeClient(ctx.env, tenantId, signIn.clientId);
+  if (!client) throw badRequest(`No client ${signIn.clientId} of this tenant may use the authorization_code grant.`);
   const { user } = await getUser(ctx, signIn.userId, false);
   if (user.status !== "active") throw new ApiError(CoreErrors.FORBIDDEN, { detail: "This account is disabled." });
   await applyLoginHooks(ctx, signIn.userId);
@@ -87,7 +90,7 @@ export async function signInWithCode(
       )
       .bind(
         await sha256Hex(code),
-        client?.id ?? "",
+        client.id,
         signIn.userId,
         signIn.redirectUri,
         signIn.codeChallenge,
