@@ -27,7 +27,7 @@ beforeAll(async () => {
 });
 
 const label = (route: { method: string; path: string }) => `${route.method} ${route.path}`;
-const WALK_TIMEOUT = 240_000;
+const WALK_TIMEOUT = 400_000;
 
 /** An API key of tenant a whose only role is a fresh custom role granting exactly `grants`. */
 async function keyGranting(tenant: TestTenant, grants: string[]): Promise<string> {

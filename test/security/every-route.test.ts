@@ -33,7 +33,7 @@ beforeAll(async () => {
 
 const label = (route: { method: string; path: string }) => `${route.method} ${route.path}`;
 /** The checks below send several requests to every route (80 and more), each authenticated for real. */
-const WALK_TIMEOUT = 180_000;
+const WALK_TIMEOUT = 400_000;
 
 describe("the route table", () => {
   it("is derived from the document, covers every served route, and every route declares its credential", () => {

@@ -25,7 +25,7 @@ beforeAll(async () => {
 
 const label = (route: { method: string; path: string }) => `${route.method} ${route.path}`;
 /** The checks below send several requests to every route, each authenticated for real. */
-const WALK_TIMEOUT = 180_000;
+const WALK_TIMEOUT = 400_000;
 
 /** The ids of tenant a's rows (users, audit events, …): none may ever appear in an answer to tenant b. */
 async function idsOfTenantA(): Promise<string[]> {

@@ -26,7 +26,7 @@ beforeAll(async () => {
 
 const label = (route: { method: string; path: string }) => `${route.method} ${route.path}`;
 /** The checks below send several requests to every route, each authenticated for real. */
-const WALK_TIMEOUT = 180_000;
+const WALK_TIMEOUT = 400_000;
 
 /** Tenant a's subtree as the control database holds it: a sub-account's key must never change it. */
 async function subtreeOfA(): Promise<string> {
