@@ -228,6 +228,19 @@ async function exercise() {
       config: { url: "https://crm.example.com/users", secret: crmSecret, fieldMap: { email: "Email" } },
     },
   });
+  const oidcSecret = mark("a plugin's secret config (oidc-login clientSecret)", `oidc-${randomHex(20)}`);
+  await api("PUT", "/v1/plugins/oidc-login", {
+    token: key,
+    body: {
+      enabled: true,
+      config: {
+        issuer: "https://accounts.example.com",
+        clientId: "uom-scan",
+        clientSecret: oidcSecret,
+        redirectUris: ["https://app.example.com/callback"],
+      },
+    },
+  });
   // a webhook endpoint (nothing listens at its address), its secret rotated: both secrets stay sealed, and a test
   // send signs a request with both
   const webhook = await api("POST", "/v1/webhooks", {

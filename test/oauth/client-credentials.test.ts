@@ -31,7 +31,7 @@ describe("discovery (RFC 8414)", () => {
     expect(as.introspection_endpoint).toBe(`${ISSUER.origin}/oauth/introspect`);
     expect(as.revocation_endpoint).toBe(`${ISSUER.origin}/oauth/revoke`);
     expect(as.jwks_uri).toBe(`${ISSUER.origin}/.well-known/jwks.json`);
-    expect(as.grant_types_supported).toEqual(["client_credentials", "password", "refresh_token"]);
+    expect(as.grant_types_supported).toEqual(["client_credentials", "password", "refresh_token", "authorization_code"]);
     expect(as.token_endpoint_auth_methods_supported).toEqual(["client_secret_basic", "client_secret_post"]);
   });
 });
@@ -192,7 +192,7 @@ describe("malformed token requests (RFC 6749 §5.2 bodies, never problem+json)",
     expect(missing.status).toBe(400);
     expect(missing.headers.get("content-type")).toMatch(/^application\/json/);
     expect(((await missing.json()) as { error: string }).error).toBe("invalid_request");
-    const unknown = await postForm("/oauth/token", { grant_type: "authorization_code" }, auth());
+    const unknown = await postForm("/oauth/token", { grant_type: "implicit" }, auth());
     expect(((await unknown.json()) as { error: string }).error).toBe("unsupported_grant_type");
   });
 

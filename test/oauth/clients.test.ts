@@ -71,7 +71,7 @@ describe("POST /v1/oauth/clients", () => {
     const cases: [unknown, string][] = [
       [{ name: "", grantTypes: ["client_credentials"], roles: [] }, "name"],
       [{ name: "x", grantTypes: [], roles: [] }, "grantTypes"],
-      [{ name: "x", grantTypes: ["authorization_code"], roles: [] }, "grantTypes.0"],
+      [{ name: "x", grantTypes: ["implicit"], roles: [] }, "grantTypes.0"],
       [{ name: "x", grantTypes: ["refresh_token"], roles: [] }, "grantTypes"],
       [{ name: "x", grantTypes: ["password", "password"], roles: [] }, "grantTypes"],
       [{ name: "x", grantTypes: ["client_credentials"], roles: ["superuser"] }, "roles.0"],

@@ -1,4 +1,5 @@
 import { crmSync } from "../../plugins/crm-sync";
+import { oidcLogin } from "../../plugins/oidc-login";
 import { definePlugin, rejectOperation, z } from "../../src/core/plugins";
 import type { AnyPlugin } from "../../src/core/plugins/define";
 
@@ -156,4 +157,4 @@ const testFlaky = definePlugin({
   },
 });
 
-export const PLUGINS: readonly AnyPlugin[] = [crmSync, testShape, testSecond, testFlaky, testRoute];
+export const PLUGINS: readonly AnyPlugin[] = [crmSync, oidcLogin, testShape, testSecond, testFlaky, testRoute];

@@ -44,7 +44,7 @@ describe("enablement", () => {
     const { data } = await json<{ data: { id: string; enabled: boolean; hooks: string[]; routes: string[] }[] }>(
       response,
     );
-    expect(data.map((p) => p.id)).toEqual(["crm-sync", "test-shape", "test-second", "test-flaky", "test-route"]);
+    expect(data.map((p) => p.id)).toEqual(["crm-sync", "oidc-login", "test-shape", "test-second", "test-flaky", "test-route"]);
     expect(data.every((p) => !p.enabled)).toBe(true);
     expect(data.find((p) => p.id === "test-shape")).toMatchObject({
       hooks: expect.arrayContaining(["user.create.before", "user.create.after", "user.login.before"]),
@@ -219,7 +219,7 @@ describe("routes and context", () => {
     expect(response.status).toBe(200);
     const context = await json<Record<string, unknown>>(response);
     expect(context).toMatchObject({
-      keys: ["config", "db", "fetch", "log", "open", "pluginId", "seal", "tenantId", "users"],
+      keys: ["config", "db", "fetch", "log", "open", "pluginId", "seal", "sessions", "tenantId", "users"],
       tenantId: tenant.id,
       config: { token: "secret-token-2" },
       hasEnv: false,

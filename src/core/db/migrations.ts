@@ -24,6 +24,7 @@ import tenantOutboxDelivery from "../../../migrations/tenant/0014_outbox_deliver
 import tenantWebhooks from "../../../migrations/tenant/0015_webhooks.sql";
 import tenantNotifications from "../../../migrations/tenant/0016_notifications.sql";
 import tenantPluginsActions from "../../../migrations/tenant/0017_plugins_actions.sql";
+import tenantOauthCodes from "../../../migrations/tenant/0018_oauth_authorization_codes.sql";
 
 export interface Migration {
   version: number;
@@ -63,6 +64,7 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 15, name: "0015_webhooks", sql: [tenantWebhooks] },
   { version: 16, name: "0016_notifications", sql: [tenantNotifications] },
   { version: 17, name: "0017_plugins_actions", sql: [tenantPluginsActions] },
+  { version: 18, name: "0018_oauth_authorization_codes", sql: [tenantOauthCodes] },
 ];
 
 export function statementsOf(migration: Migration): string[] {

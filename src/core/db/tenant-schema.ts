@@ -192,6 +192,22 @@ export const refreshTokens = sqliteTable(
   (t) => [index("refresh_tokens_family_idx").on(t.familyId), index("refresh_tokens_client_idx").on(t.clientId)],
 );
 
+/** migrations/tenant/0018_oauth_authorization_codes.sql */
+export const oauthAuthorizationCodes = sqliteTable(
+  "oauth_authorization_codes",
+  {
+    codeHash: text("code_hash").primaryKey(),
+    clientId: text("client_id").notNull(),
+    userId: text("user_id").notNull(),
+    redirectUri: text("redirect_uri").notNull(),
+    codeChallenge: text("code_challenge").notNull(),
+    method: text("method").notNull(),
+    createdAt: text("created_at").notNull(),
+    expiresAt: text("expires_at").notNull(),
+  },
+  (t) => [index("oauth_authorization_codes_expires_idx").on(t.expiresAt)],
+);
+
 export const userTokens = sqliteTable(
   "user_tokens",
   {

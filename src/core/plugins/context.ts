@@ -1,4 +1,6 @@
 import type { TenantRef } from "../../env";
+import { auditStatement } from "../../modules/audit/audit.service";
+import { clientAcceptsCodes, signInWithCode } from "../../modules/oauth/authorization-codes";
 import { fieldAccess } from "../../modules/users/users.fields-access";
 import { findUserByLogin } from "../../modules/users/users.lookup";
 import type { User } from "../../modules/users/users.schema";
@@ -9,7 +11,7 @@ import { open, seal } from "../crypto/sealed-box";
 import { loggableError } from "../http/error-handler";
 import type { Json } from "../http/merge-patch";
 import { guardedFetch } from "../http/outbound";
-import type { AnyPlugin, PluginContext, PluginLog, PluginUser, PluginUsers } from "./define";
+import type { AnyPlugin, PluginContext, PluginLog, PluginSessions, PluginUser, PluginUsers } from "./define";
 import { openConfig, type PluginSettingsRow } from "./settings";
 import { ensurePluginSchema, pluginStore } from "./store";
 
@@ -72,6 +74,28 @@ function usersApi(ctx: ServiceContext): PluginUsers {
     async update(id, patch) {
       return shown((await users.updateUser(ctx, id, patch as Json, undefined)).user);
     },
+    async identityLinked(id, identity) {
+      const statement = await auditStatement(ctx, {
+        action: "user.identity_linked",
+        resource: { type: "user", id },
+        changes: { identity: { from: null, to: identity } },
+      });
+      await ctx.db.batch([statement]);
+    },
+  };
+}
+
+/**
+ * Sign-ins: run as the plugin (the audit rows name it) but without its grants, like a password login, so that
+ * attributes a user.login hook sets are written whatever the plugin may read.
+ */
+function sessionsApi(base: ServiceContext, plugin: AnyPlugin): PluginSessions {
+  const ctx: ServiceContext = { ...base, actor: { type: "system", id: `plugin:${plugin.id}` } };
+  delete ctx.permissions;
+  delete ctx.accountRights;
+  return {
+    acceptsClient: (clientId) => clientAcceptsCodes(base.env, base.scope, clientId),
+    signIn: (signIn) => signInWithCode(ctx, signIn),
   };
 }
 
@@ -120,6 +144,7 @@ export async function pluginContext(
     config: plugin.config.schema.parse(await openConfig(env, tenant.id, settings)),
     db: pluginStore(base.db, plugin.id, ready),
     users: usersApi(ctx),
+    sessions: sessionsApi(base, plugin),
     fetch: (url, init) => guardedFetch(env.ENVIRONMENT, url, init),
     log: pluginLog(env, plugin.id, tenant.id),
     seal: (value) => seal(env.MASTER_KEY, DATA_PURPOSE, bound, value),

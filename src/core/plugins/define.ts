@@ -138,6 +138,36 @@ export interface PluginUsers {
   create(input: Omit<NewUserInput, "status" | "attributes" | "roles"> & Partial<NewUserInput>): Promise<PluginUser>;
   /** Applies a JSON merge patch through the users service. */
   update(id: string, patch: Record<string, Json>): Promise<PluginUser>;
+  /**
+   * Records in the audit trail (and so the event log: `user.identity_linked`) that an external identity — the
+   * provider's issuer and its subject id — now signs in as this user. The plugin keeps the link in its own table.
+   */
+  identityLinked(id: string, identity: { issuer: string; subject: string }): Promise<void>;
+}
+
+/** A sign-in the plugin verified itself (an external provider), handed to an app of the tenant as a one-time code. */
+export interface PluginSignIn {
+  userId: string;
+  /** The OAuth client_id of the tenant's app (a client allowed the `authorization_code` grant). */
+  clientId: string;
+  /** Where the app receives the code: the exchange at POST /oauth/token must name the same. */
+  redirectUri: string;
+  /** The app's PKCE S256 code_challenge (RFC 7636): the exchange must bring its verifier. */
+  codeChallenge: string;
+  /** The `user.login` event's `method` (`oidc`); lowercase, not `password…`. */
+  method: string;
+}
+
+/**
+ * Signing users in with the service's own tokens, without putting a token in a URL: `signIn` does what a password
+ * login does (the user must be active; user.login hooks, which may refuse it; `last_login_at`; audit; the
+ * `user.login` event with the method) and returns a one-time authorization code (a minute) that the app exchanges at
+ * POST /oauth/token (grant_type=authorization_code) with its client credentials and PKCE verifier.
+ */
+export interface PluginSessions {
+  /** Whether the tenant has a client with this client_id that may use the authorization_code grant. */
+  acceptsClient(clientId: string): Promise<boolean>;
+  signIn(signIn: PluginSignIn): Promise<{ code: string; expiresIn: number }>;
 }
 
 export interface PluginLog {
@@ -162,6 +192,7 @@ export interface PluginContext<C = unknown> {
   /** The plugin's own tables (`db.table("identities")` is `plugin_<id>_identities`). */
   db: PluginStore;
   users: PluginUsers;
+  sessions: PluginSessions;
   /** Outbound HTTP through the SSRF guard: https only (http to loopback in development), no redirects followed. */
   fetch(url: string, init?: PluginFetchInit): Promise<Response>;
   log: PluginLog;

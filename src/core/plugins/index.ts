@@ -15,6 +15,8 @@ export {
   type NewUserInput,
   type PluginContext,
   type PluginDefinition,
+  type PluginSessions,
+  type PluginSignIn,
   type PluginUser,
 } from "./define";
 export { pluginProblem, rejectOperation } from "./errors";

@@ -121,17 +121,26 @@ export async function authenticateUser(ctx: ServiceContext, attempt: LoginAttemp
 }
 
 /**
+ * Runs the user.login before-hooks for a user whose sign-in is verified, and writes the attributes they set; a
+ * refusal throws their ApiError (403 HOOK_REJECTED, 503 when a fail-closed action cannot be reached). Also used by
+ * sign-ins outside the token endpoint (oauth/authorization-codes.ts).
+ */
+export async function applyLoginHooks(ctx: ServiceContext, userId: string): Promise<void> {
+  const hooks = await prepareBeforeHooks(ctx, "user.login");
+  if (hooks.size === 0) return;
+  const { user } = await getUser(ctx, userId, false);
+  const { attributes } = await hooks({ user: toPluginUser(user) });
+  if (Object.keys(attributes).length > 0) await updateUser(ctx, userId, { attributes }, undefined);
+}
+
+/**
  * The user.login before-hooks (plugins, HTTP actions; docs/actions.md), once the credentials are verified: they may
  * refuse the sign-in (403 access_denied with their message; 503 temporarily_unavailable when a fail-closed action
  * cannot be reached) or set custom attributes, written through the users service before tokens are issued.
  */
 async function loginHooks(ctx: ServiceContext, userId: string): Promise<LoginResult | null> {
-  const hooks = await prepareBeforeHooks(ctx, "user.login");
-  if (hooks.size === 0) return null;
   try {
-    const { user } = await getUser(ctx, userId, false);
-    const { attributes } = await hooks({ user: toPluginUser(user) });
-    if (Object.keys(attributes).length > 0) await updateUser(ctx, userId, { attributes }, undefined);
+    await applyLoginHooks(ctx, userId);
     return null;
   } catch (error) {
     if (!(error instanceof ApiError) || (error.status !== 403 && error.status !== 503)) throw error;

@@ -20,6 +20,8 @@ export interface SuccessfulLogin {
   /** The verified hash and its replacement, when the hash was of an older kind. */
   rehash: { from: string; to: string } | null;
   secondFactor: { method: SecondFactorMethod; statements: D1PreparedStatement[] } | null;
+  /** The `user.login` event's method when the sign-in was not by password (`oidc`: an external provider). */
+  method?: string;
 }
 
 /**
@@ -30,7 +32,7 @@ export interface SuccessfulLogin {
  */
 export async function successStatements(ctx: ServiceContext, login: SuccessfulLogin): Promise<D1PreparedStatement[]> {
   const at = new Date().toISOString();
-  const method = login.secondFactor ? `password+${login.secondFactor.method}` : "password";
+  const method = login.method ?? (login.secondFactor ? `password+${login.secondFactor.method}` : "password");
   // a keyed hash of the user agent, so notifications can tell a new device (login.device.ts); never the agent itself
   const device = await deviceOf(ctx.env, ctx.scope, ctx.request.userAgent);
   return [

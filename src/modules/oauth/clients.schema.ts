@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 
-export const GRANT_TYPES = ["client_credentials", "password", "refresh_token"] as const;
+/** `authorization_code`: codes of sign-ins outside the token endpoint (an external login plugin: oidc-login). */
+export const GRANT_TYPES = ["client_credentials", "password", "refresh_token", "authorization_code"] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
 
 const CLIENT_ID_EXAMPLE = "cli_01JD8Z6Q1W3V8K2N4T5R6Y7P9A";
@@ -19,8 +20,9 @@ export const CreateClientSchema = z
       .max(GRANT_TYPES.length)
       .refine((grants) => new Set(grants).size === grants.length, "Each grant type at most once.")
       .refine(
-        (grants) => !grants.includes("refresh_token") || grants.includes("password"),
-        "refresh_token needs the password grant: only end users' logins get refresh tokens.",
+        (grants) =>
+          !grants.includes("refresh_token") || grants.includes("password") || grants.includes("authorization_code"),
+        "refresh_token needs the password or authorization_code grant: only end users' logins get refresh tokens.",
       )
       .openapi({ example: ["client_credentials"] }),
     roles: z

@@ -3,7 +3,7 @@ import { rotateSigningKeysIfDue } from "./signing-keys";
 
 /**
  * Daily: rotate the signing key when it is due, and forget refresh tokens whose family has ended (they can
- * no longer be used nor reused, so they decide nothing). One tenant's failure does not stop the others.
+ * no longer be used nor reused, so they decide nothing) and expired authorization codes. One tenant's failure does not stop the others.
  */
 export async function oauthDailyMaintenance(env: Env): Promise<void> {
   const failures: unknown[] = [];
@@ -16,7 +16,10 @@ export async function oauthDailyMaintenance(env: Env): Promise<void> {
   for (const { database_binding } of results) {
     try {
       const db = await tenantDatabases.forTenant(env, { databaseBinding: database_binding });
-      await db.prepare("DELETE FROM refresh_tokens WHERE expires_at <= ?").bind(now).run();
+      await db.batch([
+        db.prepare("DELETE FROM refresh_tokens WHERE expires_at <= ?").bind(now),
+        db.prepare("DELETE FROM oauth_authorization_codes WHERE expires_at <= ?").bind(now),
+      ]);
     } catch (error) {
       failures.push(error);
     }

@@ -18,10 +18,13 @@ export const TokenRequestSchema = z
     password: z.string().optional().openapi({ description: "password grant." }),
     totp: z.string().optional().openapi({ description: "password grant: a TOTP or recovery code when enrolled." }),
     refresh_token: z.string().optional().openapi({ description: "refresh_token grant." }),
+    code: z.string().optional().openapi({ description: "authorization_code grant: the one-time code." }),
+    redirect_uri: z.string().optional().openapi({ description: "authorization_code grant: as when it was issued." }),
+    code_verifier: z.string().optional().openapi({ description: "authorization_code grant: the PKCE verifier." }),
     ...clientAuthFields,
   })
   .openapi("OAuthTokenRequest", {
-    description: "RFC 6749 §4.3, §4.4, §6. Authenticate the client with HTTP Basic or client_id/client_secret.",
+    description: "RFC 6749 §4.1.3, §4.3, §4.4, §6. Authenticate the client with HTTP Basic or client_id/client_secret.",
     example: { grant_type: "client_credentials", scope: "users:read" },
   });
 

@@ -17,6 +17,7 @@ import {
 } from "./oauth.schema";
 import { NO_STORE, OAuthError, oauthErrorResponse } from "./oauth-error";
 import {
+  authorizationCodeGrant,
   clientCredentialsGrant,
   type GrantContext,
   passwordGrant,
@@ -56,7 +57,9 @@ const tokenRoute = defineRoute({
   description:
     "Grants: `client_credentials`; `password` (an end user's email or username, password and `totp` when " +
     "enrolled; returns a refresh token when the client may refresh); `refresh_token` (rotated: each works " +
-    "once, and reusing one revokes its whole session). Client authentication: HTTP Basic or client_secret_post.",
+    "once, and reusing one revokes its whole session); `authorization_code` (RFC 6749 §4.1.3 with the PKCE " +
+    "`code_verifier` and the same `redirect_uri`: a code of a sign-in through a login plugin, e.g. oidc-login; " +
+    "it works once, for a minute). Client authentication: HTTP Basic or client_secret_post.",
   credential: "none",
   request: { body: formBody("OAuthTokenRequest") },
   responses: {
@@ -131,6 +134,7 @@ const GRANTS: Record<string, typeof clientCredentialsGrant> = {
   client_credentials: clientCredentialsGrant,
   password: passwordGrant,
   refresh_token: refreshTokenGrant,
+  authorization_code: authorizationCodeGrant,
 };
 
 export const oauthTokenRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })

@@ -12,6 +12,7 @@ import type { RequestInfo } from "../../env";
 import { authenticateUser } from "../login/login.service";
 import { customRolesOf } from "../roles/roles.repo";
 import { grantedScope, permissionsOfScope, signAccessToken } from "./access-tokens";
+import { takeAuthorizationCode } from "./authorization-codes";
 import { type AuthenticatedClient, assertClientActive, assertGrantAllowed, type OAuthClient } from "./client-auth";
 import { CLIENT_TOKEN_SECONDS, REFRESH_FAMILY_SECONDS, USER_TOKEN_SECONDS } from "./oauth.config";
 import { OAuthError } from "./oauth-error";
@@ -139,20 +140,37 @@ export async function passwordGrant(
       retryAfter === undefined ? {} : { "Retry-After": String(retryAfter) },
     );
   }
+  const tokens = await startSession(g, ctx, client, result.user, form.get("scope"), result.statements);
+  ctx.waitUntil(runAfterHooks(ctx, "user.login", { userId: result.user.id }));
+  return tokens;
+}
+
+/**
+ * Starts a session of the user for the client: the scope (the user's grants within the client's), a refresh-token
+ * family written in one batch with `statements` (the login's own rows), and the tokens.
+ */
+async function startSession(
+  g: GrantContext,
+  ctx: ServiceContext,
+  client: OAuthClient,
+  user: { id: string; roles: readonly string[] },
+  requestedScope: string | null,
+  statements: D1PreparedStatement[],
+): Promise<TokenResponse> {
   // the user's custom roles count as the tenant's plan has them (none on a plan without custom roles)
-  const custom = await customRolesOf(ctx.db, result.user.roles, client.tenant.plan);
-  const userGrants = grantsOfRoles(result.user.roles, custom);
-  const scope = grantedScope(userGrants.intersect(client.permissions), form.get("scope"));
+  const custom = await customRolesOf(ctx.db, [...user.roles], client.tenant.plan);
+  const userGrants = grantsOfRoles([...user.roles], custom);
+  const scope = grantedScope(userGrants.intersect(client.permissions), requestedScope);
   const familyId = newId("ses");
   const refresh = await newRefreshToken();
   const now = Date.now();
   try {
     await ctx.db.batch([
-      ...result.statements,
+      ...statements,
       insertRefreshToken(ctx.db, {
         token_hash: refresh.hash,
         family_id: familyId,
-        user_id: result.user.id,
+        user_id: user.id,
         client_id: client.id,
         scope,
         created_at: new Date(now).toISOString(),
@@ -165,9 +183,41 @@ export async function passwordGrant(
     if (isAssertionFailure(error)) throw new OAuthError("invalid_grant", "The one-time code was already used.");
     throw error;
   }
-  ctx.waitUntil(runAfterHooks(ctx, "user.login", { userId: result.user.id }));
   const handOut = client.grantTypes.includes("refresh_token") ? refresh : null;
-  return userTokens(g, client, result.user, familyId, scope, handOut);
+  return userTokens(g, client, user, familyId, scope, handOut);
+}
+
+/**
+ * RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5): exchanges a code of a sign-in that happened elsewhere (a plugin's
+ * external login, authorization-codes.ts; the login was recorded then). The code works once; the user must still
+ * be active. The scope is what the token request asks for, within the user's and the client's grants.
+ */
+export async function authorizationCodeGrant(
+  g: GrantContext,
+  authenticated: AuthenticatedClient,
+  form: URLSearchParams,
+): Promise<TokenResponse> {
+  const { client } = authenticated;
+  assertGrantAllowed(client, "authorization_code");
+  const code = required(form, "code");
+  const ctx = await clientContext(g, client);
+  const [, taken] = await Promise.all([
+    assertClientActive(authenticated),
+    takeAuthorizationCode(ctx.db, client.id, {
+      code,
+      redirectUri: form.get("redirect_uri"),
+      verifier: form.get("code_verifier"),
+    }),
+  ]);
+  const user = await ctx.db
+    .prepare("SELECT status, roles FROM users WHERE id = ?")
+    .bind(taken.userId)
+    .first<{ status: string; roles: string }>();
+  if (user?.status !== "active") {
+    throw new OAuthError("invalid_grant", "The authorization code is invalid, expired or already used.");
+  }
+  const roles = JSON.parse(user.roles) as string[];
+  return startSession(g, ctx, client, { id: taken.userId, roles }, form.get("scope"), []);
 }
 
 /** Reuse of a spent refresh token: the whole family is revoked (RFC 9700 §4.14.2), in D1 and on the guard. */
