@@ -44,7 +44,14 @@ describe("enablement", () => {
     const { data } = await json<{ data: { id: string; enabled: boolean; hooks: string[]; routes: string[] }[] }>(
       response,
     );
-    expect(data.map((p) => p.id)).toEqual(["crm-sync", "oidc-login", "test-shape", "test-second", "test-flaky", "test-route"]);
+    expect(data.map((p) => p.id)).toEqual([
+      "crm-sync",
+      "oidc-login",
+      "test-shape",
+      "test-second",
+      "test-flaky",
+      "test-route",
+    ]);
     expect(data.every((p) => !p.enabled)).toBe(true);
     expect(data.find((p) => p.id === "test-shape")).toMatchObject({
       hooks: expect.arrayContaining(["user.create.before", "user.create.after", "user.login.before"]),
