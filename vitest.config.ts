@@ -65,7 +65,39 @@ export default defineConfig({
             },
           }),
         ],
-        test: { name: "workers", include: ["test/**/*.test.ts"] },
+        test: {
+          name: "workers",
+          include: ["test/**/*.test.ts"],
+          // every test file loads the worker anew; pre-bundled dependencies are a few modules instead of hundreds.
+          // Every entry point the code imports must be listed, or two copies of a class (hono's HTTPException)
+          // break instanceof checks.
+          deps: {
+            optimizer: {
+              ssr: {
+                enabled: true,
+                include: [
+                  "hono",
+                  "hono/body-limit",
+                  "hono/secure-headers",
+                  "hono/route",
+                  "hono/http-exception",
+                  "hono/utils/http-status",
+                  "@hono/zod-openapi",
+                  "@hono/zod-validator",
+                  "zod",
+                  "drizzle-orm",
+                  "drizzle-orm/d1",
+                  "drizzle-orm/sqlite-core",
+                  "drizzle-orm/errors",
+                  "jose",
+                  "re2js",
+                  "regjsparser",
+                  "uqr",
+                ],
+              },
+            },
+          },
+        },
       },
       {
         extends: true,
