@@ -2,6 +2,7 @@ import type { ServiceContext } from "../../core/context";
 import { controlDb, tenantDatabases } from "../../core/db/databases";
 import { type OutboxRow, sendPendingEvents, toEventMessage } from "../../core/events/dispatch";
 import { loggableError } from "../../core/http/error-handler";
+import { signedHeaders } from "../../core/http/standard-webhooks";
 import { newId } from "../../core/ids";
 import { auditStatement } from "../audit/audit.service";
 import { retryDelaySeconds, type WebhookSettings, webhookSettings } from "./webhooks.config";
@@ -16,7 +17,7 @@ import {
 } from "./webhooks.deliveries.repo";
 import { type DeadDelivery, type DeliveryMessage, isDeliveryMessage } from "./webhooks.queue";
 import { type EndpointRow, toEndpointRow } from "./webhooks.repo";
-import { openSecret, signedHeaders } from "./webhooks.signing";
+import { openSecret } from "./webhooks.signing";
 import { checkWebhookUrl } from "./webhooks.url-guard";
 
 /** The delivery log keeps this much of a response body. */
