@@ -1,9 +1,26 @@
+import { existsSync, readdirSync } from "node:fs";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
 /** Test-only secrets (the worker reads them as it would read `wrangler secret`s). */
 export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
 const TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LTAxMjM0NTY3ODlhYmNkZWY="; // 32 bytes, base64
+
+/**
+ * The workers project's files: each directory's `<dir>.suite.ts`, which runs the directory's `*.test.ts` as one file
+ * (test/helpers/suite.ts), and the `*.isolated.test.ts` files one by one: those that change what the whole platform
+ * shares (the signing keys, the database pool) or walk every route (minutes each; two run side by side). A directory
+ * with tests but no suite file would never run them: refuse to start instead.
+ */
+for (const dir of readdirSync("test", { withFileTypes: true })) {
+  if (!dir.isDirectory()) continue;
+  const shared = readdirSync(`test/${dir.name}`).some(
+    (f) => f.endsWith(".test.ts") && !f.endsWith(".isolated.test.ts"),
+  );
+  if (shared && !existsSync(`test/${dir.name}/${dir.name}.suite.ts`)) {
+    throw new Error(`test/${dir.name} has tests but no test/${dir.name}/${dir.name}.suite.ts: they would never run`);
+  }
+}
 
 /**
  * Two projects, both run by `npm test`:
@@ -14,7 +31,7 @@ const TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LTAxMjM0NTY3ODlhYmNkZWY="; // 32 by
 export default defineConfig({
   test: {
     // vitest's default is one worker fewer than the cores: one on CI's two. Each test file has its own storage
-    // and the time goes mostly into loading modules into workerd, so two files side by side nearly halve the run.
+    // and much of the time goes into loading modules into workerd, so two files side by side nearly halve the run.
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 30_000,
@@ -67,7 +84,7 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
-          include: ["test/**/*.test.ts"],
+          include: ["test/*/*.suite.ts", "test/*/*.isolated.test.ts"],
           // every test file loads the worker anew; pre-bundled dependencies are a few modules instead of hundreds.
           // Every entry point the code imports must be listed, or two copies of a class (hono's HTTPException)
           // break instanceof checks.

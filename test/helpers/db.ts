@@ -1,7 +1,7 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import worker from "../../src/index";
 
-/** Raw access to the worker's D1 databases (the same storage SELF.fetch uses), for checks behind the API. */
+/** Raw access to the worker's D1 databases (the same storage the worker uses), for checks behind the API. */
 
 export type PoolBinding = `TENANT_DB_${number}`;
 

@@ -1,9 +1,9 @@
-import { env, runInDurableObject, SELF } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { generate } from "otplib";
 import { expect } from "vitest";
 import type { ServiceContext } from "../../src/core/context";
 import { authenticateUser, type LoginAttempt, type LoginResult } from "../../src/modules/login/login.service";
-import { call, createUser, json, type TestTenant, uniqueEmail } from "../helpers/api";
+import { call, createUser, fetchWorker, json, type TestTenant, uniqueEmail } from "../helpers/api";
 import { bindingOf, tenantDatabase } from "../helpers/db";
 
 /** A service context for a tenant as the token endpoint builds one: its database, an OAuth client as the actor. */
@@ -108,7 +108,7 @@ export async function passwordGrant(
   ip = "203.0.113.9",
 ) {
   const basic = btoa(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.clientSecret)}`);
-  const response = await SELF.fetch("http://uom.test/oauth/token", {
+  const response = await fetchWorker("http://uom.test/oauth/token", {
     method: "POST",
     headers: {
       "content-type": "application/x-www-form-urlencoded",

@@ -1,8 +1,7 @@
-import { SELF } from "cloudflare:test";
 import * as oauth from "oauth4webapi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { audienceOf, issuerOf } from "../../src/modules/oauth/oauth.config";
-import { call, createTenant, expectProblem, json, type TestTenant } from "../helpers/api";
+import { call, createTenant, expectProblem, fetchWorker, json, type TestTenant } from "../helpers/api";
 import {
   authorizationServer,
   basicHeader,
@@ -206,7 +205,7 @@ describe("malformed token requests (RFC 6749 §5.2 bodies, never problem+json)",
     const asJson = await call("POST", "/oauth/token", { body: { grant_type: "client_credentials" }, headers: auth() });
     expect(asJson.status).toBe(400);
     expect(((await asJson.json()) as { error: string }).error).toBe("invalid_request");
-    const repeated = await SELF.fetch(`${ISSUER.origin}/oauth/token`, {
+    const repeated = await fetchWorker(`${ISSUER.origin}/oauth/token`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded", ...auth() },
       body: "grant_type=client_credentials&grant_type=client_credentials",

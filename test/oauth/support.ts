@@ -1,8 +1,7 @@
-import { SELF } from "cloudflare:test";
 import { createRemoteJWKSet, type JWTPayload, customFetch as joseFetch, jwtVerify } from "jose";
 import * as oauth from "oauth4webapi";
 import { expect } from "vitest";
-import { call, createUser, json, type TestTenant, uniqueEmail } from "../helpers/api";
+import { call, createUser, fetchWorker, json, type TestTenant, uniqueEmail } from "../helpers/api";
 
 /**
  * OAuth helpers driven by outside libraries: oauth4webapi for the grants, introspection and revocation (its
@@ -10,8 +9,6 @@ import { call, createUser, json, type TestTenant, uniqueEmail } from "../helpers
  */
 
 export const ISSUER = new URL("http://uom.test");
-
-const fetchWorker = (url: string, init?: RequestInit) => SELF.fetch(url, init);
 
 /** oauth4webapi's options: the worker under test instead of the network, plain http allowed (tests only). */
 export const httpOptions = {
@@ -138,7 +135,7 @@ export async function createLoginUser(tenant: TestTenant, roles: string[] = ["ba
 
 /** A form POST to an OAuth endpoint, for what oauth4webapi will not send (malformed requests). */
 export function postForm(path: string, form: Record<string, string>, headers: Record<string, string> = {}) {
-  return SELF.fetch(`${ISSUER.origin}${path}`, {
+  return fetchWorker(`${ISSUER.origin}${path}`, {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
     body: new URLSearchParams(form),

@@ -11,7 +11,7 @@ import { problemResponses } from "./problem-schema";
 export type RouteCredential = readonly CredentialKind[] | "none";
 
 type DefineRouteConfig = Omit<RouteConfig, "middleware" | "security"> & {
-  /** Who may call it. Every credentialed route is covered by test/security/every-route.test.ts. */
+  /** Who may call it. Every credentialed route is covered by test/security/every-route.isolated.test.ts. */
   credential: RouteCredential;
   /** The permission a tenant credential needs; required on every route a tenant credential may call. */
   permission?: Permission;

@@ -23,7 +23,7 @@ import { addPushSubscription, deletePushSubscription, listPushSubscriptions } fr
 
 const tags = ["Notifications"];
 const json = <T>(schema: T) => ({ content: { "application/json": { schema } } });
-// no credential: the signed token in the query is the authority (test/security/every-route.test.ts checks that an
+// no credential: the signed token in the query is the authority (test/security/every-route.isolated.test.ts checks that an
 // anonymous call without one is refused)
 const TOKEN_AUTHENTICATION = { "x-token-authentication": "query:token" };
 
