@@ -249,7 +249,7 @@ describe("the delivery consumer", () => {
         attempt: 1,
         statusCode: null,
         durationMs: 0,
-        error: "URL not allowed: only https URLs are allowed",
+        error: "URL not allowed: only https URLs are allowed (http only to a loopback address in development)",
       }),
     ]);
   });

@@ -197,7 +197,7 @@ describe("webhook endpoints", () => {
       400,
       "WEBHOOK_URL_NOT_ALLOWED",
     );
-    expect(http.detail).toMatch(/http is allowed only to a loopback address in development/);
+    expect(http.detail).toMatch(/only https URLs are allowed \(http only to a loopback address in development\)/);
     const webhook = await created();
     await expectProblem(
       await call("PATCH", `/v1/webhooks/${webhook.id}`, { token: tenant.key, body: { url: "http://10.0.0.1/" } }),

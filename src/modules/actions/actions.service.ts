@@ -1,8 +1,8 @@
 import type { ServiceContext } from "../../core/context";
 import { open, seal } from "../../core/crypto/sealed-box";
 import { ApiError } from "../../core/errors";
-import { outboundUrlProblem } from "../../core/http/outbound";
 import { newSigningSecret } from "../../core/http/standard-webhooks";
+import { checkOutboundUrl } from "../../core/http/url-guard";
 import { validationError } from "../../core/http/validation";
 import { newId } from "../../core/ids";
 import { auditStatement } from "../audit/audit.service";
@@ -24,9 +24,10 @@ const SECRET_PURPOSE = "uom/action-secret/v1";
 
 /** The URL checked by the SSRF guard at write time too, so a refused one is a clear 400 now, not a failure later. */
 function assertUrl(ctx: ServiceContext, url: string): void {
-  const problem = outboundUrlProblem(url, ctx.env.ENVIRONMENT);
-  if (problem)
-    throw validationError([{ field: "url", code: "url_refused", detail: `The URL is refused: ${problem}.` }]);
+  const verdict = checkOutboundUrl(url, ctx.env);
+  if (!verdict.ok) {
+    throw validationError([{ field: "url", code: "url_refused", detail: `The URL is refused: ${verdict.reason}.` }]);
+  }
 }
 
 function notFound(id: string): ApiError {

@@ -1,5 +1,6 @@
 import type { ServiceContext } from "../../core/context";
 import { ApiError, CoreErrors, type FieldError } from "../../core/errors";
+import { checkOutboundUrl, hostProblem } from "../../core/http/url-guard";
 import { featureNotInPlan, planIncludes } from "../../core/plans";
 import { auditStatement } from "../audit/audit.service";
 import { diffChanges } from "../audit/audit-changes";
@@ -18,7 +19,6 @@ import {
   type Settings,
   SettingsSchema,
 } from "./channels.schema";
-import { checkOutboundUrl, hostProblem } from "./outbound-guard";
 import { generateVapidKeys, type VapidKeys } from "./webpush";
 
 /** The credential each kind of channel keeps sealed: write-only, kept by a PUT that leaves it out. */

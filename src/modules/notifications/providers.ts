@@ -1,6 +1,6 @@
+import { checkOutboundUrl, hostProblem } from "../../core/http/url-guard";
 import type { EmailConfig, PushConfig, SmsConfig } from "./channels.service";
 import { addressOf, buildMessage, type MailContent } from "./mime";
-import { checkOutboundUrl, hostProblem } from "./outbound-guard";
 import { SmtpError, sendSmtp } from "./smtp-client";
 import { type PushSubscriptionKeys, pushRequest, type VapidKeys } from "./webpush";
 

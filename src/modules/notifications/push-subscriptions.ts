@@ -2,11 +2,11 @@ import type { ServiceContext } from "../../core/context";
 import { sha256Hex } from "../../core/crypto/hash";
 import { open, seal } from "../../core/crypto/sealed-box";
 import { ApiError, CoreErrors } from "../../core/errors";
+import { checkOutboundUrl } from "../../core/http/url-guard";
 import { newId } from "../../core/ids";
 import { UserErrors } from "../users/users.errors";
 import { findUser } from "../users/users.repo";
 import { NotificationErrors } from "./notifications.errors";
-import { checkOutboundUrl } from "./outbound-guard";
 import type { PushTarget } from "./providers";
 
 /**

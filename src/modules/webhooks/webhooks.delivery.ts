@@ -3,6 +3,7 @@ import { controlDb, tenantDatabases } from "../../core/db/databases";
 import { type OutboxRow, sendPendingEvents, toEventMessage } from "../../core/events/dispatch";
 import { loggableError } from "../../core/http/error-handler";
 import { signedHeaders } from "../../core/http/standard-webhooks";
+import { checkOutboundUrl } from "../../core/http/url-guard";
 import { newId } from "../../core/ids";
 import { auditStatement } from "../audit/audit.service";
 import { retryDelaySeconds, type WebhookSettings, webhookSettings } from "./webhooks.config";
@@ -18,7 +19,6 @@ import {
 import { type DeadDelivery, type DeliveryMessage, isDeliveryMessage } from "./webhooks.queue";
 import { type EndpointRow, toEndpointRow } from "./webhooks.repo";
 import { openSecret } from "./webhooks.signing";
-import { checkWebhookUrl } from "./webhooks.url-guard";
 
 /** The delivery log keeps this much of a response body. */
 const RESPONSE_BODY_BYTES = 1024;
@@ -235,7 +235,7 @@ async function attempt(
     await finish("event not found").run();
     return { status: "failed" };
   }
-  const verdict = checkWebhookUrl(endpoint.url, env);
+  const verdict = checkOutboundUrl(endpoint.url, env);
   const body = payloadOf(tenantId, event);
   const result = verdict.ok
     ? await post(

@@ -2,6 +2,7 @@ import type { ServiceContext } from "../../core/context";
 import { ApiError, CoreErrors } from "../../core/errors";
 import { assertIfMatch, etagOf } from "../../core/http/etag";
 import { decodeCursor, pageOf } from "../../core/http/pagination";
+import { checkOutboundUrl } from "../../core/http/url-guard";
 import { newId } from "../../core/ids";
 import { PLAN_CONFIG, quotaExceeded } from "../../core/plans";
 import { auditStatement } from "../audit/audit.service";
@@ -20,7 +21,6 @@ import {
 } from "./webhooks.repo";
 import type { CreateWebhookInput, Webhook, WebhookPatch } from "./webhooks.schema";
 import { newWebhookSecret, sealSecret } from "./webhooks.signing";
-import { checkWebhookUrl } from "./webhooks.url-guard";
 
 export interface VersionedWebhook {
   webhook: Webhook;
@@ -50,9 +50,9 @@ export function webhookNotFound(id: string): ApiError {
   return new ApiError(WebhookErrors.WEBHOOK_NOT_FOUND, { detail: `No webhook endpoint ${id}.` });
 }
 
-/** 400 WEBHOOK_URL_NOT_ALLOWED naming the rule (SSRF guard, webhooks.url-guard.ts). */
+/** 400 WEBHOOK_URL_NOT_ALLOWED naming the rule (the SSRF guard, core/http/url-guard.ts). */
 function assertUrlAllowed(ctx: ServiceContext, url: string): void {
-  const verdict = checkWebhookUrl(url, ctx.env);
+  const verdict = checkOutboundUrl(url, ctx.env);
   if (!verdict.ok) {
     throw new ApiError(WebhookErrors.WEBHOOK_URL_NOT_ALLOWED, {
       detail: `The webhook URL is not allowed: ${verdict.reason}.`,

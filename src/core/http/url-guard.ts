@@ -1,14 +1,19 @@
 /**
- * The SSRF guard of webhook URLs: where the service may send a tenant's requests. Checked when an endpoint is
- * created or changed, and again before every delivery (the configuration may have changed since).
+ * The one SSRF guard: where the service may send a tenant's or a plugin's requests (webhook endpoints, HTTP actions,
+ * email/SMS/push providers, SMTP servers, plugin fetches). Checked when the address is saved and again before every
+ * request (the configuration, or the rules, may have changed since).
  *
- * `https:` only, except `http:` to a loopback address while ENVIRONMENT is "development" (a receiver on the laptop).
- * Elsewhere, addresses that reach inside a network are refused: loopback, private (RFC 1918), link-local, CGNAT
- * (RFC 6598), unique-local IPv6 (RFC 4193), "this network", multicast and reserved space, IPv4-mapped IPv6 forms of
- * them, and names that only mean something locally (`localhost`, `*.localhost`, `*.local`, `*.internal`).
+ * `https:` only. Refused: loopback, private (RFC 1918), link-local, CGNAT (RFC 6598), "this network", benchmarking,
+ * multicast and reserved IPv4 space; the IPv6 loopback, unspecified, unique-local (RFC 4193), link-local, site-local
+ * and multicast space; IPv4-mapped, IPv4-compatible and NAT64 forms of refused IPv4 addresses; names that only mean
+ * something inside a network (`localhost`, single-label names, `*.local`, `*.internal`, `*.lan`, `*.home.arpa`…);
+ * ports below 1024 other than 80 and 443 (URLs only: SMTP servers use 25, 465 and 587).
  *
- * Workers cannot resolve a name before `fetch`, so a public name whose DNS points at a private address is left to the
- * platform's egress rules (Cloudflare's network does not route Workers' subrequests into private networks).
+ * Development (`ENVIRONMENT=development`, `wrangler dev`) relaxes one thing: this machine. Loopback hosts, over
+ * `http:` too, so that a receiver, a provider or an SMTP server on the laptop works.
+ *
+ * Workers cannot resolve a name before connecting, so a public name whose DNS points at a private address is left to
+ * the platform's egress rules (Cloudflare's network does not route Workers' subrequests into private networks).
  */
 
 export type UrlVerdict = { ok: true; url: URL } | { ok: false; reason: string };
@@ -18,9 +23,9 @@ interface GuardEnv {
 }
 
 const MAX_URL_LENGTH = 2048;
-const LOCAL_NAMES = [/^localhost$/, /\.localhost$/, /\.local$/, /\.internal$/];
+const LOCAL_SUFFIXES = ["localhost", "local", "internal", "lan", "home", "home.arpa", "corp", "intranet"];
 
-/** IPv4 ranges refused outside development: [first octets as a 32-bit number, prefix length, what it is]. */
+/** IPv4 ranges refused: [base address, prefix length, what it is]. */
 const IPV4_BLOCKED: readonly [string, number, string][] = [
   ["0.0.0.0", 8, "a 'this network' address (0.0.0.0/8)"],
   ["10.0.0.0", 8, "a private address (10.0.0.0/8)"],
@@ -43,8 +48,7 @@ function ipv4ToNumber(text: string): number | null {
 
 function inIpv4Range(address: number, base: string, prefix: number): boolean {
   const start = ipv4ToNumber(base) as number;
-  const size = 2 ** (32 - prefix);
-  return address >= start && address < start + size;
+  return address >= start && address < start + 2 ** (32 - prefix);
 }
 
 function ipv4Problem(address: number): string | null {
@@ -53,14 +57,20 @@ function ipv4Problem(address: number): string | null {
 }
 
 /**
- * The eight 16-bit groups of an IPv6 address as the URL parser writes it (compressed, lower-case hex: it rewrites a
- * dotted tail such as `::ffff:127.0.0.1` to `::ffff:7f00:1`), or null.
+ * The eight 16-bit groups of an IPv6 address (brackets removed), or null. The URL parser has already compressed it
+ * and rewritten a dotted tail (`::ffff:127.0.0.1` → `::ffff:7f00:1`); an SMTP host typed by hand may still have one.
  */
 function ipv6Groups(text: string): number[] | null {
+  const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted) {
+    const v4 = ipv4ToNumber(dotted[2] as string);
+    if (v4 === null) return null;
+    text = `${dotted[1]}${(v4 >>> 16).toString(16)}:${(v4 & 0xffff).toString(16)}`;
+  }
   const halves = text.split("::");
   if (halves.length > 2) return null;
   const parse = (part: string) =>
-    part === "" ? [] : part.split(":").map((g) => (/^[0-9a-f]{1,4}$/.test(g) ? Number.parseInt(g, 16) : -1));
+    part === "" ? [] : part.split(":").map((g) => (/^[0-9a-f]{1,4}$/i.test(g) ? Number.parseInt(g, 16) : -1));
   const head = parse(halves[0] as string);
   const rest = halves.length === 2 ? parse(halves[1] as string) : [];
   const missing = 8 - head.length - rest.length;
@@ -91,46 +101,56 @@ function ipv6Problem(groups: number[]): string | null {
   return null;
 }
 
-/** Whether `host` (as URL.hostname gives it) names this machine. */
+/** A host as URL.hostname gives it or as typed for SMTP: lower case, no trailing dot, IPv6 without brackets. */
+function normalize(host: string): string {
+  return host
+    .toLowerCase()
+    .replace(/\.$/, "")
+    .replace(/^\[(.*)\]$/, "$1");
+}
+
+/** Whether a normalized host names this machine. */
 function isLoopback(host: string): boolean {
   if (host === "localhost" || host.endsWith(".localhost")) return true;
   const v4 = ipv4ToNumber(host);
   if (v4 !== null) return inIpv4Range(v4, "127.0.0.0", 8);
-  if (host.startsWith("[")) {
-    const groups = ipv6Groups(host.slice(1, -1));
-    if (!groups) return false;
-    const zeroTo = (n: number) => groups.slice(0, n).every((g) => g === 0);
-    if (zeroTo(7) && groups[7] === 1) return true;
-    return (
-      zeroTo(5) && groups[5] === 0xffff && inIpv4Range((groups[6] ?? 0) * 65536 + (groups[7] ?? 0), "127.0.0.0", 8)
-    );
-  }
-  return false;
+  const groups = host.includes(":") ? ipv6Groups(host) : null;
+  if (!groups) return false;
+  const zeroTo = (n: number) => groups.slice(0, n).every((g) => g === 0);
+  if (zeroTo(7) && groups[7] === 1) return true;
+  return zeroTo(5) && groups[5] === 0xffff && inIpv4Range((groups[6] ?? 0) * 65536 + (groups[7] ?? 0), "127.0.0.0", 8);
 }
 
-/** What is wrong with sending to this host outside development, or null. */
-function hostProblem(host: string): string | null {
-  const name = host.replace(/\.$/, "");
-  if (LOCAL_NAMES.some((pattern) => pattern.test(name))) return `${name} is a local name`;
-  const v4 = ipv4ToNumber(name);
+/**
+ * Why the service may not connect to `rawHost` (a name, an IPv4 literal or an IPv6 literal with or without brackets),
+ * or null. Used alone for SMTP servers; URLs go through checkOutboundUrl.
+ */
+export function hostProblem(rawHost: string, env: GuardEnv): string | null {
+  const host = normalize(rawHost);
+  if (env.ENVIRONMENT === "development" && isLoopback(host)) return null;
+  const v4 = ipv4ToNumber(host);
   if (v4 !== null) {
     const what = ipv4Problem(v4);
-    return what ? `${name} is ${what}` : null;
+    return what ? `${host} is ${what}` : null;
   }
-  if (name.startsWith("[")) {
-    const groups = ipv6Groups(name.slice(1, -1));
-    if (!groups) return `${name} is not a valid IPv6 address`;
+  if (host.includes(":")) {
+    const groups = ipv6Groups(host);
+    if (!groups) return `${host} is not a valid IPv6 address`;
     const what = ipv6Problem(groups);
-    return what ? `${name} is ${what}` : null;
+    return what ? `${host} is ${what}` : null;
+  }
+  if (!host.includes(".")) return `${host} is a local name (a single label)`;
+  if (LOCAL_SUFFIXES.some((suffix) => host === suffix || host.endsWith(`.${suffix}`))) {
+    return `${host} is a local name`;
   }
   return null;
 }
 
 /**
- * Whether the service may send webhook requests to `raw`. The reason of a refusal names the rule, for the API's
- * 400 WEBHOOK_URL_NOT_ALLOWED and the delivery log.
+ * Whether the service may send requests to `raw`. A refusal's reason names the rule, for the API's 400 errors and the
+ * delivery logs.
  */
-export function checkWebhookUrl(raw: string, env: GuardEnv): UrlVerdict {
+export function checkOutboundUrl(raw: string, env: GuardEnv): UrlVerdict {
   if (raw.length > MAX_URL_LENGTH) return { ok: false, reason: `the URL is longer than ${MAX_URL_LENGTH} characters` };
   let url: URL;
   try {
@@ -138,18 +158,18 @@ export function checkWebhookUrl(raw: string, env: GuardEnv): UrlVerdict {
   } catch {
     return { ok: false, reason: "it is not an absolute URL" };
   }
-  const development = env.ENVIRONMENT === "development";
   if (url.username || url.password) return { ok: false, reason: "a URL with credentials (user:password@) is refused" };
   if (url.hash) return { ok: false, reason: "a URL with a fragment (#…) is refused" };
-  const host = url.hostname.toLowerCase();
+  const development = env.ENVIRONMENT === "development";
+  const loopback = isLoopback(normalize(url.hostname));
   if (url.protocol === "http:") {
-    if (!development) return { ok: false, reason: "only https URLs are allowed" };
-    if (!isLoopback(host)) return { ok: false, reason: "http is allowed only to a loopback address in development" };
-    return { ok: true, url };
+    return development && loopback
+      ? { ok: true, url }
+      : { ok: false, reason: "only https URLs are allowed (http only to a loopback address in development)" };
   }
   if (url.protocol !== "https:") return { ok: false, reason: "only https URLs are allowed" };
-  if (development) return { ok: true, url };
-  const problem = hostProblem(host);
+  if (development && loopback) return { ok: true, url };
+  const problem = hostProblem(url.hostname, env);
   if (problem) return { ok: false, reason: `${problem}: not reachable from the service` };
   const port = url.port === "" ? null : Number(url.port);
   if (port !== null && port < 1024 && port !== 443 && port !== 80) {
