@@ -5,11 +5,12 @@ import { purgeOldEvents } from "./core/events/retention";
 import { loggableError } from "./core/http/error-handler";
 import { sealAuditTrail } from "./modules/audit/audit.service";
 import { remindInactiveUsers } from "./modules/notifications/reminders";
+import { purgeNotificationLog, sweepNotifications } from "./modules/notifications/sweeper";
 import { oauthDailyMaintenance } from "./modules/oauth/maintenance";
 import { continueSchemaJobs } from "./modules/schema/fields.jobs";
 import { continueDataKeyRotations } from "./modules/tenants/tenants.keys.service";
 import { reclaimOrphanedDatabases } from "./modules/tenants/tenants.service";
-import { sweepWebhookDeliveries } from "./modules/webhooks/webhooks.sweeper";
+import { purgeWebhookDeliveries, sweepWebhookDeliveries } from "./modules/webhooks/webhooks.sweeper";
 
 // a spent or expired token decides nothing any more (the confirm endpoints refuse both alike)
 const PURGE_USER_TOKENS = "DELETE FROM user_tokens WHERE expires_at <= ?";
@@ -20,10 +21,10 @@ interface AssignedDatabase {
 }
 
 /**
- * Every minute: seal the audit chains, so `hash` is set within a minute even on trails nobody reads, send the outbox
- * events (the tenants' and the platform's) never sent or not acknowledged within a minute, re-enqueue webhook deliveries whose message was lost, and carry on custom-field changes still being applied to
- * users; then unfinished data-key rotations (re-encrypting users in
- * bounded batches).
+ * Every minute: seal the audit chains, so `hash` is set within a minute even on trails nobody reads; send the outbox
+ * events (the tenants' and the platform's) never sent or not acknowledged within a minute; re-enqueue webhook
+ * deliveries and notifications whose queue message was lost; carry on custom-field changes still being applied to
+ * users; then unfinished data-key rotations (re-encrypting users in bounded batches).
  */
 export async function sealAllAuditTrails(env: Env): Promise<void> {
   const control = await controlDb(env);
@@ -38,12 +39,14 @@ export async function sealAllAuditTrails(env: Env): Promise<void> {
     await continueSchemaJobs({ env, db, scope: tenant_id });
     await sweepOutbox(env, tenant_id, db);
     await sweepWebhookDeliveries(env, tenant_id, db);
+    await sweepNotifications(env, tenant_id, db);
   }).finally(() => continueDataKeyRotations(env));
 }
 
 /**
  * Daily: drop expired Idempotency-Key records and expired reset / verification tokens, delivered (or dead) outbox
- * events older than EVENT_RETENTION_DAYS, finish tenant deletions that stopped half-way, rotate the token signing key
+ * events older than EVENT_RETENTION_DAYS, settled webhook deliveries and notifications older than
+ * DELIVERY_LOG_RETENTION_DAYS, finish tenant deletions that stopped half-way, rotate the token signing key
  * when due and drop ended refresh tokens; remind users who never signed in (activation reminders,
  * docs/notifications.md).
  */
@@ -56,8 +59,11 @@ export async function dailyMaintenance(env: Env): Promise<void> {
   await eachOf("purge idempotency keys", env, databases, async ({ binding }) => {
     const db = binding === "CONTROL_DB" ? control : await tenantDatabases.forTenant(env, { databaseBinding: binding });
     await db.prepare(purge).bind(now).run();
-    if (binding !== "CONTROL_DB") await db.prepare(PURGE_USER_TOKENS).bind(now).run();
     await purgeOldEvents(env, db, binding === "CONTROL_DB" ? "platform_events" : "outbox_events");
+    if (binding === "CONTROL_DB") return;
+    await db.prepare(PURGE_USER_TOKENS).bind(now).run();
+    await purgeWebhookDeliveries(env, db);
+    await purgeNotificationLog(env, db);
   })
     .finally(() =>
       eachOf("activation reminders", env, tenantsOnly, async ({ tenant_id, binding }) => {

@@ -25,6 +25,7 @@ import tenantWebhooks from "../../../migrations/tenant/0015_webhooks.sql";
 import tenantNotifications from "../../../migrations/tenant/0016_notifications.sql";
 import tenantPluginsActions from "../../../migrations/tenant/0017_plugins_actions.sql";
 import tenantOauthCodes from "../../../migrations/tenant/0018_oauth_authorization_codes.sql";
+import tenantDeliveryLogs from "../../../migrations/tenant/0019_delivery_logs.sql";
 
 export interface Migration {
   version: number;
@@ -65,6 +66,7 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 16, name: "0016_notifications", sql: [tenantNotifications] },
   { version: 17, name: "0017_plugins_actions", sql: [tenantPluginsActions] },
   { version: 18, name: "0018_oauth_authorization_codes", sql: [tenantOauthCodes] },
+  { version: 19, name: "0019_delivery_logs", sql: [tenantDeliveryLogs] },
 ];
 
 export function statementsOf(migration: Migration): string[] {

@@ -302,6 +302,7 @@ export const webhookDeliveries = sqliteTable(
   (t) => [
     index("webhook_deliveries_endpoint_idx").on(t.endpointId, t.createdAt, t.id),
     index("webhook_deliveries_due_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    index("webhook_deliveries_created_idx").on(t.createdAt),
   ],
 );
 
@@ -433,11 +434,13 @@ export const notifications = sqliteTable(
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
     sentAt: text("sent_at"),
+    dueAt: text("due_at"),
   },
   (t) => [
     unique().on(t.eventId, t.channel, t.template),
     index("notifications_created_idx").on(t.createdAt, t.id),
     index("notifications_user_idx").on(t.userId, t.createdAt),
+    index("notifications_queued_idx").on(t.dueAt).where(sql`${t.status} = 'queued'`),
   ],
 );
 

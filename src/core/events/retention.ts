@@ -5,10 +5,22 @@ const PURGE_PAGE = 500;
 const PURGE_PAGES_PER_RUN = 20;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+function days(value: string | undefined): number {
+  const parsed = Number(value ?? 30);
+  return Number.isFinite(parsed) && parsed > 0 ? parsed : 30;
+}
+
 /** EVENT_RETENTION_DAYS ([vars]; 30 days by default, like Stripe's event log). */
 export function eventRetentionDays(env: Env): number {
-  const days = Number(env.EVENT_RETENTION_DAYS ?? 30);
-  return Number.isFinite(days) && days > 0 ? days : 30;
+  return days(env.EVENT_RETENTION_DAYS);
+}
+
+/**
+ * The instant before which settled delivery records go (webhook deliveries with their attempts, the notification
+ * log): DELIVERY_LOG_RETENTION_DAYS ([vars]; 30 days by default).
+ */
+export function deliveryLogCutoff(env: Env, now: number): string {
+  return new Date(now - days(env.DELIVERY_LOG_RETENTION_DAYS) * DAY_MS).toISOString();
 }
 
 /**

@@ -6,6 +6,7 @@ import { type Plan, planIncludes } from "../../core/plans";
 import { CHANNELS, type Channel, categoryOf, NEW_DEVICE_SIGN_IN, type NotifiableEvent } from "./catalogue";
 import { configuredChannels } from "./channels.service";
 import { DEFAULT_TEMPLATES } from "./defaults";
+import { enqueueNotifications } from "./notifications.queue";
 import { insertNotification, type NewNotification, queuedOf } from "./notifications.repo";
 
 /**
@@ -14,12 +15,6 @@ import { insertNotification, type NewNotification, queuedOf } from "./notificati
  * them on the NOTIFICATIONS queue, whose consumer renders and sends them (sender.ts). Only quick local work here:
  * the outside calls happen on the notifications queue, with their own retries.
  */
-
-/** What the NOTIFICATIONS queue carries: the row to send (everything else is read at send time). */
-export interface NotificationMessage {
-  tenantId: string;
-  notificationId: string;
-}
 
 const TEMPLATE_OF: Record<string, NotifiableEvent> = {
   "user.created": "user.created",
@@ -122,16 +117,9 @@ async function consume({ env, tenantId, db }: EventConsumerContext, events: read
   const ids = await queuedOf(
     db,
     relevant.map((event) => event.id),
+    at,
   );
-  for (let i = 0; i < ids.length; i += 100) {
-    const page = ids.slice(i, i + 100);
-    await env.NOTIFICATIONS.sendBatch(
-      page.map((notificationId) => ({
-        body: { tenantId, notificationId } satisfies NotificationMessage,
-        contentType: "json",
-      })),
-    );
-  }
+  await enqueueNotifications(env, tenantId, ids);
 }
 
 export const notificationsConsumer: EventConsumer = { name: "notifications", consume };

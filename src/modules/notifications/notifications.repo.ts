@@ -19,6 +19,7 @@ export interface NotificationRow {
   created_at: string;
   updated_at: string;
   sent_at: string | null;
+  due_at: string | null;
 }
 
 export type NewNotification = Pick<
@@ -30,20 +31,25 @@ export type NewNotification = Pick<
 export function insertNotification(db: D1Database, row: NewNotification, at: string): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT INTO notifications (id, event_id, event_type, template, channel, category, user_id, status, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)
+      `INSERT INTO notifications (id, event_id, event_type, template, channel, category, user_id, status, created_at, updated_at, due_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?8, ?8)
        ON CONFLICT (event_id, channel, template) DO NOTHING`,
     )
-    .bind(row.id, row.event_id, row.event_type, row.template, row.channel, row.category, row.user_id, at, at);
+    .bind(row.id, row.event_id, row.event_type, row.template, row.channel, row.category, row.user_id, at);
 }
 
-/** The messages of these events still to send (the ones just written, or left by an earlier failed enqueue). */
-export async function queuedOf(db: D1Database, eventIds: readonly string[]): Promise<string[]> {
+/**
+ * The messages of these events due to be sent (the ones just written, or left by an earlier failed enqueue); not one
+ * waiting for a delayed retry.
+ */
+export async function queuedOf(db: D1Database, eventIds: readonly string[], now: string): Promise<string[]> {
   const { results } = await db
     .prepare(
-      "SELECT id FROM notifications WHERE status = 'queued' AND event_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+      `SELECT id FROM notifications
+       WHERE status = 'queued' AND (due_at IS NULL OR due_at <= ?2) AND event_id IN (SELECT value FROM json_each(?1))
+       ORDER BY id`,
     )
-    .bind(JSON.stringify(eventIds))
+    .bind(JSON.stringify(eventIds), now)
     .all<{ id: string }>();
   return results.map((row) => row.id);
 }
@@ -68,20 +74,56 @@ export async function claimNotification(
     .first<NotificationRow>();
 }
 
-/** The end of an attempt: `queued` again (with the error, for a retry), or a final status. */
+/** The end of an attempt: `queued` again (with the error, and when the retry is due), or a final status. */
 export function finishNotification(
   db: D1Database,
   id: string,
-  outcome: { status: NotificationStatus; error: string | null },
+  outcome: { status: NotificationStatus; error: string | null; dueAt?: string },
   at: string,
 ): D1PreparedStatement {
   return db
     .prepare(
-      `UPDATE notifications SET status = ?, error = ?, claimed_at = NULL, updated_at = ?,
-         sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END
-       WHERE id = ?`,
+      `UPDATE notifications SET status = ?1, error = ?2, claimed_at = NULL, updated_at = ?3, due_at = ?4,
+         sent_at = CASE WHEN ?1 = 'sent' THEN ?3 ELSE sent_at END
+       WHERE id = ?5`,
     )
-    .bind(outcome.status, outcome.error, at, outcome.status, at, id);
+    .bind(outcome.status, outcome.error, at, outcome.status === "queued" ? (outcome.dueAt ?? at) : null, id);
+}
+
+/**
+ * Queued messages overdue since before `overdueBefore` and held by no sender (or by one that died before
+ * `staleBefore`): their queue message was lost. They are due again at `now` (so the next sweep waits as long again)
+ * and returned, at most 100.
+ */
+export async function claimOverdueNotifications(
+  db: D1Database,
+  overdueBefore: string,
+  staleBefore: string,
+  now: string,
+): Promise<string[]> {
+  const { results } = await db
+    .prepare(
+      `UPDATE notifications SET due_at = ?3 WHERE id IN (
+         SELECT id FROM notifications
+         WHERE status = 'queued' AND coalesce(due_at, updated_at) < ?1 AND (claimed_at IS NULL OR claimed_at < ?2)
+         ORDER BY due_at LIMIT 100)
+       RETURNING id`,
+    )
+    .bind(overdueBefore, staleBefore, now)
+    .all<{ id: string }>();
+  return results.map((row) => row.id);
+}
+
+/** Deletes at most `limit` settled messages (sent, failed, suppressed) created before `before`; returns how many. */
+export async function purgeSettledNotifications(db: D1Database, before: string, limit: number): Promise<number> {
+  const result = await db
+    .prepare(
+      `DELETE FROM notifications WHERE id IN (
+         SELECT id FROM notifications WHERE created_at < ? AND status != 'queued' ORDER BY created_at LIMIT ?)`,
+    )
+    .bind(before, limit)
+    .run();
+  return result.meta.changes ?? 0;
 }
 
 export interface NotificationFilter {

@@ -14,7 +14,7 @@ import {
   type SmsConfig,
   vapidKeysOf,
 } from "./channels.service";
-import type { NotificationMessage } from "./consumer";
+import type { NotificationMessage } from "./notifications.queue";
 import {
   claimNotification,
   finishNotification,
@@ -42,7 +42,7 @@ const sent = (receipt: string): Outcome => ({ status: "sent", detail: receipt.sl
 const suppressed = (why: string): Outcome => ({ status: "suppressed", detail: why });
 
 /** A claim older than this is taken over: its sender died (an invocation never runs this long). */
-const CLAIM_TTL_MS = 5 * 60_000;
+export const CLAIM_TTL_MS = 5 * 60_000;
 
 function numberVar(value: string | undefined, fallback: number): number {
   const parsed = Number(value);
@@ -266,16 +266,18 @@ export async function consumeNotifications(env: Env, messages: readonly Message<
         continue;
       }
       const last = permanent || row.attempts >= maxAttempts;
+      const delaySeconds = Math.min(baseDelay * 2 ** (row.attempts - 1), 12 * 3600);
+      const now = Date.now();
       await finishNotification(
         target.db,
         row.id,
-        { status: last ? "failed" : "queued", error: detail },
-        new Date().toISOString(),
+        { status: last ? "failed" : "queued", error: detail, dueAt: new Date(now + delaySeconds * 1000).toISOString() },
+        new Date(now).toISOString(),
       )
         .run()
         .catch(() => undefined);
       if (last) message.ack();
-      else message.retry({ delaySeconds: Math.min(baseDelay * 2 ** (row.attempts - 1), 12 * 3600) });
+      else message.retry({ delaySeconds });
     }
   }
 }

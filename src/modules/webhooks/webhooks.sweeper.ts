@@ -1,3 +1,4 @@
+import { deliveryLogCutoff } from "../../core/events/retention";
 import { webhookSettings } from "./webhooks.config";
 import { claimOverdue } from "./webhooks.deliveries.repo";
 import { enqueueAttempts } from "./webhooks.queue";
@@ -23,4 +24,29 @@ export async function sweepWebhookDeliveries(env: Env, tenantId: string, db: D1D
     sent += due.length;
     if (due.length < 100) return sent;
   }
+}
+
+const PURGE_PAGE = 500;
+const PURGE_PAGES_PER_RUN = 20;
+
+/**
+ * Daily: finished deliveries (succeeded or failed) created before DELIVERY_LOG_RETENTION_DAYS go with their attempts,
+ * in bounded pages (a backlog is worked off over several days). Pending ones stay. Returns how many deliveries went.
+ */
+export async function purgeWebhookDeliveries(env: Env, db: D1Database, now = Date.now()): Promise<number> {
+  const page = `SELECT id FROM webhook_deliveries WHERE created_at < ?1 AND status != 'pending'
+                ORDER BY created_at LIMIT ${PURGE_PAGE}`;
+  const before = deliveryLogCutoff(env, now);
+  let deleted = 0;
+  for (let n = 0; n < PURGE_PAGES_PER_RUN; n++) {
+    // one batch, so the two statements see the same page
+    const [, deliveries] = await db.batch([
+      db.prepare(`DELETE FROM webhook_delivery_attempts WHERE delivery_id IN (${page})`).bind(before),
+      db.prepare(`DELETE FROM webhook_deliveries WHERE id IN (${page})`).bind(before),
+    ]);
+    const changes = deliveries?.meta.changes ?? 0;
+    deleted += changes;
+    if (changes < PURGE_PAGE) break;
+  }
+  return deleted;
 }
