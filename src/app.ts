@@ -36,6 +36,7 @@ import { securityPolicyRoutes } from "./modules/security-policy/security-policy.
 import { securityPolicyOf } from "./modules/security-policy/security-policy.service";
 import { systemRoutes } from "./modules/system/system.routes";
 import { tenantsRoutes } from "./modules/tenants/tenants.routes";
+import { usageRoutes } from "./modules/usage/usage.routes";
 import { usersRoutes } from "./modules/users/users.routes";
 import { webhooksRoutes } from "./modules/webhooks/webhooks.routes";
 import { mountOpenApi } from "./openapi";
@@ -107,6 +108,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", eventsRoutes);
   app.route("/", webhooksRoutes);
   app.route("/", plansRoutes);
+  app.route("/", usageRoutes);
   app.route("/", apiKeysRoutes);
   app.route("/", oauthRoutes);
   app.route("/", rolesRoutes);

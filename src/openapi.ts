@@ -71,6 +71,10 @@ function documentConfig(origin: string): OpenApiConfig {
       { name: "Audit", description: "The tamper-evident audit trail" },
       { name: "Events", description: "The domain event log the EVENTS queue carries (docs/events.md)" },
       {
+        name: "Usage",
+        description: "Usage analytics: requests by route, credential and status, with latency (docs/usage.md)",
+      },
+      {
         name: "Webhooks",
         description:
           "Endpoints that receive the tenant's events, signed per Standard Webhooks; delivery log, retry, replay (docs/webhooks.md)",

@@ -1,12 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
+import type { UsageRow } from "../core/usage/analytics";
+import { recordUsageRows, USAGE_SCHEMA, type UsageQuery, type UsageReport, usageReport } from "./usage-report";
 
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 
 /**
- * One object per tenant (named by the tenant id; SQLite-backed). Today it holds the tenant's request count per
- * calendar month (UTC), which the `requestsPerMonth` quota reads: isolates count requests in memory and add
- * them here in batches (src/core/usage/monthly-requests.ts), never one call per request. The count here is exact
- * for every batch it received. The Traffic control issue adds its per-endpoint, per-hour usage beside it.
+ * One object per tenant (named by the tenant id; SQLite-backed). It holds the tenant's request count per calendar
+ * month (UTC), which the `requestsPerMonth` quota reads, and its usage analytics per hour (usage-report.ts): isolates
+ * count requests in memory and add them here in batches (src/core/usage/), never one call per request. The counts
+ * here are exact for every batch received.
  */
 export class UsageMeter extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -15,6 +17,16 @@ export class UsageMeter extends DurableObject<Env> {
     ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS monthly_requests (month TEXT PRIMARY KEY, requests INTEGER NOT NULL)",
     );
+    ctx.storage.sql.exec(USAGE_SCHEMA);
+  }
+
+  /** Adds an isolate's batch of usage analytics rows (src/core/usage/analytics.ts). */
+  async recordUsage(rows: UsageRow[]): Promise<void> {
+    recordUsageRows(this.ctx.storage.sql, rows);
+  }
+
+  async usage(query: UsageQuery): Promise<UsageReport> {
+    return usageReport(this.ctx.storage.sql, query);
   }
 
   /** Adds `requests` to the month (`YYYY-MM`, UTC) and returns the month's total. */

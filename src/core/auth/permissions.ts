@@ -40,6 +40,7 @@ export const PERMISSIONS = [
   // notification templates, channels, settings and the notification log (src/modules/notifications)
   "notifications:read",
   "notifications:write",
+  "usage:read",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -65,7 +66,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
   manager: {
     description:
       "Manages users (with their email and phone, not restricted custom fields) and their roles within its own " +
-      "rights; reads the audit trail, the event log, the webhooks, the schema, the roles, the plan and the notification setup and log. Cannot mint credentials or change settings.",
+      "rights; reads the audit trail, the event log, the webhooks, the schema, the roles, the plan, the usage analytics and the notification setup and log. Cannot mint credentials or change settings.",
     grants: [
       ...MANAGED_USERS,
       "me:read",
@@ -77,6 +78,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
       "schema:read",
       "plan:read",
       "notifications:read",
+      "usage:read",
     ],
   },
   basic: {

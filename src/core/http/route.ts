@@ -4,6 +4,7 @@ import type { AppEnv } from "../../env";
 import { type CredentialKind, requireCredential } from "../auth/middleware";
 import type { Permission } from "../auth/permissions";
 import type { Feature } from "../plans";
+import { usageAnalytics } from "../usage/analytics";
 import { monthlyRequests } from "../usage/monthly-requests";
 import { idempotency } from "./idempotency";
 import { problemResponses } from "./problem-schema";
@@ -72,7 +73,9 @@ export function defineRoute<const R extends DefineRouteConfig>(config: R) {
       }),
     );
     // counted against requestsPerMonth; the plan's own routes are never refused for it, so a tenant can upgrade
-    if (credential.includes("tenant")) middleware.push(monthlyRequests({ enforce: feature !== "plan" }));
+    if (credential.includes("tenant")) {
+      middleware.push(monthlyRequests({ enforce: feature !== "plan" }), usageAnalytics());
+    }
     for (const status of [401, 403]) statuses.add(status);
   }
   if (route.request?.body) {
