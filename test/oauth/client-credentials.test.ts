@@ -52,7 +52,7 @@ describe("client_credentials", () => {
     expect(tokens.expires_in).toBe(3600);
     expect(tokens.refresh_token).toBeUndefined();
     expect(tokens.scope).toBe(
-      "users:read users:write users:delete users.email:* users.phone:* me:read roles:read roles:assign audit:read events:read webhooks:read schema:read plan:read notifications:read",
+      "users:read users:write users:delete users.email:* users.phone:* me:read roles:read roles:assign audit:read events:read webhooks:read schema:read plan:read notifications:read usage:read",
     );
     const { payload, kid } = await verifyWithJwks(tokens.access_token);
     expect(kid).toMatch(/^sig_/);

@@ -30,7 +30,7 @@ describe("password grant", () => {
     expect(byEmail.expires_in).toBe(900);
     expect(byEmail.refresh_token).toMatch(/^uom_rt_/);
     expect(byEmail.scope).toBe(
-      "users:read users:write users:delete users.email:* users.phone:* me:read roles:read roles:assign audit:read events:read webhooks:read schema:read plan:read notifications:read",
+      "users:read users:write users:delete users.email:* users.phone:* me:read roles:read roles:assign audit:read events:read webhooks:read schema:read plan:read notifications:read usage:read",
     );
     const { payload } = await verifyWithJwks(byEmail.access_token);
     expect(payload).toMatchObject({ sub: user.id, tid: tenant.id, client_id: app.clientId, roles: ["manager"] });
@@ -101,7 +101,7 @@ describe("password grant", () => {
     const admin = await createLoginUser(tenant, ["admin"]);
     const { scope, access_token } = await passwordGrant(app, admin.email, PASSWORD);
     expect(scope).toBe(
-      "users:read users:write users:delete users.email:* users.phone:* me:read roles:read roles:assign audit:read events:read webhooks:read schema:read plan:read notifications:read",
+      "users:read users:write users:delete users.email:* users.phone:* me:read roles:read roles:assign audit:read events:read webhooks:read schema:read plan:read notifications:read usage:read",
     );
     await expectProblem(await call("GET", "/v1/api-keys", { token: access_token }), 403, "FORBIDDEN");
   });
