@@ -72,7 +72,8 @@ export function defineRoute<const R extends DefineRouteConfig>(config: R) {
         ...(self ? { self } : {}),
       }),
     );
-    // counted against requestsPerMonth; the plan's own routes are never refused for it, so a tenant can upgrade
+    // counted against requestsPerMonth (the plan's own routes are never refused for it, so a tenant can upgrade),
+    // then in the usage analytics once the response is known
     if (credential.includes("tenant")) {
       middleware.push(monthlyRequests({ enforce: feature !== "plan" }), usageAnalytics());
     }
