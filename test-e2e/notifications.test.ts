@@ -16,6 +16,19 @@ let smtp: SmtpSink;
 const SMTP_USER = "mailer";
 const SMTP_PASSWORD = `pw-${randomBytes(6).toString("hex")}`;
 
+/** The tenant's email channel: the test's SMTP server, plain (allowed in development), logging in with `password`. */
+function smtpChannel(password: string) {
+  return {
+    provider: "smtp",
+    host: "127.0.0.1",
+    port: smtp.port,
+    security: "none",
+    username: SMTP_USER,
+    password,
+    from: "Acme <no-reply@acme.test>",
+  };
+}
+
 beforeAll(async () => {
   tenant = await createTenant({ name: "E2E notifications" });
   smtp = await startSmtp({ users: { [SMTP_USER]: SMTP_PASSWORD } });
@@ -29,15 +42,7 @@ beforeAll(async () => {
   await expectCall("PUT", "/v1/notification-channels", 200, {
     token: tenant.key,
     body: {
-      email: {
-        provider: "smtp",
-        host: "127.0.0.1",
-        port: smtp.port,
-        security: "none",
-        username: SMTP_USER,
-        password: SMTP_PASSWORD,
-        from: "Acme <no-reply@acme.test>",
-      },
+      email: smtpChannel(SMTP_PASSWORD),
     },
   });
 });
@@ -151,15 +156,7 @@ describe("email over SMTP", () => {
     await expectCall("PUT", "/v1/notification-channels", 200, {
       token: tenant.key,
       body: {
-        email: {
-          provider: "smtp",
-          host: "127.0.0.1",
-          port: smtp.port,
-          security: "none",
-          username: SMTP_USER,
-          password: "wrong password",
-          from: "Acme <no-reply@acme.test>",
-        },
+        email: smtpChannel("wrong password"),
       },
     });
     const user = await createUser({ email: uniqueEmail("refused"), name: "Refused" });

@@ -4,6 +4,7 @@ import { accountRightsOf } from "./auth/account";
 import type { Grants } from "./auth/grants";
 import type { AccountRights } from "./auth/permissions";
 import { controlDb, tenantDatabases } from "./db/databases";
+import { newId } from "./ids";
 
 /**
  * What a service needs, and nothing of Hono: services take this plain object, so they run the same from a
@@ -29,6 +30,29 @@ export interface ServiceContext {
   accountRights?: AccountRights;
   request: RequestInfo;
   waitUntil(promise: Promise<unknown>): void;
+}
+
+/**
+ * The context of work the service does on its own (a cron job, a queue consumer): audited as `system:<actorId>`,
+ * acting without a role, with a request id of its own; promises handed to waitUntil run on and their failures are
+ * dropped (the work that made them logs what matters).
+ */
+export function backgroundContext(
+  env: Env,
+  scope: string,
+  db: D1Database,
+  actorId: string,
+  tenant: TenantRef | null = null,
+): ServiceContext {
+  return {
+    env,
+    db,
+    scope,
+    tenant,
+    actor: { type: "system", id: actorId },
+    request: { requestId: newId("req"), ip: null, userAgent: null },
+    waitUntil: (promise) => void promise.catch(() => undefined),
+  };
 }
 
 export function requestInfo(c: Context<AppEnv>): RequestInfo {

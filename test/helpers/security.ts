@@ -404,3 +404,9 @@ export async function problemMismatch(
   }
   return issues;
 }
+
+/** `GET /v1/users/{id}`: how the walks name a route in their failure lists. */
+export const routeLabel = (route: { method: string; path: string }) => `${route.method} ${route.path}`;
+
+/** A walk sends several requests to every route, each authenticated for real: about half a minute on CI. */
+export const WALK_TIMEOUT = 120_000;

@@ -6,10 +6,12 @@ import {
   concretePath,
   createSecurityWorld,
   problemMismatch,
+  routeLabel,
   routeTable,
   type SecuredRoute,
   type SecurityWorld,
   send,
+  WALK_TIMEOUT,
 } from "../helpers/security";
 
 /**
@@ -26,9 +28,6 @@ beforeAll(async () => {
   tenantRoutes = (await routeTable()).secured.filter((r) => r.credentials.includes("tenant"));
 });
 
-const label = (route: { method: string; path: string }) => `${route.method} ${route.path}`;
-const WALK_TIMEOUT = 400_000;
-
 /** An API key of tenant a whose only role is a fresh custom role granting exactly `grants`. */
 async function keyGranting(tenant: TestTenant, grants: string[]): Promise<string> {
   const name = `only-${crypto.randomUUID().slice(0, 8)}`;
@@ -42,7 +41,7 @@ async function keyGranting(tenant: TestTenant, grants: string[]): Promise<string
 describe("plan features on every tenant route", () => {
   it("every tenant route declares a known feature", () => {
     expect(tenantRoutes.length).toBeGreaterThan(0);
-    expect(tenantRoutes.filter((r) => !r.feature || !Object.hasOwn(FEATURES, r.feature)).map(label)).toEqual([]);
+    expect(tenantRoutes.filter((r) => !r.feature || !Object.hasOwn(FEATURES, r.feature)).map(routeLabel)).toEqual([]);
   });
 
   it(
@@ -71,10 +70,10 @@ describe("plan features on every tenant route", () => {
             if (problem.feature !== feature) issues.push(`feature ${problem.feature}`);
           }
           if ((await dumpDatabase(dbFree)) !== before) issues.push("the free tenant's database changed");
-          if (issues.length > 0) failures.push(`${label(route)}: ${issues.join("; ")}`);
+          if (issues.length > 0) failures.push(`${routeLabel(route)}: ${issues.join("; ")}`);
         } else if (response.status === 403) {
           const problem = (await response.json().catch(() => ({}))) as { code?: string };
-          if (problem.code === "FEATURE_NOT_IN_PLAN") failures.push(`${label(route)}: gated on free`);
+          if (problem.code === "FEATURE_NOT_IN_PLAN") failures.push(`${routeLabel(route)}: gated on free`);
         }
       }
       expect(failures).toEqual([]);
@@ -112,7 +111,7 @@ describe("the permission of every tenant route", () => {
         const refused = await send(route, path, `Bearer ${without.get(permission)}`);
         const issues = await problemMismatch(refused, 403, ["FORBIDDEN"], route);
         if ((await dumpDatabase(dbA)) !== before) issues.push("tenant a's database changed");
-        if (issues.length > 0) failures.push(`${label(route)} without ${permission}: ${issues.join("; ")}`);
+        if (issues.length > 0) failures.push(`${routeLabel(route)} without ${permission}: ${issues.join("; ")}`);
 
         // let in: past the permission check. A 403 of the route's own rules (a caller may not hand out a role or
         // grant beyond its own, e.g. the body example's `manager`) shows the handler ran; FORBIDDEN would not
@@ -120,7 +119,7 @@ describe("the permission of every tenant route", () => {
         const text = await allowed.text();
         const code = allowed.status === 403 && !route.scimErrors ? (JSON.parse(text) as { code?: string }).code : null;
         if (allowed.status === 401 || (allowed.status === 403 && (route.scimErrors || code === "FORBIDDEN"))) {
-          failures.push(`${label(route)} with only ${permission}: ${allowed.status} ${text}`);
+          failures.push(`${routeLabel(route)} with only ${permission}: ${allowed.status} ${text}`);
         }
       }
       expect(failures).toEqual([]);

@@ -9,11 +9,13 @@ import {
   createSecurityWorld,
   type PublicRoute,
   problemMismatch,
+  routeLabel,
   routeTable,
   type SecuredRoute,
   type SecurityWorld,
   send,
   tokenFor,
+  WALK_TIMEOUT,
 } from "../helpers/security";
 
 /**
@@ -31,14 +33,10 @@ beforeAll(async () => {
   ({ secured, open, problems: tableProblems } = await routeTable());
 });
 
-const label = (route: { method: string; path: string }) => `${route.method} ${route.path}`;
-/** The checks below send several requests to every route (80 and more), each authenticated for real. */
-const WALK_TIMEOUT = 400_000;
-
 describe("the route table", () => {
   it("is derived from the document, covers every served route, and every route declares its credential", () => {
     expect(tableProblems).toEqual([]);
-    const table = new Set([...secured, ...open].map(label));
+    const table = new Set([...secured, ...open].map(routeLabel));
     const served = app.routes
       .filter((r) => r.method !== "ALL")
       .map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, "{$1}")}`);
@@ -62,7 +60,7 @@ describe("every credentialed route", () => {
           const codes = authorization ? ["UNAUTHENTICATED", "INVALID_CREDENTIAL"] : ["UNAUTHENTICATED"];
           const issues = await problemMismatch(response, 401, codes, route);
           if (!hasChallenge) issues.push("no WWW-Authenticate: Bearer challenge");
-          if (issues.length > 0) failures.push(`${label(route)} with ${what}: ${issues.join("; ")}`);
+          if (issues.length > 0) failures.push(`${routeLabel(route)} with ${what}: ${issues.join("; ")}`);
         }
       }
       expect(failures).toEqual([]);
@@ -85,7 +83,7 @@ describe("every credentialed route", () => {
             ["TENANT_CREDENTIAL_REQUIRED"],
             route,
           );
-          if (issues.length > 0) failures.push(`${label(route)} with the admin token: ${issues.join("; ")}`);
+          if (issues.length > 0) failures.push(`${routeLabel(route)} with the admin token: ${issues.join("; ")}`);
         }
         if (!route.credentials.includes("tenant")) {
           checked++;
@@ -95,7 +93,7 @@ describe("every credentialed route", () => {
             ["ADMIN_CREDENTIAL_REQUIRED"],
             route,
           );
-          if (issues.length > 0) failures.push(`${label(route)} with a tenant key: ${issues.join("; ")}`);
+          if (issues.length > 0) failures.push(`${routeLabel(route)} with a tenant key: ${issues.join("; ")}`);
         }
       }
       expect(failures).toEqual([]);
@@ -112,7 +110,7 @@ describe("every credentialed route", () => {
         for (const kind of route.credentials) {
           const path = await concretePath(route, world);
           const response = await send(route, path, `Bearer ${tokenFor(kind, world)}`);
-          if (response.status >= 400) failures.push(`${label(route)} with ${kind}: ${response.status}`);
+          if (response.status >= 400) failures.push(`${routeLabel(route)} with ${kind}: ${response.status}`);
         }
       }
       expect(failures).toEqual([]);
@@ -126,17 +124,17 @@ describe("permissions on every tenant route", () => {
     expect(tenantRoutes.length).toBeGreaterThan(0);
     // a plugin's routes may name the permissions it declares (docs/plugins.md)
     const known = (p: string) => isPermission(p) || pluginRegistry().permissions.has(p);
-    expect(tenantRoutes.filter((r) => !r.permission || !known(r.permission)).map(label)).toEqual([]);
+    expect(tenantRoutes.filter((r) => !r.permission || !known(r.permission)).map(routeLabel)).toEqual([]);
   });
 });
 
 describe("every public route", () => {
   it("answers without a credential; the OAuth endpoints, client-authenticated, refuse an anonymous call the RFC 6749 way", async () => {
-    expect(open.map(label)).toEqual(expect.arrayContaining(["GET /health", "GET /v1/openapi.json"]));
+    expect(open.map(routeLabel)).toEqual(expect.arrayContaining(["GET /health", "GET /v1/openapi.json"]));
     const failures: string[] = [];
     for (const route of open) {
       if (route.path.includes("{")) {
-        failures.push(`${label(route)}: public route with path parameters; extend this check`);
+        failures.push(`${routeLabel(route)}: public route with path parameters; extend this check`);
         continue;
       }
       const response = await call(route.method, route.path);
@@ -146,18 +144,18 @@ describe("every public route", () => {
         const type = response.headers.get("content-type") ?? "";
         await response.body?.cancel();
         if (response.status !== 400 || !type.startsWith("application/problem+json")) {
-          failures.push(`${label(route)} without its token or tenant: ${response.status}`);
+          failures.push(`${routeLabel(route)} without its token or tenant: ${response.status}`);
         }
         continue;
       }
       if (route.method === "GET") {
-        if (response.status >= 400) failures.push(`${label(route)}: ${response.status}`);
+        if (response.status >= 400) failures.push(`${routeLabel(route)}: ${response.status}`);
         continue;
       }
       // POST /oauth/token, /oauth/introspect, /oauth/revoke: no client authentication → 400 or 401 with {error}
       const body = (await response.json().catch(() => ({}))) as { error?: unknown };
       if (![400, 401].includes(response.status) || typeof body.error !== "string") {
-        failures.push(`${label(route)}: ${response.status} ${JSON.stringify(body)}`);
+        failures.push(`${routeLabel(route)}: ${response.status} ${JSON.stringify(body)}`);
       }
     }
     expect(failures).toEqual([]);

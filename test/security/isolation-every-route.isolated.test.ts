@@ -4,10 +4,12 @@ import {
   concretePath,
   createSecurityWorld,
   problemMismatch,
+  routeLabel,
   routeTable,
   type SecuredRoute,
   type SecurityWorld,
   send,
+  WALK_TIMEOUT,
 } from "../helpers/security";
 
 /**
@@ -22,10 +24,6 @@ beforeAll(async () => {
   world = await createSecurityWorld();
   ({ secured } = await routeTable());
 });
-
-const label = (route: { method: string; path: string }) => `${route.method} ${route.path}`;
-/** The checks below send several requests to every route, each authenticated for real. */
-const WALK_TIMEOUT = 400_000;
 
 /** The ids of tenant a's rows (users, audit events, …): none may ever appear in an answer to tenant b. */
 async function idsOfTenantA(): Promise<string[]> {
@@ -49,12 +47,14 @@ describe("tenant isolation on every tenant route", () => {
         const before = await dumpDatabase(dbA);
         const issues = await problemMismatch(await send(route, path, `Bearer ${world.b.key}`), 404, undefined, route);
         if ((await dumpDatabase(dbA)) !== before) issues.push("tenant a's database changed");
-        if (issues.length > 0) failures.push(`${label(route)} ${path} with tenant b's key: ${issues.join("; ")}`);
+        if (issues.length > 0) failures.push(`${routeLabel(route)} ${path} with tenant b's key: ${issues.join("; ")}`);
 
         // the same call by the owner is not a 404: the fixture named a real resource, so the 404 above meant isolation
         const own = await send(route, path, `Bearer ${world.a.key}`);
         if (own.status === 404 || own.status === 401 || own.status === 403) {
-          failures.push(`${label(route)} ${path} with tenant a's own key: ${own.status} (the fixture is not real)`);
+          failures.push(
+            `${routeLabel(route)} ${path} with tenant a's own key: ${own.status} (the fixture is not real)`,
+          );
         }
       }
       expect(failures).toEqual([]);
@@ -71,7 +71,7 @@ describe("tenant isolation on every tenant route", () => {
         const path = route.path.includes("{") ? await concretePath(route, world) : `${route.path}?limit=1000`;
         const text = await (await send(route, path, `Bearer ${world.b.key}`)).text();
         const leaked = ids.filter((id) => text.includes(id) && !path.includes(id));
-        if (leaked.length > 0) failures.push(`${label(route)}: ${leaked.join(", ")}`);
+        if (leaked.length > 0) failures.push(`${routeLabel(route)}: ${leaked.join(", ")}`);
       }
       expect(failures).toEqual([]);
     },

@@ -5,10 +5,12 @@ import {
   concretePath,
   createSecurityWorld,
   problemMismatch,
+  routeLabel,
   routeTable,
   type SecuredRoute,
   type SecurityWorld,
   send,
+  WALK_TIMEOUT,
 } from "../helpers/security";
 
 /**
@@ -23,10 +25,6 @@ beforeAll(async () => {
   world = await createSecurityWorld();
   ({ secured } = await routeTable());
 });
-
-const label = (route: { method: string; path: string }) => `${route.method} ${route.path}`;
-/** The checks below send several requests to every route, each authenticated for real. */
-const WALK_TIMEOUT = 400_000;
 
 /** Tenant a's subtree as the control database holds it: a sub-account's key must never change it. */
 async function subtreeOfA(): Promise<string> {
@@ -58,7 +56,7 @@ describe("sub-account isolation on every tenant route", () => {
           if ((await dumpDatabase(dbA)) !== before[0]) issues.push("tenant a's database changed");
           if ((await subtreeOfA()) !== before[1]) issues.push("tenant a's subtree changed");
           if (issues.length > 0)
-            failures.push(`${label(route)} ${path} with a's sub-account's key: ${issues.join("; ")}`);
+            failures.push(`${routeLabel(route)} ${path} with a's sub-account's key: ${issues.join("; ")}`);
         }
       }
       expect(failures).toEqual([]);
@@ -82,7 +80,7 @@ describe("sub-account isolation on every tenant route", () => {
           route,
         );
         if ((await dumpDatabase(dbA)) !== before) issues.push("tenant a's database changed");
-        if (issues.length > 0) failures.push(`${label(route)}: ${issues.join("; ")}`);
+        if (issues.length > 0) failures.push(`${routeLabel(route)}: ${issues.join("; ")}`);
       }
       expect(failures).toEqual([]);
     },

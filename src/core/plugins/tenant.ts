@@ -1,5 +1,5 @@
 import type { TenantRef } from "../../env";
-import type { ServiceContext } from "../context";
+import { backgroundContext, type ServiceContext } from "../context";
 import { controlDb, tenantDatabases } from "../db/databases";
 import type { Plan } from "../plans";
 
@@ -24,13 +24,11 @@ export async function systemContext(
     waitUntil?: (p: Promise<unknown>) => void;
   },
 ): Promise<ServiceContext & { tenant: TenantRef }> {
+  const base = backgroundContext(env, tenant.id, await tenantDatabases.forTenant(env, tenant), options.actorId, tenant);
   return {
-    env,
-    db: await tenantDatabases.forTenant(env, tenant),
-    scope: tenant.id,
+    ...base,
     tenant,
-    actor: { type: "system", id: options.actorId },
     request: { requestId: options.requestId, ip: options.ip ?? null, userAgent: options.userAgent ?? null },
-    waitUntil: options.waitUntil ?? ((promise) => void promise.catch(() => undefined)),
+    waitUntil: options.waitUntil ?? base.waitUntil,
   };
 }

@@ -1,6 +1,5 @@
-import type { ServiceContext } from "../../core/context";
+import { backgroundContext } from "../../core/context";
 import { sendPendingEvents } from "../../core/events/dispatch";
-import { newId } from "../../core/ids";
 import { auditStatement } from "../audit/audit.service";
 import { configuredChannels } from "./channels.service";
 
@@ -39,15 +38,7 @@ export async function remindInactiveUsers(
     .all<{ id: string }>();
   if (results.length === 0) return 0;
   const at = new Date(now).toISOString();
-  const ctx: ServiceContext = {
-    env,
-    db,
-    scope: tenantId,
-    tenant: null,
-    actor: { type: "system", id: "activation-reminders" },
-    request: { requestId: newId("req"), ip: null, userAgent: null },
-    waitUntil: () => undefined,
-  };
+  const ctx = backgroundContext(env, tenantId, db, "activation-reminders");
   const statements: D1PreparedStatement[] = [];
   for (const { id } of results) {
     statements.push(

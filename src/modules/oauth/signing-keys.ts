@@ -1,4 +1,4 @@
-import type { ServiceContext } from "../../core/context";
+import { backgroundContext, type ServiceContext } from "../../core/context";
 import { open, seal } from "../../core/crypto/sealed-box";
 import { controlDb } from "../../core/db/databases";
 import { newId } from "../../core/ids";
@@ -267,13 +267,5 @@ export async function rotateSigningKeysIfDue(env: Env): Promise<void> {
   // no key yet: the first token creates one
   if (!newest?.created_at) return;
   if (Date.parse(newest.created_at) + ROTATE_AFTER_DAYS * 24 * 60 * 60 * 1000 > now) return;
-  await rotateSigningKey({
-    env,
-    db,
-    scope: "platform",
-    tenant: null,
-    actor: { type: "system", id: "signing-key-rotation" },
-    request: { requestId: newId("req"), ip: null, userAgent: null },
-    waitUntil: (promise) => void promise.catch(() => undefined),
-  });
+  await rotateSigningKey(backgroundContext(env, "platform", db, "signing-key-rotation"));
 }

@@ -1,10 +1,9 @@
-import type { ServiceContext } from "../../core/context";
+import { backgroundContext, type ServiceContext } from "../../core/context";
 import { controlDb, tenantDatabases } from "../../core/db/databases";
 import { type OutboxRow, sendPendingEvents, toEventMessage } from "../../core/events/dispatch";
 import { loggableError } from "../../core/http/error-handler";
 import { signedHeaders } from "../../core/http/standard-webhooks";
 import { checkOutboundUrl } from "../../core/http/url-guard";
-import { newId } from "../../core/ids";
 import { auditStatement } from "../audit/audit.service";
 import { retryDelaySeconds, type WebhookSettings, webhookSettings } from "./webhooks.config";
 import {
@@ -23,19 +22,6 @@ import { openSecret } from "./webhooks.signing";
 /** The delivery log keeps this much of a response body. */
 const RESPONSE_BODY_BYTES = 1024;
 const USER_AGENT = "UserOpsManager-Webhooks/1";
-
-/** The context of work the service does on its own (a queue consumer): audited as the system. */
-export function systemContext(env: Env, tenantId: string, db: D1Database): ServiceContext {
-  return {
-    env,
-    db,
-    scope: tenantId,
-    tenant: null,
-    actor: { type: "system", id: "webhooks" },
-    request: { requestId: newId("req"), ip: null, userAgent: null },
-    waitUntil: () => undefined,
-  };
-}
 
 /** The first `RESPONSE_BODY_BYTES` of a response body, without reading the rest. */
 async function bodyPrefix(response: Response): Promise<string | null> {
@@ -272,7 +258,7 @@ async function attempt(
     return { status: "succeeded" };
   }
   const error = result.error ?? (code !== null && code >= 300 && code < 400 ? "redirect not followed" : null);
-  const ctx = systemContext(env, tenantId, db);
+  const ctx = backgroundContext(env, tenantId, db, "webhooks");
   const failure = db
     .prepare("UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1 WHERE id = ?")
     .bind(endpoint.id);
