@@ -85,6 +85,7 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/*/*.suite.ts", "test/*/*.isolated.test.ts"],
+          globalSetup: ["test/global-setup.ts"],
           // every test file loads the worker anew; pre-bundled dependencies are a few modules instead of hundreds.
           // Every entry point the code imports must be listed, or two copies of a class (hono's HTTPException)
           // break instanceof checks.

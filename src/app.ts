@@ -26,6 +26,7 @@ import { templatesRoutes } from "./modules/notifications/templates.routes";
 import { oauthRoutes } from "./modules/oauth/oauth.routes";
 import { passwordsRoutes } from "./modules/passwords/passwords.routes";
 import { plansRoutes } from "./modules/plans/plans.routes";
+import { rateLimitsRoutes } from "./modules/rate-limits/rate-limits.routes";
 import { roleAccessRoutes } from "./modules/roles/roles.access.routes";
 import { mountPermissionCatalogue, rolesRoutes } from "./modules/roles/roles.routes";
 import { fieldsRoutes } from "./modules/schema/fields.routes";
@@ -109,6 +110,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", webhooksRoutes);
   app.route("/", plansRoutes);
   app.route("/", usageRoutes);
+  app.route("/", rateLimitsRoutes);
   app.route("/", apiKeysRoutes);
   app.route("/", oauthRoutes);
   app.route("/", rolesRoutes);

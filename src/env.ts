@@ -1,5 +1,6 @@
 import type { Grants } from "./core/auth/grants";
 import type { Plan } from "./core/plans";
+import type { RateDecision } from "./core/rate-limit/bucket";
 
 /** Who is acting: recorded in audit events and used by permission checks. */
 export type Actor =
@@ -40,6 +41,8 @@ export type Auth =
       scoped?: ReadonlyMap<string, Grants>;
       /** Set when the request acts on a sub-account (`Uom-Account`): the credential's own tenant. */
       home?: TenantRef;
+      /** The request against the credential's rate limit (absent: the limiter failed open). */
+      rateLimit?: RateDecision;
     };
 
 /** Facts about the request that audit events record. */

@@ -15,6 +15,7 @@ const documentRoute = defineRoute({
   tags: ["System"],
   summary: "This OpenAPI 3.1 document",
   credential: "none",
+  publicDocument: true,
   responses: {
     200: {
       description: "The OpenAPI 3.1 document of this API",
@@ -73,6 +74,11 @@ function documentConfig(origin: string): OpenApiConfig {
       {
         name: "Usage",
         description: "Usage analytics: requests by route, credential and status, with latency (docs/usage.md)",
+      },
+      {
+        name: "Rate limits",
+        description:
+          "Each credential's rate limit: policies within the plan's bounds, campaign boosts (docs/rate-limits.md)",
       },
       {
         name: "Webhooks",

@@ -4,6 +4,7 @@ import { accountRightsOf } from "./auth/account";
 import type { Grants } from "./auth/grants";
 import type { AccountRights } from "./auth/permissions";
 import { controlDb, tenantDatabases } from "./db/databases";
+import { clientAddress } from "./http/client-address";
 import { newId } from "./ids";
 
 /**
@@ -58,7 +59,7 @@ export function backgroundContext(
 export function requestInfo(c: Context<AppEnv>): RequestInfo {
   return {
     requestId: c.get("requestId"),
-    ip: c.req.header("cf-connecting-ip") ?? c.req.header("x-real-ip") ?? null,
+    ip: clientAddress(c),
     userAgent: c.req.header("user-agent") ?? null,
   };
 }

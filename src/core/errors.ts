@@ -64,8 +64,10 @@ export const CoreErrors = defineErrors({
   PRECONDITION_FAILED: { status: 412, title: "The resource changed since the given ETag" },
   PAYLOAD_TOO_LARGE: { status: 413, title: "The request body is too large" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Unsupported media type" },
+  RATE_LIMITED: { status: 429, title: "Too many requests" },
   INTERNAL: { status: 500, title: "Internal server error" },
   SERVICE_UNAVAILABLE: { status: 503, title: "Service unavailable" },
+  RATE_LIMITER_UNAVAILABLE: { status: 503, title: "The rate limiter cannot be reached" },
 });
 
 export interface ApiErrorOptions {

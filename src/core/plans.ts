@@ -88,7 +88,7 @@ export const PLAN_CONFIG: Readonly<Record<Plan, PlanConfig>> = {
       webhookEndpoints: 1,
       auditRetentionDays: 7,
     },
-    rateLimits: { default: { burst: 20, ratePerSecond: 5 }, max: { burst: 50, ratePerSecond: 10 } },
+    rateLimits: { default: { burst: 200, ratePerSecond: 50 }, max: { burst: 400, ratePerSecond: 100 } },
   },
   pro: {
     features: [...FREE_FEATURES, ...PREMIUM_FEATURES],
@@ -99,7 +99,7 @@ export const PLAN_CONFIG: Readonly<Record<Plan, PlanConfig>> = {
       webhookEndpoints: 20,
       auditRetentionDays: 90,
     },
-    rateLimits: { default: { burst: 200, ratePerSecond: 50 }, max: { burst: 1_000, ratePerSecond: 200 } },
+    rateLimits: { default: { burst: 1_000, ratePerSecond: 200 }, max: { burst: 4_000, ratePerSecond: 1_000 } },
   },
   enterprise: {
     features: [...FREE_FEATURES, ...PREMIUM_FEATURES],
@@ -110,7 +110,7 @@ export const PLAN_CONFIG: Readonly<Record<Plan, PlanConfig>> = {
       webhookEndpoints: 200,
       auditRetentionDays: 365,
     },
-    rateLimits: { default: { burst: 2_000, ratePerSecond: 500 }, max: { burst: 20_000, ratePerSecond: 5_000 } },
+    rateLimits: { default: { burst: 4_000, ratePerSecond: 1_000 }, max: { burst: 40_000, ratePerSecond: 10_000 } },
   },
 };
 

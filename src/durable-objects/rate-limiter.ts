@@ -1,26 +1,41 @@
 import { DurableObject } from "cloudflare:workers";
+import { RateBucket, type RateDecision } from "../core/rate-limit/bucket";
+import type { AppliedPolicy } from "../core/rate-limit/policy";
 import { type CredentialProbe, CredentialState, type CredentialVerdict } from "./credential-state";
 import { flushIntervalMs, LastUse, writeLastUse } from "./last-used";
 import { type AttemptVerdict, LoginThrottle, THROTTLE_POLICIES, type ThrottleKind } from "./login-throttle";
 
 /**
  * One object per credential (`key:<id>`, `client:<id>`, `user:<tenant>:<id>`): the state that must hold at once
- * everywhere — revocation, retired secrets, denied tokens — and, with the Traffic control issue, the credential's
- * rate-limit bucket, so a request costs one call to it for both. SQLite-backed; its keys are listed in
- * docs/storage-schema.md.
+ * everywhere — revocation, retired secrets, denied tokens — and the credential's rate-limit bucket, so a request
+ * costs one call to it for both. Objects `ip-rate:<address>` hold only a bucket (the endpoints that take no
+ * credential). SQLite-backed; its keys are listed in docs/storage-schema.md.
  */
 export class RateLimiter extends DurableObject<Env> {
   private readonly credential = new CredentialState(this.ctx.storage.kv);
   private readonly throttle = new LoginThrottle(this.ctx.storage.kv);
   private readonly lastUse = new LastUse(this.ctx.storage.kv);
+  private readonly bucket = new RateBucket(this.ctx.storage.kv);
 
-  async check(probe: CredentialProbe): Promise<CredentialVerdict> {
+  /**
+   * Is the credential still good, and (given `limit`) may this request pass its rate limit? A refused credential
+   * takes nothing from the bucket.
+   */
+  async check(probe: CredentialProbe, limit?: AppliedPolicy): Promise<CredentialVerdict & { rate?: RateDecision }> {
     const verdict = this.credential.check(probe);
-    if (verdict.ok && probe.touch) {
+    if (!verdict.ok) return verdict;
+    if (probe.touch) {
       const flushAt = this.lastUse.touch(probe.touch, Date.now(), flushIntervalMs(this.env));
       if (flushAt !== undefined) await this.purgeLater(flushAt);
     }
-    return verdict;
+    return limit ? { ...verdict, rate: await this.take(limit) } : verdict;
+  }
+
+  /** One request against this object's bucket. */
+  async take(limit: AppliedPolicy): Promise<RateDecision> {
+    const { decision, purgeAt } = this.bucket.take(limit);
+    if (purgeAt !== undefined) await this.purgeLater(purgeAt);
+    return decision;
   }
 
   async revoke(): Promise<void> {
@@ -67,7 +82,9 @@ export class RateLimiter extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const use = this.lastUse.take();
     if (use) await writeLastUse(this.env, use);
-    const next = [this.credential.purge(), this.throttle.purge(), this.lastUse.due()].filter((t) => t !== undefined);
+    const next = [this.credential.purge(), this.throttle.purge(), this.bucket.purge(), this.lastUse.due()].filter(
+      (t) => t !== undefined,
+    );
     if (next.length > 0) await this.ctx.storage.setAlarm(Math.min(...next));
   }
 

@@ -61,6 +61,7 @@ describe("POST /v1/api-keys", () => {
       revoked_at: null,
       last_used_at: null,
       version: 1,
+      rate_limit: null,
     });
     expect(await db.prepare("SELECT * FROM api_key_secrets WHERE key_id = ?").bind(key.id).all()).toMatchObject({
       results: [{ secret_hash: hash, tail: maskedTail(key.secret), retires_at: null }],

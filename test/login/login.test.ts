@@ -1,8 +1,9 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { throttleGuard } from "../../src/core/auth/throttle";
+import { ipBucket } from "../../src/core/http/client-address";
 import { authenticateUser, LOGIN_DESCRIPTIONS } from "../../src/modules/login/login.service";
-import { accountThrottleName, ipBucket } from "../../src/modules/login/login.throttle";
+import { accountThrottleName } from "../../src/modules/login/login.throttle";
 import { call, createTenant, json, type TestTenant, uniqueEmail } from "../helpers/api";
 import { tenantDatabase } from "../helpers/db";
 import {

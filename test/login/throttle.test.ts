@@ -1,8 +1,8 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { type ThrottleName, throttleGuard } from "../../src/core/auth/throttle";
+import { ipBucket } from "../../src/core/http/client-address";
 import { LoginThrottle, lockSeconds, THROTTLE_POLICIES } from "../../src/durable-objects/login-throttle";
-import { ipBucket } from "../../src/modules/login/login.throttle";
 
 /** The throttle Durable Objects themselves (real objects and storage), without passwords in the way. */
 

@@ -1,5 +1,5 @@
 import { errors as joseErrors, jwtVerify } from "jose";
-import type { CredentialVerdict } from "../../durable-objects/credential-state";
+import type { CredentialProbe, CredentialVerdict } from "../../durable-objects/credential-state";
 import type { Auth, TenantRef } from "../../env";
 import { findClient, forgetClientsOfTenant } from "../../modules/oauth/client-auth";
 import { audienceOf, issuerOf } from "../../modules/oauth/oauth.config";
@@ -7,10 +7,12 @@ import { verificationKey } from "../../modules/oauth/signing-keys";
 import { controlDb } from "../db/databases";
 import { idTime } from "../ids";
 import type { Plan } from "../plans";
+import { checkCredential, type WaitUntil } from "../rate-limit/limiter";
+import { appliedPolicy, parseTenantRateLimits, type TenantRateLimits } from "../rate-limit/policy";
 import { isScoped } from "./assignments";
 import { invalidCredential } from "./credentials";
 import { Grants } from "./grants";
-import { credentialGuard } from "./guard";
+import { credentialGuard, type GuardName } from "./guard";
 import { scopedGrantsOfRoles } from "./permissions";
 
 /** A compact JWS (RFC 7515 §7.1): three base64url parts, the header a JSON object. */
@@ -71,22 +73,34 @@ export async function verifyAccessToken(env: Env, token: string, issuer: string)
 
 /** The Durable Object that can stop a token at once: its client's, or its user's. */
 export function tokenGuard(env: Env, claims: AccessTokenClaims) {
-  return claims.sid === undefined
-    ? credentialGuard(env, `client:${claims.sub}`)
-    : credentialGuard(env, `user:${claims.tid}:${claims.sub}`);
+  return credentialGuard(env, guardNameOf(claims));
+}
+
+function guardNameOf(claims: AccessTokenClaims): GuardName {
+  return claims.sid === undefined ? `client:${claims.sub}` : `user:${claims.tid}:${claims.sub}`;
+}
+
+function tokenProbe(claims: AccessTokenClaims): CredentialProbe {
+  return {
+    jti: claims.jti,
+    issuedAtMs: idTime(claims.jti) ?? claims.iat * 1000,
+    ...(claims.sid === undefined ? {} : { sid: claims.sid }),
+  };
 }
 
 /** One call to the token's guard: is the client deleted, the token denied, the session revoked? */
 export function checkTokenGuard(env: Env, claims: AccessTokenClaims): Promise<CredentialVerdict> {
-  return tokenGuard(env, claims).check({
-    jti: claims.jti,
-    issuedAtMs: idTime(claims.jti) ?? claims.iat * 1000,
-    ...(claims.sid === undefined ? {} : { sid: claims.sid }),
-  });
+  return tokenGuard(env, claims).check(tokenProbe(claims));
+}
+
+/** A token's tenant, with its rate limits (the token's bucket is its client's or its user's). */
+interface TokenTenant {
+  tenant: TenantRef;
+  rateLimits: TenantRateLimits;
 }
 
 interface TenantEntry {
-  tenant: Promise<TenantRef | null>;
+  tenant: Promise<TokenTenant | null>;
   until: number;
 }
 
@@ -100,18 +114,23 @@ interface TenantRow {
   plan: Plan;
   parent_id: string | null;
   database_binding: string;
+  rate_limits: string | null;
 }
 
-async function lookupTenant(env: Env, id: string): Promise<TenantRef | null> {
+async function lookupTenant(env: Env, id: string): Promise<TokenTenant | null> {
   const db = await controlDb(env);
   const row = await db
-    .prepare("SELECT id, plan, parent_id, database_binding FROM tenants WHERE id = ?")
+    .prepare("SELECT id, plan, parent_id, database_binding, rate_limits FROM tenants WHERE id = ?")
     .bind(id)
     .first<TenantRow>();
-  return row ? { id: row.id, plan: row.plan, parentId: row.parent_id, databaseBinding: row.database_binding } : null;
+  if (!row) return null;
+  return {
+    tenant: { id: row.id, plan: row.plan, parentId: row.parent_id, databaseBinding: row.database_binding },
+    rateLimits: parseTenantRateLimits(row.rate_limits),
+  };
 }
 
-export async function tenantOfToken(env: Env, tenantId: string): Promise<TenantRef | null> {
+async function tenantOfToken(env: Env, tenantId: string): Promise<TokenTenant | null> {
   const now = Date.now();
   const hit = tenants.get(tenantId);
   if (hit && hit.until > now) return hit.tenant;
@@ -135,18 +154,32 @@ function refusal(error: unknown): string {
 }
 
 /**
- * Authenticates an OAuth access token: signature and claims, then the tenant (`tid`), then ONE call to the
- * guard that holds revocations (deleted client, revoked token or session).
+ * Authenticates an OAuth access token: signature and claims, then the tenant (`tid`, cached), then ONE call to the
+ * guard that holds revocations (deleted client, revoked token or session) and the rate-limit bucket of the token's
+ * client (client credentials) or user (a sign-in), under the tenant's policy.
  */
-export async function authenticateAccessToken(env: Env, token: string, origin: string): Promise<Auth> {
+export async function authenticateAccessToken(
+  env: Env,
+  token: string,
+  origin: string,
+  waitUntil: WaitUntil,
+): Promise<Auth> {
   let claims: AccessTokenClaims;
   try {
     claims = await verifyAccessToken(env, token, issuerOf(env, origin));
   } catch (error) {
     throw invalidCredential(refusal(error));
   }
-  const [tenant, verdict] = await Promise.all([tenantOfToken(env, claims.tid), checkTokenGuard(env, claims)]);
-  if (!tenant) throw invalidCredential("The access token's tenant no longer exists.");
+  const found = await tenantOfToken(env, claims.tid);
+  if (!found) throw invalidCredential("The access token's tenant no longer exists.");
+  const { tenant } = found;
+  const { verdict, rate } = await checkCredential(
+    env,
+    guardNameOf(claims),
+    tokenProbe(claims),
+    appliedPolicy(tenant.plan, found.rateLimits, null),
+    waitUntil,
+  );
   if (!verdict.ok) throw invalidCredential("The access token has been revoked.");
   const roles = claims.roles ?? [];
   const scoped = roles.some(isScoped) ? await scopedGrantsOfToken(env, tenant.id, claims.client_id, roles) : undefined;
@@ -158,6 +191,7 @@ export async function authenticateAccessToken(env: Env, token: string, origin: s
     // the scope was bounded by the roles and the client when the token was issued (token.service.ts)
     permissions: new Grants(claims.scope.split(" ").filter(Boolean)),
     ...(scoped && scoped.size > 0 ? { scoped } : {}),
+    ...(rate ? { rateLimit: rate } : {}),
   };
 }
 

@@ -2,11 +2,18 @@ import type { Actor, Auth, TenantRef } from "../../env";
 import { sha256Hex } from "../crypto/hash";
 import { controlDb, tenantDatabases } from "../db/databases";
 import type { Plan } from "../plans";
+import { checkCredential, type WaitUntil } from "../rate-limit/limiter";
+import {
+  appliedPolicy,
+  parseKeyPolicy,
+  parseTenantRateLimits,
+  type RatePolicy,
+  type TenantRateLimits,
+} from "../rate-limit/policy";
 import { isWellFormedApiKey } from "./api-key-format";
 import { invalidCredential } from "./credentials";
 import { customRolesColumn, parseCustomRoles } from "./custom-roles";
 import type { Grants } from "./grants";
-import { credentialGuard } from "./guard";
 import { grantsOfRoles, scopedGrantsOfRoles } from "./permissions";
 
 interface VerifiedKey {
@@ -21,6 +28,9 @@ interface VerifiedKey {
   expiresAt: number | null;
   /** When this secret of the key stops (rotated out with a grace period), as known at lookup time. */
   retiresAt: number | null;
+  /** Its tenant's rate limits and its own policy (like its roles, a change reaches other isolates within the cache time). */
+  rateLimits: TenantRateLimits;
+  keyPolicy: RatePolicy | null;
 }
 
 interface CacheEntry {
@@ -41,7 +51,7 @@ const MAX_ENTRIES = 10_000;
 const NEGATIVE_SECONDS = 2;
 const UNKNOWN = "The API key is unknown or revoked.";
 
-export async function authenticateApiKey(env: Env, token: string): Promise<Auth> {
+export async function authenticateApiKey(env: Env, token: string, waitUntil: WaitUntil): Promise<Auth> {
   if (!isWellFormedApiKey(token)) throw invalidCredential("The API key is malformed (its checksum does not match).");
   const secretHash = await sha256Hex(token);
   const key = await verifyApiKey(env, secretHash);
@@ -50,11 +60,15 @@ export async function authenticateApiKey(env: Env, token: string): Promise<Auth>
   if (key.expiresAt !== null && key.expiresAt <= now) throw invalidCredential("The API key has expired.");
   if (key.retiresAt !== null && key.retiresAt <= now) throw rotatedOut();
   // One call per request to the key's Durable Object: the revocation and retired secrets it holds take effect
-  // at once in every isolate, cached or not; it also notes the use (lastUsedAt, written to D1 in batches).
-  const verdict = await credentialGuard(env, `key:${key.actor.id}`).check({
-    secretHash,
-    touch: { binding: key.tenant.databaseBinding, keyId: key.actor.id },
-  });
+  // at once in every isolate, cached or not; it also notes the use (lastUsedAt, written to D1 in batches) and
+  // takes the request from the key's rate-limit bucket.
+  const { verdict, rate } = await checkCredential(
+    env,
+    `key:${key.actor.id}`,
+    { secretHash, touch: { binding: key.tenant.databaseBinding, keyId: key.actor.id } },
+    appliedPolicy(key.tenant.plan, key.rateLimits, key.keyPolicy, now),
+    waitUntil,
+  );
   if (!verdict.ok) throw verdict.reason === "expired" ? rotatedOut() : invalidCredential(UNKNOWN);
   return {
     kind: "tenant",
@@ -63,6 +77,7 @@ export async function authenticateApiKey(env: Env, token: string): Promise<Auth>
     roles: key.roles,
     permissions: key.grants,
     ...(key.scoped.size > 0 ? { scoped: key.scoped } : {}),
+    ...(rate ? { rateLimit: rate } : {}),
   };
 }
 
@@ -96,6 +111,7 @@ interface IndexRow {
   plan: Plan;
   parent_id: string | null;
   database_binding: string;
+  rate_limits: string | null;
 }
 
 interface KeyRow {
@@ -103,6 +119,7 @@ interface KeyRow {
   expires_at: string | null;
   retires_at: string | null;
   custom_roles: string | null;
+  rate_limit: string | null;
 }
 
 /**
@@ -114,7 +131,7 @@ async function lookup(env: Env, hash: string): Promise<VerifiedKey | null> {
   const control = await controlDb(env);
   const entry = await control
     .prepare(
-      `SELECT i.key_id, t.id AS tenant_id, t.plan, t.parent_id, t.database_binding
+      `SELECT i.key_id, t.id AS tenant_id, t.plan, t.parent_id, t.database_binding, t.rate_limits
        FROM api_key_index i JOIN tenants t ON t.id = i.tenant_id
        WHERE i.secret_hash = ?`,
     )
@@ -130,7 +147,7 @@ async function lookup(env: Env, hash: string): Promise<VerifiedKey | null> {
   const db = await tenantDatabases.forTenant(env, tenant);
   const row = await db
     .prepare(
-      `SELECT k.roles, k.expires_at, s.retires_at, ${customRolesColumn("k.roles")}
+      `SELECT k.roles, k.expires_at, k.rate_limit, s.retires_at, ${customRolesColumn("k.roles")}
        FROM api_key_secrets s JOIN api_keys k ON k.id = s.key_id
        WHERE s.secret_hash = ? AND k.id = ? AND k.revoked_at IS NULL`,
     )
@@ -147,6 +164,8 @@ async function lookup(env: Env, hash: string): Promise<VerifiedKey | null> {
     scoped: scopedGrantsOfRoles(roles, custom),
     expiresAt: row.expires_at ? Date.parse(row.expires_at) : null,
     retiresAt: row.retires_at ? Date.parse(row.retires_at) : null,
+    rateLimits: parseTenantRateLimits(entry.rate_limits),
+    keyPolicy: parseKeyPolicy(row.rate_limit),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Actor, Auth } from "../../env";
 import { constantTimeEqual } from "../crypto/hash";
 import { ApiError, CoreErrors } from "../errors";
+import type { WaitUntil } from "../rate-limit/limiter";
 import { authenticateAccessToken, forgetTokenTenant, looksLikeJwt } from "./access-token-auth";
 import { forgetAccount } from "./account";
 import { authenticateApiKey, forgetApiKeysOfTenant } from "./api-key-auth";
@@ -17,7 +18,12 @@ export function bearerToken(header: string | undefined): string | undefined {
  * Who is calling: the platform admin token, a tenant API key, or an OAuth access token (JWT). `origin` is the
  * request's origin, from which the expected token issuer follows when OAUTH_ISSUER is not configured.
  */
-export async function authenticate(env: Env, header: string | undefined, origin: string): Promise<Auth> {
+export async function authenticate(
+  env: Env,
+  header: string | undefined,
+  origin: string,
+  waitUntil: WaitUntil,
+): Promise<Auth> {
   if (!header) {
     throw new ApiError(CoreErrors.UNAUTHENTICATED, {
       detail: "Send a credential: Authorization: Bearer <token>.",
@@ -26,8 +32,8 @@ export async function authenticate(env: Env, header: string | undefined, origin:
   }
   const token = bearerToken(header);
   if (!token) throw invalidCredential("The Authorization header must be 'Bearer <token>'.");
-  if (token.startsWith(API_KEY_PREFIX)) return authenticateApiKey(env, token);
-  if (looksLikeJwt(token)) return authenticateAccessToken(env, token, origin);
+  if (token.startsWith(API_KEY_PREFIX)) return authenticateApiKey(env, token, waitUntil);
+  if (looksLikeJwt(token)) return authenticateAccessToken(env, token, origin, waitUntil);
   if (env.ADMIN_TOKEN && (await constantTimeEqual(token, env.ADMIN_TOKEN))) return { kind: "admin", actor: ADMIN };
   throw invalidCredential("The credential is not recognised.");
 }

@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv, Auth } from "../../env";
 import { ApiError, CoreErrors } from "../errors";
 import { type Feature, featureNotInPlan, planIncludes } from "../plans";
+import { announceRateLimit, stampRateLimit } from "../rate-limit/middleware";
 import { ACCOUNT_HEADER, actOnAccount } from "./account";
 import { authenticate } from "./credentials";
 import type { Permission } from "./permissions";
@@ -29,7 +30,12 @@ export interface Access {
  */
 export function requireCredential(access: Access): MiddlewareHandler<AppEnv> {
   return async function credentialMiddleware(c, next) {
-    let auth = await authenticate(c.env, c.req.header("authorization"), new URL(c.req.url).origin);
+    let auth = await authenticate(c.env, c.req.header("authorization"), new URL(c.req.url).origin, (promise) =>
+      c.executionCtx.waitUntil(promise),
+    );
+    // known from here, so the usage analytics count refusals too (429, 403)
+    c.set("auth", auth);
+    const headers = announceRateLimit(c, auth.kind === "tenant" ? auth.rateLimit : undefined);
     if (!access.kinds.includes(auth.kind)) {
       throw access.kinds.includes("tenant")
         ? new ApiError(CoreErrors.TENANT_CREDENTIAL_REQUIRED, {
@@ -49,6 +55,7 @@ export function requireCredential(access: Access): MiddlewareHandler<AppEnv> {
       }
       auth = await actOnAccount(c.env, auth, account.trim());
     }
+    c.set("auth", auth);
     if (auth.kind === "tenant" && access.feature && !planIncludes(auth.tenant.plan, access.feature)) {
       throw featureNotInPlan(access.feature, auth.tenant.plan);
     }
@@ -57,8 +64,8 @@ export function requireCredential(access: Access): MiddlewareHandler<AppEnv> {
         detail: `This credential lacks the permission ${access.permission}.`,
       });
     }
-    c.set("auth", auth);
     await next();
+    stampRateLimit(c, headers);
   };
 }
 

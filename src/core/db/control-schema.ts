@@ -15,6 +15,7 @@ export const tenants = sqliteTable(
     updatedAt: text("updated_at").notNull(),
     version: integer("version").notNull().default(1),
     securityPolicy: text("security_policy", { mode: "json" }).$type<Record<string, unknown>>().notNull().default({}),
+    rateLimits: text("rate_limits", { mode: "json" }).$type<Record<string, unknown>>(),
   },
   (t) => [index("tenants_parent_idx").on(t.parentId), index("tenants_created_idx").on(t.createdAt, t.id)],
 );

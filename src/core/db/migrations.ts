@@ -6,6 +6,7 @@ import controlOauth from "../../../migrations/control/0005_oauth.sql";
 import controlBatchAssertions from "../../../migrations/control/0006_batch_assertions.sql";
 import controlPlanChangeRequests from "../../../migrations/control/0007_plan_change_requests.sql";
 import controlPlatformEvents from "../../../migrations/control/0008_platform_events.sql";
+import controlRateLimits from "../../../migrations/control/0009_rate_limits.sql";
 import sharedAuditIdempotency from "../../../migrations/shared/audit-and-idempotency.sql";
 import tenantInit from "../../../migrations/tenant/0001_init.sql";
 import tenantMfaTotp from "../../../migrations/tenant/0002_mfa_totp.sql";
@@ -26,6 +27,7 @@ import tenantNotifications from "../../../migrations/tenant/0016_notifications.s
 import tenantPluginsActions from "../../../migrations/tenant/0017_plugins_actions.sql";
 import tenantOauthCodes from "../../../migrations/tenant/0018_oauth_authorization_codes.sql";
 import tenantDeliveryLogs from "../../../migrations/tenant/0019_delivery_logs.sql";
+import tenantApiKeyRateLimits from "../../../migrations/tenant/0020_api_key_rate_limits.sql";
 
 export interface Migration {
   version: number;
@@ -44,6 +46,7 @@ export const controlMigrations: readonly Migration[] = [
   { version: 6, name: "0006_batch_assertions", sql: [controlBatchAssertions] },
   { version: 7, name: "0007_plan_change_requests", sql: [controlPlanChangeRequests] },
   { version: 8, name: "0008_platform_events", sql: [controlPlatformEvents] },
+  { version: 9, name: "0009_rate_limits", sql: [controlRateLimits] },
 ];
 
 /** Tenant database migrations, in order; every pooled database is brought to the last one on first use. */
@@ -67,6 +70,7 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 17, name: "0017_plugins_actions", sql: [tenantPluginsActions] },
   { version: 18, name: "0018_oauth_authorization_codes", sql: [tenantOauthCodes] },
   { version: 19, name: "0019_delivery_logs", sql: [tenantDeliveryLogs] },
+  { version: 20, name: "0020_api_key_rate_limits", sql: [tenantApiKeyRateLimits] },
 ];
 
 export function statementsOf(migration: Migration): string[] {

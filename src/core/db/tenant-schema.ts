@@ -145,6 +145,7 @@ export const apiKeys = sqliteTable(
     revokedAt: text("revoked_at"),
     lastUsedAt: text("last_used_at"),
     version: integer("version").notNull().default(1),
+    rateLimit: text("rate_limit", { mode: "json" }).$type<Record<string, unknown>>(),
   },
   (t) => [index("api_keys_created_idx").on(t.createdAt, t.id)],
 );

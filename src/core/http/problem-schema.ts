@@ -35,6 +35,12 @@ const EXAMPLES: Record<number, { code: string; title: string; detail: string }> 
   413: { code: "PAYLOAD_TOO_LARGE", title: "The request body is too large", detail: "At most 1 MB." },
   415: { code: "UNSUPPORTED_MEDIA_TYPE", title: "Unsupported media type", detail: "Send application/json." },
   422: { code: "BULK_ATOMIC_FAILED", title: "Nothing was committed", detail: "1 operation is not valid." },
+  429: {
+    code: "RATE_LIMITED",
+    title: "Too many requests",
+    detail:
+      "The tenant rate limit admits 200 requests at once and 50 per second after that (token-bucket); retry in 1 s.",
+  },
   500: { code: "INTERNAL", title: "Internal server error", detail: "Something went wrong on our side." },
   503: { code: "SERVICE_UNAVAILABLE", title: "Service unavailable", detail: "Try again later." },
 };
@@ -49,6 +55,7 @@ const DESCRIPTIONS: Record<number, string> = {
   413: "Body over the size limit, or too many items",
   415: "Unsupported Content-Type",
   422: "An atomic operation was refused as a whole",
+  429: "Over the rate limit (RateLimit-Policy, RateLimit and Retry-After say which, and when to retry)",
   500: "Unexpected error",
   503: "Temporarily unavailable",
 };

@@ -4,6 +4,7 @@ import type { AppEnv } from "../../env";
 import { type CredentialKind, requireCredential } from "../auth/middleware";
 import type { Permission } from "../auth/permissions";
 import type { Feature } from "../plans";
+import { clientIpRateLimit } from "../rate-limit/middleware";
 import { usageAnalytics } from "../usage/analytics";
 import { monthlyRequests } from "../usage/monthly-requests";
 import { idempotency } from "./idempotency";
@@ -20,6 +21,11 @@ type DefineRouteConfig = Omit<RouteConfig, "middleware" | "security"> & {
   feature?: Feature;
   /** The path parameter naming a user whose own access token may call the route without the permission. */
   self?: string;
+  /**
+   * A public document (health, the OpenAPI document, JWKS): not limited per client address like the other routes
+   * that take no credential (core/rate-limit/middleware.ts).
+   */
+  publicDocument?: true;
   /** Problem statuses this route answers besides the ones every route of its kind can answer. */
   errors?: readonly number[];
 };
@@ -55,7 +61,7 @@ export function operationIdOf(method: string, path: string): string {
  * Idempotency-Key handling on POST, the security requirement and the problem responses it can answer.
  */
 export function defineRoute<const R extends DefineRouteConfig>(config: R) {
-  const { credential, permission, feature, self, errors = [], ...route } = config;
+  const { credential, permission, feature, self, publicDocument, errors = [], ...route } = config;
   if (credential !== "none" && credential.includes("tenant") && (!permission || !feature)) {
     throw new Error(
       `${route.method.toUpperCase()} ${route.path}: a route open to tenant credentials declares its permission and feature`,
@@ -64,6 +70,8 @@ export function defineRoute<const R extends DefineRouteConfig>(config: R) {
   const middleware: MiddlewareHandler<AppEnv>[] = [];
   const statuses = new Set<number>([...errors, 500]);
   if (credential !== "none") {
+    // the usage analytics wrap the credential check, so refusals of a known credential (403, 429) are counted too
+    if (credential.includes("tenant")) middleware.push(usageAnalytics());
     middleware.push(
       requireCredential({
         kinds: credential,
@@ -72,13 +80,13 @@ export function defineRoute<const R extends DefineRouteConfig>(config: R) {
         ...(self ? { self } : {}),
       }),
     );
-    // counted against requestsPerMonth (the plan's own routes are never refused for it, so a tenant can upgrade),
-    // then in the usage analytics once the response is known
-    if (credential.includes("tenant")) {
-      middleware.push(monthlyRequests({ enforce: feature !== "plan" }), usageAnalytics());
-    }
+    // counted against requestsPerMonth (the plan's own routes are never refused for it, so a tenant can upgrade)
+    if (credential.includes("tenant")) middleware.push(monthlyRequests({ enforce: feature !== "plan" }));
     for (const status of [401, 403]) statuses.add(status);
+  } else if (!publicDocument) {
+    middleware.push(clientIpRateLimit());
   }
+  if (credential !== "none" || !publicDocument) statuses.add(429);
   if (route.request?.body) {
     for (const status of [400, 413]) statuses.add(status);
     // a JSON body refuses other media types with 415; form endpoints (OAuth) answer RFC 6749 errors instead

@@ -8,7 +8,7 @@ export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type ApiKeySecretRow = typeof apiKeySecrets.$inferSelect;
 
 /** A key with the masked tail of its current secret (the one without `retires_at`). */
-export type ApiKeyView = ApiKeyRow & { tail: string | null };
+export type ApiKeyView = Omit<ApiKeyRow, "rateLimit"> & { tail: string | null };
 
 function views(db: D1Database) {
   return drizzle(db)

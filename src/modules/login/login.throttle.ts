@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import { beginAttempt, type ThrottledAttempt, type ThrottleTarget } from "../../core/auth/throttle";
 import { longLivedKeyBytes } from "../../core/crypto/master-key";
+import { ipBucket } from "../../core/http/client-address";
 import { normalizeEmail, normalizeUsername } from "../users/users.mapping";
 
 const IDENTIFIER_PURPOSE = "uom/login-throttle/v1";
@@ -16,26 +17,6 @@ export async function accountThrottleName(env: Env, tenantId: string, identifier
     .update(normalized)
     .digest("hex");
   return `login:${tenantId}:${hash}` as const;
-}
-
-/**
- * The address an IP throttle counts: IPv4 as is, IPv6 by its /64 (one subscriber usually holds a whole /64, so
- * counting single addresses would give an attacker 2^64 fresh counters).
- */
-export function ipBucket(ip: string): string {
-  const address = ip.trim().toLowerCase();
-  if (!address.includes(":")) return address;
-  const mappedV4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address);
-  if (mappedV4) return mappedV4[1] as string;
-  const [head = "", tail] = address.split("::");
-  const headGroups = head ? head.split(":") : [];
-  const tailGroups = tail ? tail.split(":") : [];
-  const zeros = Array<string>(Math.max(0, 8 - headGroups.length - tailGroups.length)).fill("0");
-  const groups = tail === undefined ? headGroups : [...headGroups, ...zeros, ...tailGroups];
-  return `${groups
-    .slice(0, 4)
-    .map((g) => g.replace(/^0+(?=.)/, ""))
-    .join(":")}::/64`;
 }
 
 /** Begins a login attempt against its account's throttle and its client IP's (when the IP is known). */

@@ -21,6 +21,7 @@ const jwksRoute = defineRoute({
     "Every key that signs now, will sign soon (published before its first use) or signed a token that has not " +
     `expired yet. Cacheable for ${JWKS_MAX_AGE_SECONDS} s; refetch on an unknown kid.`,
   credential: "none",
+  publicDocument: true,
   responses: { 200: { description: "The JWK Set", content: { "application/json": { schema: JwksSchema } } } },
 });
 
@@ -30,6 +31,7 @@ const metadataRoute = defineRoute({
   tags,
   summary: "Authorization server metadata (RFC 8414)",
   credential: "none",
+  publicDocument: true,
   responses: {
     200: { description: "The metadata", content: { "application/json": { schema: MetadataSchema } } },
   },

@@ -9,6 +9,7 @@ const healthRoute = defineRoute({
   tags: ["System"],
   summary: "Liveness",
   credential: "none",
+  publicDocument: true,
   responses: {
     200: {
       description: "The service is up",

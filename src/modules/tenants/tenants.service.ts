@@ -85,6 +85,7 @@ export async function createTenant(
       updatedAt: now,
       version: 1,
       securityPolicy: {},
+      rateLimits: null,
     };
     // The first key is stored in the new tenant's database first, then the control batch makes tenant and key
     // real together (its event goes to the platform trail with tenant.created): until then the database is
