@@ -5,6 +5,7 @@ import { waitUntilOf } from "./core/context";
 import { ApiError, CoreErrors } from "./core/errors";
 import { sendAfterCommit } from "./core/events/dispatch";
 import { sendPlatformAfterCommit } from "./core/events/platform";
+import { privateNoCache } from "./core/http/cache-control";
 import { tenantCors } from "./core/http/cors";
 import { loggableError, notFoundHandler, onError, problemResponse } from "./core/http/error-handler";
 import { requestId } from "./core/http/request-id";
@@ -73,6 +74,8 @@ export function buildApp(): OpenAPIHono<AppEnv> {
       isPublic: (path) => path === "/health" || path === "/v1/openapi.json" || path.startsWith("/.well-known/"),
     }),
   );
+  // user data is revalidated before each use (ETag / If-None-Match) and never kept by shared caches
+  for (const path of ["/v1/users", "/v1/users/*", "/v1/me"]) app.use(path, privateNoCache());
   const bulkLimit = sizeLimit(5 * MB);
   // RFC 7644 §3.7.4: the advertised maxPayloadSize, answered 413
   const scimBulkLimit = sizeLimit(BULK_MAX_PAYLOAD_BYTES);

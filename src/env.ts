@@ -57,5 +57,7 @@ export type AppEnv = {
   Variables: {
     requestId: string;
     auth: Auth;
+    /** The request counts against requestsPerMonth (core/usage/monthly-requests.ts). */
+    quotaCounted?: boolean;
   };
 };

@@ -1,6 +1,7 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { declaredErrorCodes, problemType } from "./core/errors";
 import { problemResponses } from "./core/http/problem-schema";
+import { PUBLIC_DOCUMENT_MAX_AGE_SECONDS, publicCache } from "./core/http/public-cache";
 import { defineRoute } from "./core/http/route";
 import type { AppEnv } from "./env";
 import { BulkOperationSchema } from "./modules/users/users.bulk";
@@ -16,6 +17,7 @@ const documentRoute = defineRoute({
   summary: "This OpenAPI 3.1 document",
   credential: "none",
   publicDocument: true,
+  cache: publicCache(PUBLIC_DOCUMENT_MAX_AGE_SECONDS),
   responses: {
     200: {
       description: "The OpenAPI 3.1 document of this API",

@@ -1,56 +1,47 @@
 import { DurableObject } from "cloudflare:workers";
 import type { UsageRow } from "../core/usage/analytics";
-import { recordUsageRows, USAGE_SCHEMA, type UsageQuery, type UsageReport, usageReport } from "./usage-report";
+import {
+  addQuotaColumn,
+  quotaRequestsIn,
+  recordUsageRows,
+  USAGE_SCHEMA,
+  type UsageQuery,
+  type UsageReport,
+  usageReport,
+} from "./usage-report";
 
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 
 /**
- * One object per tenant (named by the tenant id; SQLite-backed). It holds the tenant's request count per calendar
- * month (UTC), which the `requestsPerMonth` quota reads, and its usage analytics per hour (usage-report.ts): isolates
- * count requests in memory and add them here in batches (src/core/usage/), never one call per request. The counts
- * here are exact for every batch received.
+ * One object per tenant (named by the tenant id; SQLite-backed): the tenant's usage analytics per hour
+ * (usage-report.ts), which the `requestsPerMonth` quota reads too. Isolates count requests in memory and add them
+ * here in batches (src/core/usage/), never one call per request; the counts here are exact for every batch received.
  */
 export class UsageMeter extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // synchronous on SQLite-backed objects, so it is done before any call is delivered
-    ctx.storage.sql.exec(
-      "CREATE TABLE IF NOT EXISTS monthly_requests (month TEXT PRIMARY KEY, requests INTEGER NOT NULL)",
-    );
     ctx.storage.sql.exec(USAGE_SCHEMA);
+    addQuotaColumn(ctx.storage.sql);
   }
 
-  /** Adds an isolate's batch of usage analytics rows (src/core/usage/analytics.ts). */
-  async recordUsage(rows: UsageRow[]): Promise<void> {
+  /**
+   * Adds an isolate's batch of usage analytics rows (src/core/usage/analytics.ts); answers, for each month the rows
+   * fall in, the month's requests that count against requestsPerMonth.
+   */
+  async recordUsage(rows: UsageRow[]): Promise<Record<string, number>> {
     recordUsageRows(this.ctx.storage.sql, rows);
+    const months = new Set(rows.map((row) => row.hour.slice(0, 7)));
+    return Object.fromEntries([...months].map((month) => [month, quotaRequestsIn(this.ctx.storage.sql, month)]));
   }
 
   async usage(query: UsageQuery): Promise<UsageReport> {
     return usageReport(this.ctx.storage.sql, query);
   }
 
-  /** Adds `requests` to the month (`YYYY-MM`, UTC) and returns the month's total. */
-  async record(month: string, requests: number): Promise<number> {
-    if (!MONTH.test(month)) throw new RangeError(`not a month: ${month}`);
-    if (!Number.isSafeInteger(requests) || requests < 0) throw new RangeError(`not a request count: ${requests}`);
-    const row = this.ctx.storage.sql
-      .exec<{ requests: number }>(
-        `INSERT INTO monthly_requests (month, requests) VALUES (?, ?)
-         ON CONFLICT (month) DO UPDATE SET requests = requests + excluded.requests
-         RETURNING requests`,
-        month,
-        requests,
-      )
-      .one();
-    return row.requests;
-  }
-
-  /** The month's total (`YYYY-MM`, UTC); 0 when nothing was recorded. */
+  /** The month's requests (`YYYY-MM`, UTC) that count against requestsPerMonth; 0 when none were recorded. */
   async requestsIn(month: string): Promise<number> {
     if (!MONTH.test(month)) throw new RangeError(`not a month: ${month}`);
-    const rows = this.ctx.storage.sql
-      .exec<{ requests: number }>("SELECT requests FROM monthly_requests WHERE month = ?", month)
-      .toArray();
-    return rows[0]?.requests ?? 0;
+    return quotaRequestsIn(this.ctx.storage.sql, month);
   }
 }

@@ -49,7 +49,26 @@ type StoredRow = {
 export const USAGE_SCHEMA = `CREATE TABLE IF NOT EXISTS usage_hours (
   hour TEXT NOT NULL, route TEXT NOT NULL, method TEXT NOT NULL, status_class TEXT NOT NULL, credential TEXT NOT NULL,
   requests INTEGER NOT NULL, latency_ms_sum REAL NOT NULL, histogram TEXT NOT NULL,
+  quota_requests INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (hour, route, method, status_class, credential))`;
+
+/** Objects made before the quota read its count here have the table without the column. */
+export function addQuotaColumn(sql: SqlStorage): void {
+  const columns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('usage_hours')").toArray();
+  if (!columns.some((column) => column.name === "quota_requests")) {
+    sql.exec("ALTER TABLE usage_hours ADD COLUMN quota_requests INTEGER NOT NULL DEFAULT 0");
+  }
+}
+
+/** The requests of a month (`YYYY-MM`, UTC) that count against requestsPerMonth. */
+export function quotaRequestsIn(sql: SqlStorage, month: string): number {
+  return sql
+    .exec<{ total: number }>(
+      "SELECT coalesce(sum(quota_requests), 0) AS total FROM usage_hours WHERE hour >= ?1 AND hour < ?1 || '~'",
+      month,
+    )
+    .one().total;
+}
 
 const hourOf = (iso: string) => iso.slice(0, 13);
 
@@ -68,15 +87,17 @@ export function recordUsageRows(sql: SqlStorage, rows: readonly UsageRow[], now 
       row.histogram,
     );
     sql.exec(
-      `INSERT INTO usage_hours (hour, route, method, status_class, credential, requests, latency_ms_sum, histogram)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO usage_hours
+         (hour, route, method, status_class, credential, requests, latency_ms_sum, histogram, quota_requests)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (hour, route, method, status_class, credential) DO UPDATE SET
          requests = requests + excluded.requests, latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum,
-         histogram = excluded.histogram`,
+         histogram = excluded.histogram, quota_requests = quota_requests + excluded.quota_requests`,
       ...key,
       row.requests,
       row.latencyMsSum,
       JSON.stringify(histogram),
+      row.quotaRequests,
     );
   }
   sql.exec("DELETE FROM usage_hours WHERE hour < ?", hourOf(new Date(now - RETENTION_DAYS * DAY_MS).toISOString()));

@@ -1,13 +1,32 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { emptyHistogram } from "../../src/core/usage/histogram";
 import { monthOf } from "../../src/core/usage/monthly-requests";
-import { ADMIN_TOKEN, call, createTenant, expectProblem, json, type TestTenant } from "../helpers/api";
+import { ADMIN_TOKEN, call, createKey, createTenant, expectProblem, json, type TestTenant } from "../helpers/api";
 import { sleep } from "../helpers/db";
 import { planOf, setPlan } from "./support";
 
 /** The tenant's USAGE object, called the way the worker calls it (RPC on its stub). */
 function meterOf(tenant: TestTenant) {
   return env.USAGE.get(env.USAGE.idFromName(tenant.id));
+}
+
+/** What other isolates' flushes would add: `n` requests of the month counted against requestsPerMonth. */
+async function recordQuota(tenant: TestTenant, month: string, n: number): Promise<number | undefined> {
+  const totals = await meterOf(tenant).recordUsage([
+    {
+      hour: month === monthOf() ? new Date().toISOString().slice(0, 13) : `${month}-01T00`,
+      route: "/v1/users",
+      method: "GET",
+      statusClass: "2xx",
+      credential: "key_elsewhere",
+      requests: n,
+      quotaRequests: n,
+      latencyMsSum: 0,
+      histogram: emptyHistogram(),
+    },
+  ]);
+  return totals[month];
 }
 
 /** Retries `probe` until it returns true; isolates flush their counts every USAGE_FLUSH_SECONDS (1 s in tests). */
@@ -44,7 +63,7 @@ describe("requestsPerMonth", () => {
   it("at the limit, the tenant's requests are 403 QUOTA_EXCEEDED, but its plan and change requests still answer", async () => {
     const tenant = await createTenant({ name: "Used up", plan: "free" });
     // 99,999 of free's 100,000 requests already counted this month (by other isolates, say)
-    expect(await meterOf(tenant).record(monthOf(), 99_999)).toBe(99_999);
+    expect(await recordQuota(tenant, monthOf(), 99_999)).toBe(99_999);
 
     // this isolate does not know yet: the request passes, and its count tells the isolate the month's total
     expect((await call("GET", "/v1/users", { token: tenant.key })).status).toBe(200);
@@ -81,12 +100,28 @@ describe("requestsPerMonth", () => {
     });
   });
 
-  it("the USAGE object keeps months apart", async () => {
+  it("the quota reads the usage analytics: months apart, refused requests not counted", async () => {
     const tenant = await createTenant({ name: "Meter months", plan: "free" });
-    expect(await meterOf(tenant).requestsIn("2001-01")).toBe(0);
-    expect(await meterOf(tenant).record("2001-01", 7)).toBe(7);
-    expect(await meterOf(tenant).record("2001-02", 2)).toBe(2);
-    expect(await meterOf(tenant).record("2001-01", 1)).toBe(8);
-    expect(await meterOf(tenant).requestsIn("2001-01")).toBe(8);
+    const lastMonth = monthOf(Date.now() - 40 * 86_400_000);
+    expect(await meterOf(tenant).requestsIn(lastMonth)).toBe(0);
+    expect(await recordQuota(tenant, lastMonth, 7)).toBe(7);
+    expect(await recordQuota(tenant, lastMonth, 1)).toBe(8);
+    expect(await meterOf(tenant).requestsIn(lastMonth)).toBe(8);
+    expect(await meterOf(tenant).requestsIn(monthOf())).toBe(0);
+    // a refusal of the credential's rights is counted by the analytics, not against the quota
+    const basic = await createKey(tenant, ["basic"]);
+    await expectProblem(await call("GET", "/v1/users", { token: basic.secret }), 403, "FORBIDDEN");
+    expect((await call("GET", "/v1/users", { token: tenant.key })).status).toBe(200);
+    await eventually(async () => (await meterOf(tenant).requestsIn(monthOf())) >= 2);
+    await sleep(1_500);
+    // the key's creation and the list; not the refusal
+    expect(await meterOf(tenant).requestsIn(monthOf())).toBe(2);
+    const usage = await meterOf(tenant).usage({
+      from: new Date(Date.now() - 3_600_000).toISOString(),
+      to: new Date(Date.now() + 3_600_000).toISOString(),
+      granularity: "hour",
+      groupBy: "status",
+    });
+    expect(usage.totals.requests).toBeGreaterThanOrEqual(2);
   });
 });

@@ -117,7 +117,7 @@ describe("GET /v1/usage", () => {
     const stub = env.USAGE.get(env.USAGE.idFromName(tenant.id));
     const old = new Date(Date.now() - 91 * 86_400_000).toISOString().slice(0, 13);
     const row = { route: "/v1/users", method: "GET", statusClass: "2xx" as const, credential: "key_old" };
-    await stub.recordUsage([{ ...row, hour: old, requests: 1, latencyMsSum: 1, histogram: [1] }]);
+    await stub.recordUsage([{ ...row, hour: old, requests: 1, quotaRequests: 1, latencyMsSum: 1, histogram: [1] }]);
     const count = () =>
       runInDurableObject(stub, (instance: UsageMeter, state) => {
         expect(instance).toBeInstanceOf(UsageMeter);

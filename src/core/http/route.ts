@@ -26,6 +26,8 @@ type DefineRouteConfig = Omit<RouteConfig, "middleware" | "security"> & {
    * that take no credential (core/rate-limit/middleware.ts).
    */
   publicDocument?: true;
+  /** A public document's Cache API middleware (core/http/public-cache.ts `publicCache`). */
+  cache?: MiddlewareHandler<AppEnv>;
   /** Problem statuses this route answers besides the ones every route of its kind can answer. */
   errors?: readonly number[];
 };
@@ -61,7 +63,7 @@ export function operationIdOf(method: string, path: string): string {
  * Idempotency-Key handling on POST, the security requirement and the problem responses it can answer.
  */
 export function defineRoute<const R extends DefineRouteConfig>(config: R) {
-  const { credential, permission, feature, self, publicDocument, errors = [], ...route } = config;
+  const { credential, permission, feature, self, publicDocument, cache, errors = [], ...route } = config;
   if (credential !== "none" && credential.includes("tenant") && (!permission || !feature)) {
     throw new Error(
       `${route.method.toUpperCase()} ${route.path}: a route open to tenant credentials declares its permission and feature`,
@@ -85,6 +87,8 @@ export function defineRoute<const R extends DefineRouteConfig>(config: R) {
     for (const status of [401, 403]) statuses.add(status);
   } else if (!publicDocument) {
     middleware.push(clientIpRateLimit());
+  } else if (cache) {
+    middleware.push(cache);
   }
   if (credential !== "none" || !publicDocument) statuses.add(429);
   if (route.request?.body) {

@@ -3,14 +3,15 @@ import type { AppEnv, Auth } from "../../env";
 import { waitUntilOf } from "../context";
 import { routeTemplate } from "../http/route-template";
 import { bucketOf, emptyHistogram, mergeInto } from "./histogram";
-import { usageMeter } from "./monthly-requests";
+import { noteQuotaTotals, usageMeter, wantsQuotaTotal } from "./monthly-requests";
 
 /**
  * Usage analytics (docs/usage.md): every request a tenant credential makes is counted by hour, route template, method,
  * status class and credential, with its latency in a mergeable histogram. The counts add up in this isolate's memory
  * and go to the tenant's USAGE object in batches — USAGE_FLUSH_SECONDS after the first request of a batch, or at once
  * at FLUSH_AFTER_REQUESTS — never one call per request. An isolate that ends between two flushes loses its unsent
- * batch. Latency is the worker's time from the route's middleware to its response (workerd advances the clock on
+ * batch. The same flush carries the requests that count against requestsPerMonth (monthly-requests.ts), and its answer
+ * tells the quota the month's total. Latency is the worker's time from the route's middleware to its response (workerd advances the clock on
  * I/O, so CPU-only work between two I/O calls counts as zero).
  */
 
@@ -23,6 +24,8 @@ export interface UsageRow {
   /** `key_…`, `client:<id>`, or `user` for end users' tokens. */
   credential: string;
   requests: number;
+  /** Of them, those that count against requestsPerMonth (they passed the credential checks and the quota). */
+  quotaRequests: number;
   latencyMsSum: number;
   histogram: number[];
 }
@@ -74,7 +77,10 @@ async function flush(env: Env, tenantId: string, batch: Batch): Promise<void> {
   batch.rows = new Map();
   batch.requests = 0;
   try {
-    await usageMeter(env, tenantId).recordUsage(rows);
+    const totals = await usageMeter(env, tenantId).recordUsage(rows);
+    const sent: Record<string, number> = {};
+    for (const row of rows) sent[row.hour.slice(0, 7)] = (sent[row.hour.slice(0, 7)] ?? 0) + row.quotaRequests;
+    noteQuotaTotals(tenantId, totals, sent);
   } catch (error) {
     // counted again with the next flush
     for (const row of rows) add(batch, row);
@@ -91,6 +97,7 @@ function add(batch: Batch, row: UsageRow): void {
   const current = batch.rows.get(key);
   if (current) {
     current.requests += row.requests;
+    current.quotaRequests += row.quotaRequests;
     current.latencyMsSum += row.latencyMsSum;
     mergeInto(current.histogram, row.histogram);
   } else {
@@ -122,11 +129,13 @@ export function usageAnalytics(): MiddlewareHandler<AppEnv> {
       statusClass: statusClassOf(c.res.status),
       credential: credentialOf(auth),
       requests: 1,
+      quotaRequests: c.get("quotaCounted") ? 1 : 0,
       latencyMsSum: latency,
       histogram,
     });
     const waitUntil = waitUntilOf(c);
-    if (batch.requests >= FLUSH_AFTER_REQUESTS) {
+    // a tenant's first counted request in this isolate goes at once: the quota learns the month's total soon
+    if (batch.requests >= FLUSH_AFTER_REQUESTS || wantsQuotaTotal(auth.tenant.id)) {
       waitUntil(flush(c.env, auth.tenant.id, batch));
     } else if (!batch.timer) {
       batch.timer = true;

@@ -5,6 +5,7 @@ import { newTotpSecret, otpauthUri } from "../../core/crypto/totp";
 import { assertPreviousChanged, clearAssertions, isAssertionFailure } from "../../core/db/statements";
 import { ApiError } from "../../core/errors";
 import { auditStatement } from "../audit/audit.service";
+import { forgetCachedUsers } from "../users/users.cache";
 import { notFound } from "../users/users.plans";
 import { findUser } from "../users/users.repo";
 import { assertWithinRights } from "../users/users.rights";
@@ -91,6 +92,7 @@ export async function verifyTotp(ctx: ServiceContext, userId: string, code: stri
     }
     throw error;
   }
+  await forgetCachedUsers(ctx, [userId]);
   return { recoveryCodes: codes };
 }
 
@@ -133,6 +135,7 @@ export async function removeUserTotp(ctx: ServiceContext, userId: string, code?:
     }
     throw error;
   }
+  await forgetCachedUsers(ctx, [userId]);
   await proof?.settle();
 }
 

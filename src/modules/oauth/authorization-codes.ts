@@ -5,6 +5,7 @@ import { ApiError, CoreErrors } from "../../core/errors";
 import { runAfterHooks } from "../../core/plugins/hooks";
 import { applyLoginHooks } from "../login/login.service";
 import { successStatements } from "../login/login.statements";
+import { forgetCachedUsers } from "../users/users.cache";
 import { getUser } from "../users/users.service";
 import { findClient, type OAuthClient } from "./client-auth";
 import { OAuthError } from "./oauth-error";
@@ -99,6 +100,7 @@ export async function signInWithCode(
         new Date(now + AUTHORIZATION_CODE_SECONDS * 1000).toISOString(),
       ),
   ]);
+  await forgetCachedUsers(ctx, [signIn.userId]);
   ctx.waitUntil(runAfterHooks(ctx, "user.login", { userId: signIn.userId }));
   return { code, expiresIn: AUTHORIZATION_CODE_SECONDS };
 }

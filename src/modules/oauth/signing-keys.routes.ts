@@ -3,6 +3,7 @@ import { serviceContext } from "../../core/context";
 import { defineRoute } from "../../core/http/route";
 import { validationHook } from "../../core/http/validation";
 import type { AppEnv } from "../../env";
+import { issuerOf } from "./oauth.config";
 import { rotateSigningKey } from "./signing-keys";
 
 const tags = ["OAuth"];
@@ -56,5 +57,16 @@ const rotateKeysRoute = defineRoute({
 
 export const signingKeyRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(
   rotateKeysRoute,
-  async (c) => c.json(await rotateSigningKey(await serviceContext(c), c.req.valid("json")), 201),
+  async (c) => {
+    const rotated = await rotateSigningKey(await serviceContext(c), c.req.valid("json"));
+    // this location's cached JWKS goes at once: an incident rotation (immediate, revokePrevious) cannot wait for
+    // its max-age, and a planned one shows its new key sooner
+    const issuer = issuerOf(c.env, new URL(c.req.url).origin);
+    await Promise.all(
+      [...new Set([new URL(c.req.url).origin, issuer])].map((base) =>
+        caches.default.delete(`${base}/.well-known/jwks.json`),
+      ),
+    );
+    return c.json(rotated, 201);
+  },
 );

@@ -11,6 +11,7 @@ import { runAfterHooks } from "../../core/plugins/hooks";
 import type { RequestInfo } from "../../env";
 import { authenticateUser } from "../login/login.service";
 import { customRolesOf } from "../roles/roles.repo";
+import { forgetCachedUsers } from "../users/users.cache";
 import { grantedScope, permissionsOfScope, signAccessToken } from "./access-tokens";
 import { takeAuthorizationCode } from "./authorization-codes";
 import { type AuthenticatedClient, assertClientActive, assertGrantAllowed, type OAuthClient } from "./client-auth";
@@ -183,6 +184,8 @@ async function startSession(
     if (isAssertionFailure(error)) throw new OAuthError("invalid_grant", "The one-time code was already used.");
     throw error;
   }
+  // the login's own rows moved the user's last_login_at and version
+  if (statements.length > 0) await forgetCachedUsers(ctx, [user.id]);
   const handOut = client.grantTypes.includes("refresh_token") ? refresh : null;
   return userTokens(g, client, user, familyId, scope, handOut);
 }

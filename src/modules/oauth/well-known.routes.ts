@@ -1,5 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { PERMISSIONS } from "../../core/auth/permissions";
+import { publicCache } from "../../core/http/public-cache";
 import { defineRoute } from "../../core/http/route";
 import { validationHook } from "../../core/http/validation";
 import type { AppEnv } from "../../env";
@@ -10,7 +11,8 @@ import { JWKS_MAX_AGE_SECONDS, publishedKeys } from "./signing-keys";
 
 const tags = ["OAuth"];
 const CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"];
-const PUBLIC_CACHE = { "Cache-Control": `public, max-age=${JWKS_MAX_AGE_SECONDS}` };
+/** A JWK Set without a key (before the first token) is not kept: the first key must show at once. */
+const hasKeys = async (response: Response) => ((await response.json()) as { keys: unknown[] }).keys.length > 0;
 
 const jwksRoute = defineRoute({
   method: "get",
@@ -19,9 +21,11 @@ const jwksRoute = defineRoute({
   summary: "Access-token signing keys (JWK Set)",
   description:
     "Every key that signs now, will sign soon (published before its first use) or signed a token that has not " +
-    `expired yet. Cacheable for ${JWKS_MAX_AGE_SECONDS} s; refetch on an unknown kid.`,
+    `expired yet. Cacheable for ${JWKS_MAX_AGE_SECONDS} s (a key signs only after it has been published longer); ` +
+    "refetch on an unknown kid.",
   credential: "none",
   publicDocument: true,
+  cache: publicCache(JWKS_MAX_AGE_SECONDS, hasKeys),
   responses: { 200: { description: "The JWK Set", content: { "application/json": { schema: JwksSchema } } } },
 });
 
@@ -32,6 +36,7 @@ const metadataRoute = defineRoute({
   summary: "Authorization server metadata (RFC 8414)",
   credential: "none",
   publicDocument: true,
+  cache: publicCache(JWKS_MAX_AGE_SECONDS),
   responses: {
     200: { description: "The metadata", content: { "application/json": { schema: MetadataSchema } } },
   },
@@ -39,7 +44,7 @@ const metadataRoute = defineRoute({
 
 export const wellKnownRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(jwksRoute, async (c) => {
-    return c.json({ keys: await publishedKeys(c.env) }, 200, PUBLIC_CACHE);
+    return c.json({ keys: await publishedKeys(c.env) }, 200);
   })
   .openapi(metadataRoute, (c) => {
     const origin = new URL(c.req.url).origin;
@@ -61,6 +66,5 @@ export const wellKnownRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validation
         service_documentation: `${issuer}/docs`,
       },
       200,
-      PUBLIC_CACHE,
     );
   });

@@ -2,6 +2,7 @@ import type { ServiceContext } from "../../core/context";
 import { assertPreviousChanged, clearAssertions, isAssertionFailure } from "../../core/db/statements";
 import { eventStatement } from "../../core/events/outbox";
 import { auditStatement } from "../audit/audit.service";
+import { forgetCachedUsers } from "../users/users.cache";
 import { notFound } from "../users/users.plans";
 import { invalidToken, issueToken, tokenHash } from "./user-tokens";
 import { consumeToken, findLiveUser, findUsableToken, markEmailVerified, voidTokensOf } from "./user-tokens.repo";
@@ -46,4 +47,5 @@ export async function confirmEmailVerification(ctx: ServiceContext, token: strin
     if (isAssertionFailure(error)) throw invalidToken();
     throw error;
   }
+  await forgetCachedUsers(ctx, [userId]);
 }

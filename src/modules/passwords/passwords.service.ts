@@ -4,6 +4,7 @@ import { assertPreviousChanged, clearAssertions, isAssertionFailure } from "../.
 import { eventStatement } from "../../core/events/outbox";
 import { auditStatement } from "../audit/audit.service";
 import { REDACTED } from "../audit/audit-changes";
+import { forgetCachedUsers } from "../users/users.cache";
 import { findUserByLogin } from "../users/users.lookup";
 import { notFound } from "../users/users.plans";
 import { assertWithinRights } from "../users/users.rights";
@@ -41,6 +42,7 @@ export async function setPassword(ctx: ServiceContext, userId: string, password:
     if (isAssertionFailure(error)) throw notFound(userId);
     throw error;
   }
+  await forgetCachedUsers(ctx, [userId]);
 }
 
 /**
@@ -94,5 +96,6 @@ export async function confirmPasswordReset(ctx: ServiceContext, token: string, p
     if (isAssertionFailure(error)) throw invalidToken();
     throw error;
   }
+  await forgetCachedUsers(ctx, [userId]);
   await credentialGuard(ctx.env, `user:${ctx.scope}:${userId}`).revokeIssuedBefore(Date.now());
 }

@@ -30,6 +30,36 @@ export function tenantSchema(store: SchemaStore): Promise<LoadedSchema> {
   return schema;
 }
 
+interface ReadSchema {
+  schema: Promise<LoadedSchema>;
+  until: number;
+}
+
+/** Schemas for reads served from the profile cache (users.cache.ts), per tenant. */
+const forReads = new Map<string, ReadSchema>();
+const MAX_READ_SCHEMAS = 10_000;
+
+/**
+ * The schema for a read that may be served without D1 (a cached profile): kept in the isolate for
+ * CREDENTIAL_CACHE_SECONDS, like a credential, and dropped at once when this isolate changes it. Writes never use
+ * it: they validate against `tenantSchema`, fresh from D1 and asserted in their batch.
+ */
+export function readSchema(store: SchemaStore & Pick<ServiceContext, "env" | "scope">): Promise<LoadedSchema> {
+  const known = perRequest.get(store);
+  if (known) return known;
+  const now = Date.now();
+  const hit = forReads.get(store.scope);
+  if (hit && hit.until > now) {
+    perRequest.set(store, hit.schema);
+    return hit.schema;
+  }
+  if (forReads.size >= MAX_READ_SCHEMAS) forReads.delete(forReads.keys().next().value as string);
+  const schema = tenantSchema(store);
+  forReads.set(store.scope, { schema, until: now + Number(store.env.CREDENTIAL_CACHE_SECONDS ?? 10) * 1000 });
+  schema.catch(() => forReads.delete(store.scope));
+  return schema;
+}
+
 /**
  * Runs `statements` and, in the same D1 round trip, loads the schema for this request unless it has it already:
  * a read of a user needs the schema to present its attributes, and this saves it a round trip of its own.
@@ -41,9 +71,10 @@ export async function batchWithSchema(store: SchemaStore, statements: D1Prepared
   return results.slice(0, statements.length);
 }
 
-/** After this request changed the schema, later reads in it must not see the old one. */
-export function forgetSchema(store: SchemaStore): void {
+/** After this request changed the schema, later reads in it (and in this isolate) must not see the old one. */
+export function forgetSchema(store: SchemaStore & Pick<ServiceContext, "scope">): void {
   perRequest.delete(store);
+  forReads.delete(store.scope);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
+import { PUBLIC_DOCUMENT_MAX_AGE_SECONDS, publicCache } from "../../core/http/public-cache";
 import { defineRoute } from "../../core/http/route";
 import type { AppEnv } from "../../env";
 
@@ -24,4 +25,8 @@ const healthRoute = defineRoute({
 
 export const systemRoutes = new OpenAPIHono<AppEnv>()
   .openapi(healthRoute, (c) => c.json({ status: "ok" as const }, 200))
-  .get("/docs", Scalar({ url: "/v1/openapi.json", pageTitle: "User Ops Manager API" }));
+  .get(
+    "/docs",
+    publicCache(PUBLIC_DOCUMENT_MAX_AGE_SECONDS),
+    Scalar({ url: "/v1/openapi.json", pageTitle: "User Ops Manager API" }),
+  );

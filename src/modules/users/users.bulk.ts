@@ -15,6 +15,7 @@ import { userQuota, userQuotaError } from "../plans/plans.quotas";
 import { uniqueFieldConflict, uniqueFieldsTaken } from "../schema/fields.indexes";
 import { SchemaErrors } from "../schema/schema.errors";
 import { schemaChanged, schemaGuard } from "../schema/schema.service";
+import { forgetCachedUsers } from "./users.cache";
 import { UserErrors } from "./users.errors";
 import { normalizeEmail, normalizeUsername } from "./users.mapping";
 import {
@@ -196,12 +197,12 @@ export async function bulk(
       });
     }
     await commitAtomic(ctx, changes, created);
-    await endSessions(ctx, changes);
+    await settleChanges(ctx, changes);
     ctx.waitUntil(afterHooks(ctx, changes, created));
     return { results: outcomes.map((o) => resultOf(ctx, o)) };
   }
   const lost = await commitEach(ctx, changes, created);
-  await endSessions(
+  await settleChanges(
     ctx,
     changes.filter((c) => !lost.has(c.index)),
   );
@@ -246,7 +247,12 @@ async function afterHooks(ctx: ServiceContext, changes: Change[], created: Creat
 }
 
 /** Users a committed bulk request disabled, deleted or re-roled keep none of their tokens (users.sessions.ts). */
-async function endSessions(ctx: ServiceContext, changes: Change[]): Promise<void> {
+/** After the committed changes: their cached profiles go, and sessions end where rights changed. */
+async function settleChanges(ctx: ServiceContext, changes: Change[]): Promise<void> {
+  await forgetCachedUsers(
+    ctx,
+    changes.flatMap(({ plan }) => (plan.before ? [plan.before.id] : [])),
+  );
   await Promise.all(changes.map(({ plan }) => endSessionsIfRightsChanged(ctx, plan.before, plan.after)));
 }
 

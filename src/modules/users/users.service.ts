@@ -14,6 +14,7 @@ import { fieldCatalogue, sortExpression } from "../schema/fields.catalogue";
 import { uniqueFieldConflict } from "../schema/fields.indexes";
 import { schemaChanged, schemaGuard, tenantSchema } from "../schema/schema.service";
 import { D1_MAX_PARAMS } from "../search/filter.compiler";
+import { forgetCachedUsers, readCachedUser } from "./users.cache";
 import { UserErrors } from "./users.errors";
 import { assertFilterReadable, assertSortReadable, searchScope } from "./users.fields-access";
 import { compileUserFilter, parseUserFilter } from "./users.filter";
@@ -99,6 +100,7 @@ async function change(
     const planned = await plan(current, new Date().toISOString());
     if (!planned) return { before: current, after: current };
     if (await commit(ctx, planned)) {
+      await forgetCachedUsers(ctx, [id]);
       await endSessionsIfRightsChanged(ctx, current, planned.after);
       return { before: current, after: planned.after };
     }
@@ -126,8 +128,11 @@ export async function createUser(ctx: ServiceContext, input: CreateUserInput): P
   return versioned(ctx, created);
 }
 
+/** A read: through the profile cache (users.cache.ts); writes read the row from D1 (`currentUser`). */
 export async function getUser(ctx: ServiceContext, id: string, includeDeleted: boolean): Promise<VersionedUser> {
-  return versioned(ctx, await currentUser(ctx, id, includeDeleted));
+  const row = await readCachedUser(ctx, id);
+  if (!row || (row.status === "deleted" && !includeDeleted)) throw notFound(id);
+  return versioned(ctx, row);
 }
 
 /** `named`: the restricted fields the caller's request names, when `patch` is derived from it (planUpdate). */
