@@ -7,6 +7,7 @@
 //          number is a one-off run, recorded under "One-off runs" and leaving the rest of results.md as it was)
 //          --search-rounds <n> (100) --search-bulk-parallel <n> (1) --skip-search --only-search
 //          Outbox cost per write (bench/outbox.mjs, after the routes): --skip-outbox --only-outbox
+//          Traffic control (bench/traffic.mjs, last; two workers of its own): --skip-traffic --only-traffic
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -21,6 +22,7 @@ import { environment, markdownReport, tableRows, textTable, verdicts } from "./r
 import { runSearchScenario, SEARCH_DEFAULT_USERS } from "./search.mjs";
 import { mergeResults, searchMarkdown, searchSummary } from "./search-report.mjs";
 import { startServer } from "./server.mjs";
+import { runTrafficScenario } from "./traffic.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
@@ -41,6 +43,8 @@ const { values: opts } = parseArgs({
     "only-search": { type: "boolean", default: false },
     "skip-outbox": { type: "boolean", default: false },
     "only-outbox": { type: "boolean", default: false },
+    "skip-traffic": { type: "boolean", default: false },
+    "only-traffic": { type: "boolean", default: false },
   },
 });
 const DURATION = Number(opts.duration);
@@ -238,8 +242,22 @@ async function measureOutbox(env) {
   return { result, markdown };
 }
 
+/** The traffic-control scenario (bench/traffic.mjs): its own two workers; prints its verdicts. */
+async function measureTraffic() {
+  const traffic = await runTrafficScenario({
+    root,
+    log,
+    duration: DURATION,
+    warmup: WARMUP,
+    connections: CONNECTIONS,
+    command: benchCommand(),
+  });
+  for (const v of traffic.verdicts) log(`${v.met ? "met   " : "MISSED"}  ${v.target}: ${v.value}`);
+  return traffic;
+}
+
 /** Writes bench/results.md: what this run measured replaces its part; the rest stays (mergeResults). */
-function writeResults({ main, search, outbox, started }) {
+function writeResults({ main, search, outbox, traffic, started }) {
   const path = join(here, "results.md");
   let previous = null;
   try {
@@ -249,7 +267,7 @@ function writeResults({ main, search, outbox, started }) {
   }
   const parts = SEARCH_ONE_OFF
     ? { main, oneOff: search && { users: SEARCH_USERS, markdown: search } }
-    : { main, search, outbox };
+    : { main, search, outbox, traffic };
   writeFileSync(path, mergeResults(previous, parts));
   log(`\nWrote bench/results.md (total ${((Date.now() - started) / 1000).toFixed(0)} s).`);
 }
@@ -278,6 +296,11 @@ async function main() {
   if (load > env.cores * 0.5) {
     busyAtStart = `Load average was ${load.toFixed(2)} on ${env.cores} cores when the run started: other work shared the machine, so absolute figures are low and ratios noisy.`;
     log(`⚠ ${busyAtStart}`);
+  }
+  if (opts["only-traffic"]) {
+    const traffic = await measureTraffic();
+    if (!opts["no-write"]) writeResults({ traffic: traffic.markdown, started });
+    return traffic.failures.length > 0 ? 1 : 0;
   }
   if (opts["only-outbox"]) {
     log("Starting wrangler dev…");
@@ -374,6 +397,7 @@ async function main() {
   const measurements = [ceiling, read, readScoped, list, create, bulk, ceilingOne, loginOne, loginTen, grants, drift];
   const outbox = opts["skip-outbox"] ? null : await measureOutbox(env);
   const search = opts["skip-search"] ? null : await measureSearch(env);
+  const traffic = opts["skip-traffic"] ? null : await measureTraffic();
 
   const failures = measurements.flatMap((m) => {
     const out = [];
@@ -418,6 +442,7 @@ async function main() {
   if (search) log(`\n${search.summary}`);
   if (search?.result.failures.length > 0) failures.push(`search: ${search.result.failures.length} failed requests`);
   if (outbox) failures.push(...outbox.result.failures);
+  if (traffic?.failures.length > 0) failures.push(`traffic: ${traffic.failures.length} runs with errors`);
   if (failures.length > 0) {
     log("\n⚠⚠⚠ THIS RUN HAD ERRORS — the figures are not valid ⚠⚠⚠");
     for (const f of failures) log(`  - ${f}`);
@@ -441,7 +466,13 @@ async function main() {
       failures,
       notes,
     });
-    writeResults({ main: markdown, search: search?.markdown, outbox: outbox?.markdown, started });
+    writeResults({
+      main: markdown,
+      search: search?.markdown,
+      outbox: outbox?.markdown,
+      traffic: traffic?.markdown,
+      started,
+    });
   }
   return failures.length > 0 ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 // The "Search and filters at scale" section of bench/results.md (bench/search.mjs's figures, the issue 4 §5
 // verdicts), and how it goes into the file beside the rest of the report and the one-off runs.
 import { SEARCH_DEFAULT_USERS } from "./search.mjs";
+import { TRAFFIC_BEGIN, TRAFFIC_END } from "./traffic.mjs";
 
 const int = (n) => Math.round(n).toLocaleString("en-US");
 const ms = (n) => (n === undefined || n === null ? "–" : `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`);
@@ -213,12 +214,13 @@ function between(text, begin, end) {
  * one-off entry at that many users or is added; `outbox` replaces the outbox section (bench/outbox.mjs). What this
  * run did not measure stays as it was, with its own date.
  */
-export function mergeResults(previous, { main, search, oneOff, outbox }) {
+export function mergeResults(previous, { main, search, oneOff, outbox, traffic }) {
   const old = previous ?? "";
-  const firstMark = [OUTBOX_BEGIN, SEARCH_BEGIN, ONE_OFF_BEGIN, WEBHOOKS_BEGIN]
+  const firstMark = [OUTBOX_BEGIN, SEARCH_BEGIN, ONE_OFF_BEGIN, WEBHOOKS_BEGIN, TRAFFIC_BEGIN]
     .map((m) => old.indexOf(m))
     .filter((i) => i >= 0);
   const webhooksBlock = between(old, WEBHOOKS_BEGIN, WEBHOOKS_END);
+  const trafficBlock = traffic ?? between(old, TRAFFIC_BEGIN, TRAFFIC_END);
   const oldMain = (firstMark.length ? old.slice(0, Math.min(...firstMark)) : old).trim();
   const outboxBlock = outbox ?? between(old, OUTBOX_BEGIN, OUTBOX_END);
   const searchBlock = search ?? between(old, SEARCH_BEGIN, SEARCH_END);
@@ -230,6 +232,7 @@ export function mergeResults(previous, { main, search, oneOff, outbox }) {
   }
   if (oneOff) entries.set(oneOff.users, oneOff.markdown.trim());
   const out = [(main ?? oldMain).trim(), ""];
+  if (trafficBlock) out.push(TRAFFIC_BEGIN, trafficBlock.trim(), TRAFFIC_END, "");
   if (outboxBlock) out.push(OUTBOX_BEGIN, outboxBlock.trim(), OUTBOX_END, "");
   if (searchBlock) out.push(SEARCH_BEGIN, searchBlock.trim(), SEARCH_END, "");
   if (webhooksBlock) out.push(WEBHOOKS_BEGIN, webhooksBlock.trim(), WEBHOOKS_END, "");

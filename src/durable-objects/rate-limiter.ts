@@ -11,11 +11,14 @@ import { type AttemptVerdict, LoginThrottle, THROTTLE_POLICIES, type ThrottleKin
  * costs one call to it for both. Objects `ip-rate:<address>` hold only a bucket (the endpoints that take no
  * credential). SQLite-backed; its keys are listed in docs/storage-schema.md.
  */
+/** At most this often a busy bucket is written to storage (core/rate-limit/bucket.ts). */
+const BUCKET_PERSIST_MS = 1_000;
+
 export class RateLimiter extends DurableObject<Env> {
   private readonly credential = new CredentialState(this.ctx.storage.kv);
   private readonly throttle = new LoginThrottle(this.ctx.storage.kv);
   private readonly lastUse = new LastUse(this.ctx.storage.kv);
-  private readonly bucket = new RateBucket(this.ctx.storage.kv);
+  private readonly bucket = new RateBucket(this.ctx.storage.kv, BUCKET_PERSIST_MS);
 
   /**
    * Is the credential still good, and (given `limit`) may this request pass its rate limit? A refused credential
@@ -33,8 +36,9 @@ export class RateLimiter extends DurableObject<Env> {
 
   /** One request against this object's bucket. */
   async take(limit: AppliedPolicy): Promise<RateDecision> {
-    const { decision, purgeAt } = this.bucket.take(limit);
-    if (purgeAt !== undefined) await this.purgeLater(purgeAt);
+    const { decision, purgeAt, flushAt } = this.bucket.take(limit);
+    const wake = Math.min(purgeAt ?? Number.POSITIVE_INFINITY, flushAt ?? Number.POSITIVE_INFINITY);
+    if (wake !== Number.POSITIVE_INFINITY) await this.purgeLater(wake);
     return decision;
   }
 

@@ -1,7 +1,8 @@
-import { env } from "cloudflare:test";
+import { createExecutionContext, env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
+import worker from "../../src/index";
 import { call, createTenant, createUser, json, type TestTenant, uniqueEmail } from "../helpers/api";
-import { tenantDatabase } from "../helpers/db";
+import { bindingOf, tenantDatabase } from "../helpers/db";
 import { createClient, createLoginUser, PASSWORD, passwordGrant } from "../oauth/support";
 
 /** User profiles read through the CACHE KV namespace: sealed, served without D1, never stale after a write. */
@@ -117,5 +118,44 @@ describe("the profile cache", () => {
         timeout: 5_000,
       })
       .toEqual({ hue: "teal" });
+  });
+});
+
+describe("a cached read", () => {
+  it("costs no D1 query: neither the tenant's database nor the control database is asked", async () => {
+    const user = await createUser(tenant, { name: "Hot" });
+    await read(user.id);
+    await untilCached(user.id);
+    await read(user.id); // the schema and credentials are in this isolate now
+    const binding = await bindingOf(tenant.id);
+    const asked: string[] = [];
+    const counting = (name: string, db: D1Database) =>
+      new Proxy(db, {
+        get(target, property) {
+          if (property === "prepare" || property === "batch" || property === "exec")
+            asked.push(`${name}.${String(property)}`);
+          const value = Reflect.get(target, property);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+    const watched = {
+      ...env,
+      CONTROL_DB: counting("CONTROL_DB", env.CONTROL_DB),
+      [binding]: counting(binding, (env as unknown as Record<string, D1Database>)[binding] as D1Database),
+    } as Env;
+    const get = (id: string) =>
+      worker.fetch(
+        new Request(`http://uom.test/v1/users/${id}`, { headers: { authorization: `Bearer ${tenant.key}` } }),
+        watched,
+        createExecutionContext(),
+      );
+    const response = await get(user.id);
+    expect(response.status).toBe(200);
+    expect(await json(response)).toMatchObject({ name: "Hot" });
+    expect(asked).toEqual([]);
+    // the watch sees queries: a profile not cached yet is read from the tenant's database
+    const cold = await createUser(tenant, { name: "Cold" });
+    expect((await get(cold.id)).status).toBe(200);
+    expect(asked).toContain(`${binding}.prepare`);
   });
 });

@@ -1,7 +1,7 @@
 import { createExecutionContext, env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../../src/index";
-import { call, createTenant, expectProblem, type TestTenant } from "../helpers/api";
+import { call, createKey, createTenant, expectProblem, type TestTenant } from "../helpers/api";
 import { clientCredentials, createClient } from "../oauth/support";
 import { putRateLimit, rateLimitFields } from "./support";
 
@@ -63,5 +63,30 @@ describe("endpoints without a credential", () => {
     const response = await call("GET", "/.well-known/jwks.json");
     expect(response.status).toBe(200);
     expect(response.headers.get("ratelimit")).toBeNull();
+  });
+});
+
+describe("TRAFFIC_CONTROL=off (benchmarks only)", () => {
+  it("no limit and no RateLimit fields; revocation still holds", async () => {
+    const off = { ...env, TRAFFIC_CONTROL: "off" };
+    // a tenant of its own: the token test above left this file's tenant at a burst of 3
+    const own = await createTenant({ name: "Unmetered" });
+    const key = await createKey(own, ["admin"]);
+    expect(
+      (await putRateLimit(own, { scope: "apiKey", apiKeyId: key.id, burst: 1, ratePerSecond: 0.001 })).status,
+    ).toBe(200);
+    const get = () =>
+      worker.fetch(
+        new Request("http://uom.test/v1/me", { headers: { authorization: `Bearer ${key.secret}` } }),
+        off,
+        createExecutionContext(),
+      );
+    for (let i = 0; i < 3; i++) {
+      const response = await get();
+      expect(response.status).toBe(200);
+      expect(response.headers.get("ratelimit")).toBeNull();
+    }
+    expect((await call("DELETE", `/v1/api-keys/${key.id}`, { token: own.key })).status).toBe(204);
+    expect((await get()).status).toBe(401);
   });
 });

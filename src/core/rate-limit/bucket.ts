@@ -20,7 +20,7 @@ export interface RateDecision {
 }
 
 interface Stored {
-  /** When the bucket is whole again, after which the state no longer matters (the purge alarm drops it). */
+  /** When the bucket is whole again, after which its state no longer matters (dropped IDLE_MS later). */
   forgetAt: number;
 }
 
@@ -40,52 +40,110 @@ interface WindowState extends Stored {
 }
 
 const STATE = "rate";
+/**
+ * A whole bucket is forgotten only after resting this long: a busy one is whole again a moment after each request
+ * (at 10,000 a second, a tenth of a millisecond), and dropping it each time would cost a write and an alarm per
+ * request.
+ */
+const IDLE_MS = 10 * 60_000;
 const seconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000));
 
-export class RateBucket {
-  constructor(private readonly kv: SyncKv) {}
+type State = TokenState | WindowState;
 
-  /** One request against the bucket; `purgeAt` is set when this request created it (for the purge alarm). */
-  take(policy: AppliedPolicy, now = Date.now()): { decision: RateDecision; purgeAt?: number } {
-    const state = this.kv.get<TokenState | WindowState>(STATE);
-    const decision =
+/**
+ * The state lives in the object's memory, where every request reads and changes it (a Durable Object runs one call
+ * at a time: exact); it is written to storage at most every `persistEveryMs` (a write per request would cost a
+ * commit per request), and a take left unwritten asks for a flush within that time (`flushAt`, the object's alarm).
+ * A restart loses at most the takes of that last interval. `persistEveryMs` 0 writes on every take.
+ */
+export class RateBucket {
+  #state: State | undefined;
+  #loaded = false;
+  #dirty = false;
+  #persistedAt = 0;
+
+  constructor(
+    private readonly kv: SyncKv,
+    private readonly persistEveryMs = 0,
+  ) {}
+
+  /**
+   * One request against the bucket. `purgeAt`: this request created the bucket (the alarm drops it once it rests);
+   * `flushAt`: this request left the state unwritten (the alarm writes it by then).
+   */
+  take(policy: AppliedPolicy, now = Date.now()): { decision: RateDecision; purgeAt?: number; flushAt?: number } {
+    const state = this.#current();
+    const { decision, next } =
       policy.algorithm === "token-bucket"
         ? this.takeToken(policy, state?.kind === "token-bucket" ? state : undefined, now)
         : this.takeWindow(policy, state?.kind === "sliding-window" ? state : undefined, now);
-    if (state) return { decision };
-    return { decision, purgeAt: this.kv.get<Stored>(STATE)?.forgetAt ?? now };
+    const wasDirty = this.#dirty;
+    this.#state = next;
+    this.#dirty = true;
+    if (now - this.#persistedAt >= this.persistEveryMs) this.flush(now);
+    return {
+      decision,
+      ...(state ? {} : { purgeAt: next.forgetAt + IDLE_MS }),
+      ...(this.#dirty && !wasDirty ? { flushAt: this.#persistedAt + this.persistEveryMs } : {}),
+    };
   }
 
-  /** Drops a bucket that is whole again; returns when the one left will be, if any. */
+  /** Writes the state if a take left it unwritten. */
+  flush(now = Date.now()): void {
+    if (this.#dirty && this.#state) this.kv.put(STATE, this.#state);
+    this.#dirty = false;
+    this.#persistedAt = now;
+  }
+
+  /** Drops a bucket that has been whole for IDLE_MS; returns when the one left may be dropped, if any. */
   purge(now = Date.now()): number | undefined {
-    const state = this.kv.get<Stored>(STATE);
+    this.flush(now);
+    const state = this.#current();
     if (!state) return undefined;
-    if (state.forgetAt > now) return state.forgetAt;
+    if (state.forgetAt + IDLE_MS > now) return state.forgetAt + IDLE_MS;
     this.kv.delete(STATE);
+    this.#state = undefined;
     return undefined;
   }
 
-  private takeToken(policy: AppliedPolicy, state: TokenState | undefined, now: number): RateDecision {
+  #current(): State | undefined {
+    if (!this.#loaded) {
+      this.#state = this.kv.get<State>(STATE);
+      this.#loaded = true;
+    }
+    return this.#state;
+  }
+
+  private takeToken(
+    policy: AppliedPolicy,
+    state: TokenState | undefined,
+    now: number,
+  ): { decision: RateDecision; next: State } {
     const rate = policy.ratePerSecond / 1000;
     const before = Math.min(policy.burst, state ? state.tokens + Math.max(0, now - state.at) * rate : policy.burst);
     const allowed = before >= 1;
     const tokens = allowed ? before - 1 : before;
-    this.kv.put<TokenState>(STATE, {
+    const next: TokenState = {
       kind: "token-bucket",
       tokens,
       at: now,
       forgetAt: Math.ceil(now + (policy.burst - tokens) / rate),
-    });
-    return {
+    };
+    const decision = {
       allowed,
       policy,
       remaining: Math.floor(tokens),
       resetSeconds: seconds((policy.burst - tokens) / rate),
       retryAfterSeconds: allowed ? 0 : Math.max(1, seconds((1 - tokens) / rate)),
     };
+    return { decision, next };
   }
 
-  private takeWindow(policy: AppliedPolicy, state: WindowState | undefined, now: number): RateDecision {
+  private takeWindow(
+    policy: AppliedPolicy,
+    state: WindowState | undefined,
+    now: number,
+  ): { decision: RateDecision; next: State } {
     const windowMs = Math.max(1, Math.round((policy.burst / policy.ratePerSecond) * 1000));
     const start = now - (now % windowMs);
     let current = 0;
@@ -101,8 +159,8 @@ export class RateBucket {
     const end = start + windowMs;
     // the estimate falls to zero once the current window has slid out too
     const wholeAt = current > 0 ? end + windowMs : previous > 0 ? end : now;
-    this.kv.put<WindowState>(STATE, { kind: "sliding-window", windowMs, start, current, previous, forgetAt: wholeAt });
-    return {
+    const next: WindowState = { kind: "sliding-window", windowMs, start, current, previous, forgetAt: wholeAt };
+    const decision = {
       allowed,
       policy,
       remaining: Math.max(0, Math.floor(policy.burst - (previous * covered + current))),
@@ -111,6 +169,7 @@ export class RateBucket {
         ? 0
         : Math.max(1, seconds(admitsAgainAt(policy.burst, windowMs, start, current, previous) - now)),
     };
+    return { decision, next };
   }
 }
 

@@ -18,6 +18,9 @@ export type WaitUntil = (promise: Promise<unknown>) => void;
 
 const useUpstash = (env: Env) => env.RATE_LIMIT_BACKEND === "upstash";
 
+/** TRAFFIC_CONTROL=off (benchmarks only): no rate limits, no usage metering. */
+export const trafficControlOff = (env: Env) => env.TRAFFIC_CONTROL === "off";
+
 /** The credential's verdict and, when it is good, the request's rate decision (none: the limiter failed open). */
 export async function checkCredential(
   env: Env,
@@ -27,6 +30,7 @@ export async function checkCredential(
   waitUntil: WaitUntil,
 ): Promise<{ verdict: CredentialVerdict; rate?: RateDecision }> {
   const guard = credentialGuard(env, name);
+  if (trafficControlOff(env)) return { verdict: await guard.check(probe) };
   if (!useUpstash(env)) {
     const { rate, ...verdict } = await guard.check(probe, limit);
     return rate ? { verdict, rate } : { verdict };

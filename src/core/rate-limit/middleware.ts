@@ -3,7 +3,7 @@ import type { AppEnv } from "../../env";
 import { clientAddress, ipBucket } from "../http/client-address";
 import type { RateDecision } from "./bucket";
 import { rateLimited, rateLimitHeaders } from "./headers";
-import { takeForAddress } from "./limiter";
+import { takeForAddress, trafficControlOff } from "./limiter";
 import { ipPolicy } from "./policy";
 
 /**
@@ -32,6 +32,7 @@ export function stampRateLimit(c: Context<AppEnv>, headers: Record<string, strin
  */
 export function clientIpRateLimit(): MiddlewareHandler<AppEnv> {
   return async function clientIpRateLimitMiddleware(c, next) {
+    if (trafficControlOff(c.env)) return next();
     const address = clientAddress(c);
     const rate = await takeForAddress(c.env, address ? ipBucket(address) : "unknown", ipPolicy(c.env), (promise) =>
       c.executionCtx.waitUntil(promise),

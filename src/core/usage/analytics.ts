@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv, Auth } from "../../env";
 import { waitUntilOf } from "../context";
 import { routeTemplate } from "../http/route-template";
+import { trafficControlOff } from "../rate-limit/limiter";
 import { bucketOf, emptyHistogram, mergeInto } from "./histogram";
 import { noteQuotaTotals, usageMeter, wantsQuotaTotal } from "./monthly-requests";
 
@@ -113,6 +114,7 @@ function flushIntervalMs(env: Env): number {
 /** Counts one request of a tenant credential once its response is known. Runs after the credential middleware. */
 export function usageAnalytics(): MiddlewareHandler<AppEnv> {
   return async function usageAnalyticsMiddleware(c, next) {
+    if (trafficControlOff(c.env)) return next();
     const started = performance.now();
     await next();
     const auth = c.get("auth");

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../../env";
 import { PLAN_CONFIG, quotaExceeded } from "../plans";
+import { trafficControlOff } from "../rate-limit/limiter";
 
 /**
  * The `requestsPerMonth` quota. Every request made with a tenant credential that passes authentication, the plan
@@ -91,7 +92,7 @@ export function noteQuotaTotals(tenantId: string, totals: Record<string, number>
 export function monthlyRequests(options: { enforce: boolean }): MiddlewareHandler<AppEnv> {
   return async function monthlyRequestsMiddleware(c, next) {
     const auth = c.get("auth");
-    if (auth?.kind !== "tenant") return next();
+    if (auth?.kind !== "tenant" || trafficControlOff(c.env)) return next();
     const { id, plan } = auth.tenant;
     const counter = counterOf(id, monthOf());
     const limit = PLAN_CONFIG[plan].quotas.requestsPerMonth;
