@@ -1,6 +1,15 @@
 import { DurableObject } from "cloudflare:workers";
 import type { UsageRow } from "../core/usage/analytics";
-import { recordUsageRows, USAGE_SCHEMA, type UsageQuery, type UsageReport, usageReport } from "./usage-report";
+import {
+  type RouteCalls,
+  type RouteCallsQuery,
+  recordUsageRows,
+  routeCalls,
+  USAGE_SCHEMA,
+  type UsageQuery,
+  type UsageReport,
+  usageReport,
+} from "./usage-report";
 
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 
@@ -27,6 +36,10 @@ export class UsageMeter extends DurableObject<Env> {
 
   async usage(query: UsageQuery): Promise<UsageReport> {
     return usageReport(this.ctx.storage.sql, query);
+  }
+
+  async routeCalls(query: RouteCallsQuery): Promise<RouteCalls[]> {
+    return routeCalls(this.ctx.storage.sql, query);
   }
 
   /** Adds `requests` to the month (`YYYY-MM`, UTC) and returns the month's total. */
