@@ -40,6 +40,7 @@ import { systemRoutes } from "./modules/system/system.routes";
 import { tenantsRoutes } from "./modules/tenants/tenants.routes";
 import { usageRoutes } from "./modules/usage/usage.routes";
 import { usersRoutes } from "./modules/users/users.routes";
+import { versionsRoutes } from "./modules/versions/versions.routes";
 import { webhooksRoutes } from "./modules/webhooks/webhooks.routes";
 import { mountOpenApi } from "./openapi";
 
@@ -71,7 +72,11 @@ export function buildApp(): OpenAPIHono<AppEnv> {
     "*",
     tenantCors({
       allowedOrigins: async (env, tenantId) => (await securityPolicyOf(env, tenantId)).cors.allowedOrigins,
-      isPublic: (path) => path === "/health" || path === "/v1/openapi.json" || path.startsWith("/.well-known/"),
+      isPublic: (path) =>
+        path === "/health" ||
+        path === "/v1/openapi.json" ||
+        path === "/v1/versions" ||
+        path.startsWith("/.well-known/"),
     }),
   );
   // user data is revalidated before each use (ETag / If-None-Match) and never kept by shared caches
@@ -102,6 +107,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   });
 
   app.route("/", systemRoutes);
+  app.route("/", versionsRoutes);
   app.route("/", tenantsRoutes);
   app.route("/", usersRoutes);
   app.route("/", fieldsRoutes);

@@ -43,6 +43,8 @@ export type Auth =
       home?: TenantRef;
       /** The request against the credential's rate limit (absent: the limiter failed open). */
       rateLimit?: RateDecision;
+      /** The dated API version an API key is pinned to (docs/versioning.md); absent for access tokens. */
+      apiVersion?: string;
     };
 
 /** Facts about the request that audit events record. */

@@ -46,6 +46,11 @@ function documentConfig(origin: string): OpenApiConfig {
         "Every POST accepts an `Idempotency-Key` header: the same key and body within 24 h replays the first response.",
         "On any route open to tenant credentials, `Uom-Account: <tenant id>` acts on a sub-account of the credential's " +
           "tenant (with `sub-accounts:act`, or roles scoped to it); any other id is 404 `ACCOUNT_NOT_FOUND`.",
+        "Versions: the major version is in the path (`/v1`). Responses take the shape of a dated version: the " +
+          "`Uom-Version` request header, else the API key's pinned version, else the latest; every authenticated " +
+          "response names it in `Uom-Version`. This document describes the latest; GET /v1/versions lists the " +
+          "versions, what each changed, and the deprecated routes, which answer with `Deprecation` (RFC 9745), " +
+          '`Sunset` (RFC 8594) and `Link` (`rel="successor-version"`, `rel="deprecation"`).',
         "",
         "Problem codes:",
         ...[...declaredErrorCodes()].map(
@@ -110,6 +115,10 @@ function documentConfig(origin: string): OpenApiConfig {
         description:
           "Email, SMS and Web Push to a tenant's users: templates, channels, settings, the log, preferences and " +
           "unsubscribe links (docs/notifications.md)",
+      },
+      {
+        name: "Versions",
+        description: "Dated API versions (`Uom-Version`), what each changed, and deprecations (docs/versioning.md)",
       },
       { name: "System", description: "Health, documentation" },
     ],

@@ -3,7 +3,10 @@ import type { UsageRow } from "../core/usage/analytics";
 import {
   addQuotaColumn,
   quotaRequestsIn,
+  type RouteCalls,
+  type RouteCallsQuery,
   recordUsageRows,
+  routeCalls,
   USAGE_SCHEMA,
   type UsageQuery,
   type UsageReport,
@@ -37,6 +40,10 @@ export class UsageMeter extends DurableObject<Env> {
 
   async usage(query: UsageQuery): Promise<UsageReport> {
     return usageReport(this.ctx.storage.sql, query);
+  }
+
+  async routeCalls(query: RouteCallsQuery): Promise<RouteCalls[]> {
+    return routeCalls(this.ctx.storage.sql, query);
   }
 
   /** The month's requests (`YYYY-MM`, UTC) that count against requestsPerMonth; 0 when none were recorded. */

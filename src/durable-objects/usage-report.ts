@@ -186,3 +186,37 @@ export function usageReport(sql: SqlStorage, query: UsageQuery): UsageReport {
       .map(({ method, route, acc }) => ({ method, route, ...statsOf(acc) })),
   };
 }
+
+export interface RouteCallsQuery {
+  from: string;
+  to: string;
+  /** `{method, route}` pairs, e.g. the deprecated routes. */
+  routes: readonly { method: string; route: string }[];
+}
+
+export interface RouteCalls {
+  method: string;
+  route: string;
+  credential: string;
+  requests: number;
+  /** The first and last hours (`YYYY-MM-DDTHH`, UTC) with a call. */
+  firstHour: string;
+  lastHour: string;
+}
+
+/** The calls to the given routes per credential over whole hours, any status (GET /v1/usage/deprecations). */
+export function routeCalls(sql: SqlStorage, query: RouteCallsQuery): RouteCalls[] {
+  if (query.routes.length === 0) return [];
+  const routes = query.routes.map(() => "(method = ? AND route = ?)").join(" OR ");
+  return sql
+    .exec<{ method: string; route: string; credential: string; requests: number; first: string; last: string }>(
+      `SELECT method, route, credential, sum(requests) AS requests, min(hour) AS first, max(hour) AS last
+       FROM usage_hours WHERE hour >= ? AND hour <= ? AND (${routes})
+       GROUP BY method, route, credential ORDER BY route, method, requests DESC, credential`,
+      hourOf(query.from),
+      hourOf(new Date(Date.parse(query.to) - 1).toISOString()),
+      ...query.routes.flatMap((r) => [r.method, r.route]),
+    )
+    .toArray()
+    .map(({ first, last, ...row }) => ({ ...row, firstHour: first, lastHour: last }));
+}

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { maskedTail } from "../../src/core/auth/api-key-format";
+import { LATEST_VERSION } from "../../src/modules/versions/versions.registry";
 import { ADMIN_TOKEN, call, createTenant, expectProblem, json, type TestTenant } from "../helpers/api";
 import type { AuditEvent } from "../helpers/audit";
 import { dumpDatabase, sha256, tenantDatabase } from "../helpers/db";
@@ -34,6 +35,7 @@ describe("POST /v1/api-keys", () => {
       expiresAt,
       lastUsedAt: null,
       revokedAt: null,
+      apiVersion: LATEST_VERSION,
     });
     expect(response.headers.get("location")).toBe(`/v1/api-keys/${key.id}`);
     expect(response.headers.get("etag")).toBe('"v1"');
@@ -62,6 +64,7 @@ describe("POST /v1/api-keys", () => {
       last_used_at: null,
       version: 1,
       rate_limit: null,
+      api_version: LATEST_VERSION,
     });
     expect(await db.prepare("SELECT * FROM api_key_secrets WHERE key_id = ?").bind(key.id).all()).toMatchObject({
       results: [{ secret_hash: hash, tail: maskedTail(key.secret), retires_at: null }],
@@ -188,6 +191,7 @@ describe("the tenant's audit trail", () => {
       name: { from: null, to: "Audited" },
       roles: { from: null, to: ["manager"] },
       maskedSecret: { from: null, to: key.maskedSecret },
+      apiVersion: { from: null, to: LATEST_VERSION },
     });
     expect(events[1]?.changes).toMatchObject({
       maskedSecret: { from: key.maskedSecret, to: rotated.maskedSecret },

@@ -11,6 +11,7 @@ export interface ApiKeyBody {
   expiresAt: string | null;
   lastUsedAt: string | null;
   revokedAt: string | null;
+  apiVersion: string;
   secret?: string;
 }
 

@@ -49,7 +49,7 @@ describe("preflight (OPTIONS with Access-Control-Request-Method)", () => {
       expect(response.headers.get("access-control-allow-methods")).toContain("POST");
       expect(response.headers.get("access-control-allow-methods")).toContain("PATCH");
       expect(response.headers.get("access-control-allow-headers")).toBe(
-        "authorization, content-type, idempotency-key, if-match, if-none-match, uom-account",
+        "authorization, content-type, idempotency-key, if-match, if-none-match, uom-account, uom-version",
       );
       expect(response.headers.get("access-control-max-age")).toBe("600");
       expect(response.headers.get("access-control-allow-credentials")).toBeNull();
@@ -67,7 +67,7 @@ describe("actual responses", () => {
     expect(response.headers.get("access-control-allow-credentials")).toBeNull();
     expect(vary(response)).toContain("origin");
     const exposed = (response.headers.get("access-control-expose-headers") ?? "").toLowerCase();
-    for (const header of ["etag", "x-request-id", "idempotent-replayed", "retry-after"])
+    for (const header of ["etag", "x-request-id", "idempotent-replayed", "retry-after", "uom-version", "deprecation"])
       expect(exposed).toContain(header);
     // problems too, so the page can show why
     const missing = await fromOrigin("GET", "/v1/users/usr_missing", APP);

@@ -31,6 +31,8 @@ interface VerifiedKey {
   /** Its tenant's rate limits and its own policy (like its roles, a change reaches other isolates within the cache time). */
   rateLimits: TenantRateLimits;
   keyPolicy: RatePolicy | null;
+  /** The dated API version it is pinned to (immutable, so safe to cache). */
+  apiVersion: string;
 }
 
 interface CacheEntry {
@@ -78,6 +80,7 @@ export async function authenticateApiKey(env: Env, token: string, waitUntil: Wai
     permissions: key.grants,
     ...(key.scoped.size > 0 ? { scoped: key.scoped } : {}),
     ...(rate ? { rateLimit: rate } : {}),
+    apiVersion: key.apiVersion,
   };
 }
 
@@ -120,6 +123,7 @@ interface KeyRow {
   retires_at: string | null;
   custom_roles: string | null;
   rate_limit: string | null;
+  api_version: string;
 }
 
 /**
@@ -147,7 +151,7 @@ async function lookup(env: Env, hash: string): Promise<VerifiedKey | null> {
   const db = await tenantDatabases.forTenant(env, tenant);
   const row = await db
     .prepare(
-      `SELECT k.roles, k.expires_at, k.rate_limit, s.retires_at, ${customRolesColumn("k.roles")}
+      `SELECT k.roles, k.expires_at, k.rate_limit, k.api_version, s.retires_at, ${customRolesColumn("k.roles")}
        FROM api_key_secrets s JOIN api_keys k ON k.id = s.key_id
        WHERE s.secret_hash = ? AND k.id = ? AND k.revoked_at IS NULL`,
     )
@@ -166,6 +170,7 @@ async function lookup(env: Env, hash: string): Promise<VerifiedKey | null> {
     retiresAt: row.retires_at ? Date.parse(row.retires_at) : null,
     rateLimits: parseTenantRateLimits(entry.rate_limits),
     keyPolicy: parseKeyPolicy(row.rate_limit),
+    apiVersion: row.api_version,
   };
 }
 

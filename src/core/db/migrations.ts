@@ -28,6 +28,7 @@ import tenantPluginsActions from "../../../migrations/tenant/0017_plugins_action
 import tenantOauthCodes from "../../../migrations/tenant/0018_oauth_authorization_codes.sql";
 import tenantDeliveryLogs from "../../../migrations/tenant/0019_delivery_logs.sql";
 import tenantApiKeyRateLimits from "../../../migrations/tenant/0020_api_key_rate_limits.sql";
+import tenantApiKeyVersions from "../../../migrations/tenant/0021_api_key_versions.sql";
 
 export interface Migration {
   version: number;
@@ -71,6 +72,7 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 18, name: "0018_oauth_authorization_codes", sql: [tenantOauthCodes] },
   { version: 19, name: "0019_delivery_logs", sql: [tenantDeliveryLogs] },
   { version: 20, name: "0020_api_key_rate_limits", sql: [tenantApiKeyRateLimits] },
+  { version: 21, name: "0021_api_key_versions", sql: [tenantApiKeyVersions] },
 ];
 
 export function statementsOf(migration: Migration): string[] {

@@ -146,6 +146,8 @@ export const apiKeys = sqliteTable(
     lastUsedAt: text("last_used_at"),
     version: integer("version").notNull().default(1),
     rateLimit: text("rate_limit", { mode: "json" }).$type<Record<string, unknown>>(),
+    // the dated API version a request without Uom-Version is answered in (docs/versioning.md)
+    apiVersion: text("api_version").notNull().default("2026-11-01"),
   },
   (t) => [index("api_keys_created_idx").on(t.createdAt, t.id)],
 );
@@ -478,3 +480,15 @@ export const notificationReminders = sqliteTable("notification_reminders", {
   userId: text("user_id").primaryKey(),
   remindedAt: text("reminded_at").notNull(),
 });
+
+/** Which credential called which deprecated route on which day (UTC): one event each (docs/versioning.md). */
+export const deprecationNotices = sqliteTable(
+  "deprecation_notices",
+  {
+    day: text("day").notNull(),
+    credential: text("credential").notNull(),
+    route: text("route").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.credential, t.route] })],
+);

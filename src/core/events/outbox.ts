@@ -38,16 +38,20 @@ const INSERT_EVENT = `INSERT INTO outbox_events (id, type, subject_id, data, sec
 
 /**
  * The INSERT of an event into the tenant's outbox, to go in the same D1 batch as the change it announces. Only for
- * the actions in `EXPLICIT_EVENT_ACTIONS`: the audit row of any other change writes its event itself.
+ * the actions in `EXPLICIT_EVENT_ACTIONS`, and for events that no audit row records (`api.deprecated_endpoint_called`,
+ * a fact about a call, not a change): the audit row of any other change writes its event itself.
+ * `onlyIfPreviousChanged`: inserted only when the batch's previous statement changed a row (a guard or a dedupe row).
  */
 export async function eventStatement(
   ctx: Pick<ServiceContext, "env" | "db">,
   event: DomainEvent,
   at = new Date().toISOString(),
+  { onlyIfPreviousChanged = false } = {},
 ): Promise<D1PreparedStatement> {
   const id = newId("evt");
   const sealed = event.secret ? await seal(ctx.env.MASTER_KEY, SECRET_PURPOSE, id, JSON.stringify(event.secret)) : null;
-  return ctx.db.prepare(INSERT_EVENT).bind(id, event.type, event.subjectId, JSON.stringify(event.data), sealed, at);
+  const sql = onlyIfPreviousChanged ? `${INSERT_EVENT} WHERE changes() > 0` : INSERT_EVENT;
+  return ctx.db.prepare(sql).bind(id, event.type, event.subjectId, JSON.stringify(event.data), sealed, at);
 }
 
 /** The secret part of an event, for its dispatcher (and tests). */

@@ -9,8 +9,10 @@ export interface TenantCorsOptions {
 }
 
 const ALLOW_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE";
-const ALLOW_HEADERS = "authorization, content-type, idempotency-key, if-match, if-none-match, uom-account";
-const EXPOSE_HEADERS = "ETag, Location, X-Request-Id, Idempotent-Replayed, Retry-After, RateLimit, RateLimit-Policy";
+const ALLOW_HEADERS = "authorization, content-type, idempotency-key, if-match, if-none-match, uom-account, uom-version";
+const EXPOSE_HEADERS =
+  "ETag, Location, X-Request-Id, Idempotent-Replayed, Retry-After, RateLimit, RateLimit-Policy, Uom-Version, " +
+  "Deprecation, Sunset, Link";
 const PREFLIGHT_MAX_AGE_SECONDS = "600";
 
 /**

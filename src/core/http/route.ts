@@ -1,6 +1,10 @@
 import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../../env";
+import { deprecated, deprecatedCallNotice, documentDeprecation } from "../../modules/versions/deprecations";
+import { apiVersion, versionedRepresentation } from "../../modules/versions/versions.middleware";
+import { deprecationOf, isVersionedRoute, routeKeyOf } from "../../modules/versions/versions.registry";
+import { VersionHeaderSchema } from "../../modules/versions/versions.schema";
 import { type CredentialKind, requireCredential } from "../auth/middleware";
 import type { Permission } from "../auth/permissions";
 import type { Feature } from "../plans";
@@ -59,21 +63,29 @@ export function operationIdOf(method: string, path: string): string {
 }
 
 /**
- * A zod-openapi route with the service's conventions attached in one place: the credential check, the
- * Idempotency-Key handling on POST, the security requirement and the problem responses it can answer.
+ * A zod-openapi route with the service's conventions attached in one place: the credential check, the dated API
+ * version and deprecations (src/modules/versions), the Idempotency-Key handling on POST, the security requirement
+ * and the problem responses it can answer.
  */
 export function defineRoute<const R extends DefineRouteConfig>(config: R) {
   const { credential, permission, feature, self, publicDocument, cache, errors = [], ...route } = config;
+  const key = routeKeyOf(route.method, route.path);
   if (credential !== "none" && credential.includes("tenant") && (!permission || !feature)) {
-    throw new Error(
-      `${route.method.toUpperCase()} ${route.path}: a route open to tenant credentials declares its permission and feature`,
-    );
+    throw new Error(`${key}: a route open to tenant credentials declares its permission and feature`);
+  }
+  // the deprecation's dates and successor live in the versions registry, where GET /v1/versions reads them
+  const deprecation = deprecationOf(key);
+  if (Boolean(route.deprecated) !== Boolean(deprecation)) {
+    throw new Error(`${key}: a deprecated route says \`deprecated: true\` and has its entry in versions.registry.ts`);
   }
   const middleware: MiddlewareHandler<AppEnv>[] = [];
   const statuses = new Set<number>([...errors, 500]);
   if (credential !== "none") {
     // the usage analytics wrap the credential check, so refusals of a known credential (403, 429) are counted too
     if (credential.includes("tenant")) middleware.push(usageAnalytics());
+    // outside the credential check, so that its refusals carry the deprecation and the version too
+    if (deprecation) middleware.push(deprecated(deprecation));
+    middleware.push(apiVersion());
     middleware.push(
       requireCredential({
         kinds: credential,
@@ -82,9 +94,13 @@ export function defineRoute<const R extends DefineRouteConfig>(config: R) {
         ...(self ? { self } : {}),
       }),
     );
+    if (deprecation) middleware.push(deprecatedCallNotice(deprecation));
+    // after the credential (a key's pinned version), outside idempotency (a replay is shaped for its own request)
+    if (isVersionedRoute(key)) middleware.push(versionedRepresentation(key));
     // counted against requestsPerMonth (the plan's own routes are never refused for it, so a tenant can upgrade)
     if (credential.includes("tenant")) middleware.push(monthlyRequests({ enforce: feature !== "plan" }));
-    for (const status of [401, 403]) statuses.add(status);
+    // 400: an unknown Uom-Version
+    for (const status of [400, 401, 403]) statuses.add(status);
   } else if (!publicDocument) {
     middleware.push(clientIpRateLimit());
   } else if (cache) {
@@ -98,15 +114,20 @@ export function defineRoute<const R extends DefineRouteConfig>(config: R) {
   }
   if (route.request?.query || route.request?.params) statuses.add(400);
   let request = route.request;
+  if (credential !== "none") {
+    const headers = request?.headers instanceof z.ZodObject ? request.headers : z.object({});
+    request = { ...request, headers: headers.extend({ "uom-version": VersionHeaderSchema }) };
+  }
   if (route.method === "post" && credential !== "none") {
     middleware.push(idempotency());
     statuses.add(409);
     const headers = request?.headers instanceof z.ZodObject ? request.headers : z.object({});
     request = { ...request, headers: headers.extend({ "idempotency-key": IdempotencyKeyHeader }) };
   }
-  const responses = { ...problemResponses([...statuses].sort()), ...route.responses };
+  const documented = deprecation ? { ...route, ...documentDeprecation(deprecation, route) } : route;
+  const responses = { ...problemResponses([...statuses].sort()), ...documented.responses };
   return createRoute({
-    ...route,
+    ...documented,
     ...(request ? { request } : {}),
     operationId: route.operationId ?? operationIdOf(route.method, route.path),
     responses,

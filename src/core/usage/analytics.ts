@@ -42,7 +42,8 @@ interface Batch {
 
 const batches = new Map<string, Batch>();
 
-function credentialOf(auth: Extract<Auth, { kind: "tenant" }>): string {
+/** How the usage analytics name a credential: the API key's id, `client:<id>`, or `user` for end users' tokens. */
+export function credentialOf(auth: Extract<Auth, { kind: "tenant" }>): string {
   if (auth.actor.type === "api_key") return auth.actor.id;
   if (auth.actor.type === "client") return `client:${auth.actor.id}`;
   return auth.actor.type;

@@ -21,6 +21,7 @@ function views(db: D1Database) {
       revokedAt: apiKeys.revokedAt,
       lastUsedAt: apiKeys.lastUsedAt,
       version: apiKeys.version,
+      apiVersion: apiKeys.apiVersion,
       tail: apiKeySecrets.tail,
     })
     .from(apiKeys)

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { ASSIGNMENT_PATTERN, ASSIGNMENT_SYNTAX } from "../../core/auth/assignments";
+import { LATEST_VERSION, VERSION_NAMES } from "../versions/versions.registry";
 
 /** A grace period may last at most seven days: long enough to redeploy everywhere, short enough to matter. */
 export const MAX_GRACE_PERIOD_SECONDS = 7 * 24 * 60 * 60;
@@ -26,6 +27,15 @@ export const CreateApiKeySchema = z
       .datetime({ offset: true })
       .nullish()
       .openapi({ description: "RFC 3339; in the future. Absent or null: never expires. Cannot be changed later." }),
+    apiVersion: z
+      .enum(VERSION_NAMES)
+      .optional()
+      .openapi({
+        description:
+          "The dated API version the key is pinned to: requests without a `Uom-Version` header are answered in it " +
+          `(GET /v1/versions). Default: the latest, ${LATEST_VERSION}. Cannot be changed later.`,
+        example: LATEST_VERSION,
+      }),
   })
   .openapi("CreateApiKey", { example: { name: "Billing service", roles: ["manager"] } });
 export type CreateApiKeyInput = z.infer<typeof CreateApiKeySchema>;
@@ -56,6 +66,10 @@ export const ApiKeySchema = z
       description: "The last authenticated request, recorded in batches: it may lag by a minute or so.",
     }),
     revokedAt: z.string().nullable(),
+    apiVersion: z.string().openapi({
+      description: "The dated API version requests without a `Uom-Version` header are answered in.",
+      example: LATEST_VERSION,
+    }),
   })
   .openapi("ApiKey");
 export type ApiKey = z.infer<typeof ApiKeySchema>;

@@ -13,6 +13,7 @@ import { newId } from "../../core/ids";
 import { auditStatement } from "../audit/audit.service";
 import { diffChanges } from "../audit/audit-changes";
 import { validateAssignments } from "../roles/roles.service";
+import { LATEST_VERSION } from "../versions/versions.registry";
 import { ApiKeyErrors } from "./api-keys.errors";
 import {
   type ApiKeyView,
@@ -42,11 +43,12 @@ export interface NewApiKey extends NewSecret {
   name: string;
   roles: string[];
   expiresAt: string | null;
+  apiVersion: string;
 }
 
 export function toApiKey(row: ApiKeyView): ApiKey {
-  const { id, name, roles, createdAt, expiresAt, lastUsedAt, revokedAt } = row;
-  return { id, name, roles, maskedSecret: row.tail ?? "", createdAt, expiresAt, lastUsedAt, revokedAt };
+  const { id, name, roles, createdAt, expiresAt, lastUsedAt, revokedAt, apiVersion } = row;
+  return { id, name, roles, maskedSecret: row.tail ?? "", createdAt, expiresAt, lastUsedAt, revokedAt, apiVersion };
 }
 
 async function newSecret(): Promise<NewSecret> {
@@ -54,12 +56,20 @@ async function newSecret(): Promise<NewSecret> {
   return { secret, secretHash: await sha256Hex(secret), tail: maskedTail(secret), createdAt: new Date().toISOString() };
 }
 
+/** A new key, pinned to the latest API version unless told otherwise. */
 export async function newApiKey(input: {
   name: string;
   roles: readonly string[];
   expiresAt: string | null;
+  apiVersion?: string | undefined;
 }): Promise<NewApiKey> {
-  return { id: newId("key"), ...input, roles: [...new Set(input.roles)], ...(await newSecret()) };
+  return {
+    id: newId("key"),
+    ...input,
+    roles: [...new Set(input.roles)],
+    apiVersion: input.apiVersion ?? LATEST_VERSION,
+    ...(await newSecret()),
+  };
 }
 
 /** The control-database row that lets authentication find the key's tenant from a secret's hash. */
@@ -82,13 +92,13 @@ export async function storeKeyStatements(
   key: NewApiKey,
   { audited = true } = {},
 ): Promise<D1PreparedStatement[]> {
-  const { id, name, roles, expiresAt, createdAt } = key;
+  const { id, name, roles, expiresAt, createdAt, apiVersion } = key;
   const statements = [
-    insertApiKey(ctx.db, { id, name, roles, expiresAt, createdAt, version: 1 }),
+    insertApiKey(ctx.db, { id, name, roles, expiresAt, createdAt, version: 1, apiVersion }),
     insertApiKeySecret(ctx.db, { secretHash: key.secretHash, keyId: id, tail: key.tail, createdAt }),
   ];
   if (!audited) return statements;
-  const changes = diffChanges(null, { name, roles, expiresAt, maskedSecret: key.tail });
+  const changes = diffChanges(null, { name, roles, expiresAt, maskedSecret: key.tail, apiVersion });
   const event = { action: "api_key.created", resource: { type: "api_key", id }, changes };
   return [...statements, await auditStatement(ctx, event, { at: createdAt })];
 }
@@ -120,7 +130,7 @@ function refuseBeyond(beyond: readonly string[]): void {
  */
 export async function createApiKey(ctx: ServiceContext, holder: Grants, input: CreateApiKeyInput) {
   const expiresAt = await validateNewKey(ctx, holder, input);
-  const key = await newApiKey({ name: input.name, roles: input.roles, expiresAt });
+  const key = await newApiKey({ name: input.name, roles: input.roles, expiresAt, apiVersion: input.apiVersion });
   const control = await controlDb(ctx.env);
   await indexEntryStatement(control, key.id, key, tenantIdOf(ctx)).run();
   try {
@@ -129,13 +139,14 @@ export async function createApiKey(ctx: ServiceContext, holder: Grants, input: C
     await deleteIndexEntry(control, key.secretHash).run();
     throw error;
   }
-  const { id, name, roles, createdAt, tail } = key;
+  const { id, name, roles, createdAt, tail, apiVersion } = key;
   const view: ApiKeyView = {
     id,
     name,
     roles,
     createdAt,
     expiresAt,
+    apiVersion,
     tail,
     lastUsedAt: null,
     revokedAt: null,

@@ -89,3 +89,51 @@ export const UsageReportSchema = z
   });
 
 export type UsageQuery = z.infer<typeof UsageQuerySchema>;
+
+export const DeprecatedCallsQuerySchema = z.object({
+  from: Timestamp.optional().openapi({
+    description: "Start (inclusive, by the hour). Default: 90 days before `to`, all that is kept.",
+  }),
+  to: Timestamp.optional().openapi({ description: "End (exclusive, by the hour). Default: now." }),
+});
+export type DeprecatedCallsQuery = z.infer<typeof DeprecatedCallsQuerySchema>;
+
+export const DeprecatedCallsSchema = z
+  .object({
+    from: z.string(),
+    to: z.string(),
+    data: z.array(
+      z.object({
+        method: z.string(),
+        path: z.string().openapi({ description: "The deprecated route's template." }),
+        credential: z.string().openapi({
+          description: "An API key's id, `client:<id>` for an OAuth client, `user` for end users' tokens.",
+        }),
+        requests: z.number().int().openapi({ description: "Calls in the range, whatever their status." }),
+        firstSeen: z.string().openapi({ description: "The start of the first hour (UTC) with a call." }),
+        lastSeen: z.string().openapi({ description: "The start of the last hour (UTC) with a call." }),
+        deprecatedAt: z.string(),
+        sunset: z.string().openapi({ description: "After this it may stop working (RFC 3339)." }),
+        successor: z.string().openapi({ description: "The route to call instead." }),
+      }),
+    ),
+  })
+  .openapi("DeprecatedCalls", {
+    example: {
+      from: "2026-08-30T12:00:00.000Z",
+      to: "2026-11-28T12:00:00.000Z",
+      data: [
+        {
+          method: "POST",
+          path: "/v1/users/{id}/undelete",
+          credential: "key_01JD8Z6Q1W3V8K2N4T5R6Y7P9A",
+          requests: 42,
+          firstSeen: "2026-11-02T09:00:00.000Z",
+          lastSeen: "2026-11-28T11:00:00.000Z",
+          deprecatedAt: "2026-11-01T00:00:00Z",
+          sunset: "2027-06-30T00:00:00Z",
+          successor: "POST /v1/users/{id}/restore",
+        },
+      ],
+    },
+  });

@@ -1,4 +1,5 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { type ServiceContext, serviceContext } from "../../core/context";
 import { notModified } from "../../core/http/etag";
 import type { Json } from "../../core/http/merge-patch";
@@ -183,9 +184,7 @@ const deleteRoute = defineRoute({
   },
 });
 
-const restoreRoute = defineRoute({
-  method: "post",
-  path: "/v1/users/{id}/restore",
+const restore = {
   tags,
   summary: "Restore a soft-deleted user",
   credential: ["tenant"],
@@ -194,6 +193,17 @@ const restoreRoute = defineRoute({
   errors: [404, 412],
   request: { params: UserIdParamSchema, headers: ifMatchHeaders },
   responses: { 200: single("The restored user") },
+} as const;
+
+const restoreRoute = defineRoute({ method: "post", path: "/v1/users/{id}/restore", ...restore });
+
+// the older name of restore, kept working until its sunset (src/modules/versions/versions.registry.ts)
+const undeleteRoute = defineRoute({
+  method: "post",
+  path: "/v1/users/{id}/undelete",
+  ...restore,
+  summary: "Restore a soft-deleted user (deprecated alias of /restore)",
+  deprecated: true,
 });
 
 export const usersRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
@@ -233,12 +243,14 @@ export const usersRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook
     const { user, etag } = await users.softDeleteUser(ctx, id, c.req.header("if-match"));
     return c.json(await shown(ctx, user), 200, { ETag: etag });
   })
-  .openapi(restoreRoute, async (c) => {
-    const { id } = c.req.valid("param");
-    const ctx = await serviceContext(c);
-    const { user, etag } = await users.restoreUser(ctx, id, c.req.header("if-match"));
-    return c.json(await shown(ctx, user), 200, { ETag: etag });
-  });
+  .openapi(restoreRoute, async (c) => restored(c, c.req.valid("param").id))
+  .openapi(undeleteRoute, async (c) => restored(c, c.req.valid("param").id));
+
+async function restored(c: Context<AppEnv>, id: string) {
+  const ctx = await serviceContext(c);
+  const { user, etag } = await users.restoreUser(ctx, id, c.req.header("if-match"));
+  return c.json(await shown(ctx, user), 200, { ETag: etag });
+}
 
 /** Response shaping: the user without the fields this caller may not read (users.fields-access.ts). */
 async function shown(ctx: ServiceContext, user: User): Promise<User> {
