@@ -14,6 +14,8 @@ import { startServer } from "./server.mjs";
 export const TRAFFIC_BEGIN = "<!-- traffic:begin -->";
 export const TRAFFIC_END = "<!-- traffic:end -->";
 const USERS = 500;
+/** A tenant whose profiles are read too seldom for the isolate tier to hold them: the KV tier measured alone. */
+const WIDE_USERS = 10_000;
 const ROUNDS = 2;
 const CONCURRENT = 200;
 const LIMIT = 50;
@@ -33,7 +35,7 @@ async function api(server, method, path, { token, body } = {}) {
 }
 
 /** A tenant at its plan's largest limits (so throughput runs are never refused), its users, their profiles cached. */
-async function prepare(server, label, runId) {
+async function prepare(server, label, runId, users = USERS) {
   const tenant = await api(server, "POST", "/v1/tenants", {
     token: server.adminToken,
     body: { name: `Bench traffic ${label} ${runId}`, plan: "enterprise" },
@@ -42,13 +44,19 @@ async function prepare(server, label, runId) {
   if (label === "A") {
     await api(server, "PUT", "/v1/rate-limits", { token, body: { burst: 40_000, ratePerSecond: 10_000 } });
   }
-  const operations = Array.from({ length: USERS }, (_, i) => ({
-    op: "create",
-    data: { email: `traffic.${label}.${runId}.${i}@example.com`, name: `Traffic ${i}` },
-  }));
-  const seeded = await api(server, "POST", "/v1/users/bulk", { token, body: { operations } });
-  const ids = seeded.results.map((r) => r.id);
-  for (const id of ids) await api(server, "GET", `/v1/users/${id}`, { token });
+  const ids = [];
+  for (let done = 0; done < users; done += 1000) {
+    const operations = Array.from({ length: Math.min(1000, users - done) }, (_, i) => ({
+      op: "create",
+      data: { email: `traffic.${label}.${runId}.${done + i}@example.com`, name: `Traffic ${done + i}` },
+    }));
+    const seeded = await api(server, "POST", "/v1/users/bulk", { token, body: { operations } });
+    ids.push(...seeded.results.map((r) => r.id));
+  }
+  // every profile read once, ten at a time: in KV from now on
+  for (let i = 0; i < ids.length; i += 10) {
+    await Promise.all(ids.slice(i, i + 10).map((id) => api(server, "GET", `/v1/users/${id}`, { token })));
+  }
   return { token, ids };
 }
 
@@ -101,6 +109,7 @@ export async function runTrafficScenario({ root, log, duration = 10, warmup = 2,
   try {
     b = await startServer({ cwd: root, args: ["--var", "TRAFFIC_CONTROL:off"] });
     const [setA, setB] = [await prepare(a, "A", runId), await prepare(b, "B", runId)];
+    const wide = await prepare(a, "A-wide", runId, WIDE_USERS);
     const read = (set) => ({
       method: "GET",
       path: "/v1/users/x",
@@ -123,6 +132,14 @@ export async function runTrafficScenario({ root, log, duration = 10, warmup = 2,
           `B /health ${Math.round(row.healthB.rps)}, B read ${Math.round(row.readB.rps)} req/s`,
       );
     }
+    const kvTier = await run(
+      a,
+      `GET /v1/users/{id} (A, ${WIDE_USERS.toLocaleString("en-US")} users)`,
+      read(wide),
+      settings,
+    );
+    const kvCeiling = await run(a, "GET /health (A, again)", health, settings);
+    log(`  KV tier: read ${Math.round(kvTier.rps)}, /health ${Math.round(kvCeiling.rps)} req/s`);
     const exact = [await exactness(a, setA.token, "token-bucket"), await exactness(a, setA.token, "sliding-window")];
     for (const e of exact)
       log(`  exactness (${e.algorithm}): ${e.admitted} admitted, ${e.refused} refused, ${e.other} other`);
@@ -133,14 +150,24 @@ export async function runTrafficScenario({ root, log, duration = 10, warmup = 2,
     const healthB = mean(rounds.map((r) => r.healthB.rps));
     const cost = 1 - readA / readB;
     const cachedRatio = readA / healthA;
-    const failures = rounds.flatMap((r) => Object.values(r)).filter((m) => m.failures > 0);
+    const kvRatio = kvTier.rps / kvCeiling.rps;
+    const failures = [...rounds.flatMap((r) => Object.values(r)), kvTier, kvCeiling].filter((m) => m.failures > 0);
     const verdicts = [
       {
         target: "rate limiter + usage metering cost ≤ 15% of user-read throughput",
         value: pct(cost),
         met: cost <= 0.15,
       },
-      { target: "KV-cached user read ≥ 60% of the ceiling", value: pct(cachedRatio), met: cachedRatio >= 0.6 },
+      {
+        target: `cached user read ≥ 60% of the ceiling (${USERS} users: mostly the isolate tier)`,
+        value: pct(cachedRatio),
+        met: cachedRatio >= 0.6,
+      },
+      {
+        target: `cached user read ≥ 60% of the ceiling (${WIDE_USERS.toLocaleString("en-US")} users: mostly the KV tier)`,
+        value: pct(kvRatio),
+        met: kvRatio >= 0.6,
+      },
       ...exact.map((e) => ({
         target: `${CONCURRENT} concurrent requests against a limit of ${LIMIT} (${e.algorithm}) admit exactly ${LIMIT}`,
         value: `${e.admitted} admitted, ${e.refused} refused (429)${e.other ? `, ${e.other} other` : ""}`,
@@ -159,8 +186,10 @@ export async function runTrafficScenario({ root, log, duration = 10, warmup = 2,
       "| Run | req/s | p50 | p99 | errors |",
       "|---|---:|---:|---:|---:|",
       ...rounds.flatMap((r) => [row(r.healthA), row(r.readA), row(r.healthB), row(r.readB)]),
+      row(kvTier),
+      row(kvCeiling),
       "",
-      `Means: A's read ${Math.round(readA)} req/s, B's read ${Math.round(readB)} req/s, A's ceiling ${Math.round(healthA)} req/s. Without limiter and metering (B) the cached read is ${pct(readB / healthB)} of its own ceiling: the rest of the gap to /health is the read's own path — the Durable Object call that checks revocation, one KV read, opening the sealed email and phone — which no D1 query joins (test/caching checks that a cached read asks neither database).`,
+      `Means: A's read ${Math.round(readA)} req/s, B's read ${Math.round(readB)} req/s, A's ceiling ${Math.round(healthA)} req/s; B's read is ${pct(readB / healthB)} of B's ceiling. A profile read goes through two cache tiers (docs/caching.md): what this isolate opened in the last 2 s, then KV (sealed; decrypted on read), and only then D1. Over ${USERS} users at these rates most reads find the isolate tier fresh (each profile is read about every ${(USERS / readA).toFixed(1)} s); over ${WIDE_USERS.toLocaleString("en-US")} users few do (about every ${(WIDE_USERS / kvTier.rps).toFixed(0)} s), so that run measures the KV tier: the Durable Object call that checks revocation, one KV read and the decryption, with no D1 query (test/caching checks that a cached read asks neither database).`,
       "",
       "| Target | This run | Verdict |",
       "|---|---|---|",
