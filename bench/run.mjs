@@ -21,7 +21,7 @@ import { outboxMarkdown, runOutboxScenario } from "./outbox.mjs";
 import { environment, markdownReport, tableRows, textTable, verdicts } from "./report.mjs";
 import { runSearchScenario, SEARCH_DEFAULT_USERS } from "./search.mjs";
 import { mergeResults, searchMarkdown, searchSummary } from "./search-report.mjs";
-import { startServer } from "./server.mjs";
+import { callApi, startServer } from "./server.mjs";
 import { runTrafficScenario } from "./traffic.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -82,19 +82,7 @@ process.on("exit", () => server?.stopSync());
 
 const log = (message) => console.log(message);
 
-async function api(method, path, { token, body } = {}) {
-  const response = await fetch(`${server.origin}${path}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path} → ${response.status}: ${text.slice(0, 500)}`);
-  return JSON.parse(text);
-}
+const api = (method, path, options) => callApi(server, method, path, options);
 
 /** A key whose only role is a custom one: users:read with the email and phone grants, not the custom fields'. */
 async function scopedReader(token) {

@@ -46,6 +46,23 @@ async function freePort() {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * One JSON call to a started server: `token` defaults to its admin token; a non-2xx answer throws with the body.
+ */
+export async function callApi(server, method, path, { token, body } = {}) {
+  const response = await fetch(`${server.origin}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token ?? server.adminToken}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path} → ${response.status}: ${text.slice(0, 500)}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/**
  * Spawns `npx wrangler dev` in its own process group (so workerd dies with it), on a fresh temporary state
  * directory, with throwaway ADMIN_TOKEN / MASTER_KEY passed as `--var` (the user's .dev.vars is neither read
  * for them nor touched: CLI vars override it). Resolves once GET /health answers 200.

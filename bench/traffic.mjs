@@ -9,7 +9,7 @@
 // Writes the "Traffic control" section of bench/results.md between its markers.
 import autocannon from "autocannon";
 import { environment } from "./report.mjs";
-import { startServer } from "./server.mjs";
+import { callApi, startServer } from "./server.mjs";
 
 export const TRAFFIC_BEGIN = "<!-- traffic:begin -->";
 export const TRAFFIC_END = "<!-- traffic:end -->";
@@ -20,29 +20,15 @@ const ROUNDS = 2;
 const CONCURRENT = 200;
 const LIMIT = 50;
 
-async function api(server, method, path, { token, body } = {}) {
-  const response = await fetch(`${server.origin}${path}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path} → ${response.status}: ${text.slice(0, 300)}`);
-  return text ? JSON.parse(text) : null;
-}
-
 /** A tenant at its plan's largest limits (so throughput runs are never refused), its users, their profiles cached. */
 async function prepare(server, label, runId, users = USERS) {
-  const tenant = await api(server, "POST", "/v1/tenants", {
+  const tenant = await callApi(server, "POST", "/v1/tenants", {
     token: server.adminToken,
     body: { name: `Bench traffic ${label} ${runId}`, plan: "enterprise" },
   });
   const token = tenant.apiKey.secret;
   if (label === "A") {
-    await api(server, "PUT", "/v1/rate-limits", { token, body: { burst: 40_000, ratePerSecond: 10_000 } });
+    await callApi(server, "PUT", "/v1/rate-limits", { token, body: { burst: 40_000, ratePerSecond: 10_000 } });
   }
   const ids = [];
   for (let done = 0; done < users; done += 1000) {
@@ -50,12 +36,12 @@ async function prepare(server, label, runId, users = USERS) {
       op: "create",
       data: { email: `traffic.${label}.${runId}.${done + i}@example.com`, name: `Traffic ${done + i}` },
     }));
-    const seeded = await api(server, "POST", "/v1/users/bulk", { token, body: { operations } });
+    const seeded = await callApi(server, "POST", "/v1/users/bulk", { token, body: { operations } });
     ids.push(...seeded.results.map((r) => r.id));
   }
   // every profile read once, ten at a time: in KV from now on
   for (let i = 0; i < ids.length; i += 10) {
-    await Promise.all(ids.slice(i, i + 10).map((id) => api(server, "GET", `/v1/users/${id}`, { token })));
+    await Promise.all(ids.slice(i, i + 10).map((id) => callApi(server, "GET", `/v1/users/${id}`, { token })));
   }
   return { token, ids };
 }
@@ -75,11 +61,11 @@ async function run(server, name, request, { duration, warmup, connections }) {
 
 /** `n` requests at once with a key whose own policy admits `LIMIT`; how many were admitted, refused, other. */
 async function exactness(server, token, algorithm) {
-  const key = await api(server, "POST", "/v1/api-keys", {
+  const key = await callApi(server, "POST", "/v1/api-keys", {
     token,
     body: { name: `exact ${algorithm}`, roles: ["admin"] },
   });
-  await api(server, "PUT", "/v1/rate-limits", {
+  await callApi(server, "PUT", "/v1/rate-limits", {
     token,
     body: { scope: "apiKey", apiKeyId: key.id, algorithm, burst: LIMIT, ratePerSecond: 0.001 },
   });

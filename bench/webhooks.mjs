@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { environment } from "./report.mjs";
-import { startServer } from "./server.mjs";
+import { callApi, startServer } from "./server.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
@@ -55,19 +55,7 @@ let receiver;
 try {
   server = await startServer({ cwd: root });
   receiver = await startReceiver();
-  const api = async (method, path, { token, body } = {}) => {
-    const response = await fetch(`${server.origin}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token ?? server.adminToken}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    if (response.status >= 300) throw new Error(`${method} ${path} → ${response.status}: ${text.slice(0, 300)}`);
-    return text ? JSON.parse(text) : null;
-  };
+  const api = (method, path, options) => callApi(server, method, path, options);
 
   log(`ceiling: GET /health, 10 connections, 5 s`);
   const ceiling = await autocannon({ url: `${server.origin}/health`, connections: 10, duration: 5 });

@@ -1,4 +1,5 @@
 import type { AttemptVerdict, ThrottleKind } from "../../durable-objects/login-throttle";
+import { rateLimiterObject } from "./guard";
 
 /**
  * Brute-force throttles: the `RATE_LIMITER` Durable Objects that count guesses at one thing (logic and policy
@@ -8,7 +9,7 @@ import type { AttemptVerdict, ThrottleKind } from "../../durable-objects/login-t
 export type ThrottleName = `login:${string}:${string}` | `ip:${string}:${string}` | `mfa:${string}:${string}`;
 
 export function throttleGuard(env: Env, name: ThrottleName) {
-  return env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(name));
+  return rateLimiterObject(env, name);
 }
 
 export interface ThrottleTarget {

@@ -1,5 +1,5 @@
 import type { CredentialProbe, CredentialVerdict } from "../../durable-objects/credential-state";
-import { credentialGuard, type GuardName } from "../auth/guard";
+import { credentialGuard, type GuardName, rateLimiterObject } from "../auth/guard";
 import { ApiError, CoreErrors } from "../errors";
 import type { RateDecision } from "./bucket";
 import type { AppliedPolicy } from "./policy";
@@ -48,7 +48,7 @@ export async function takeForAddress(
 ): Promise<RateDecision | undefined> {
   const name = `ip-rate:${address}`;
   if (useUpstash(env)) return upstashOrFailure(env, name, limit, waitUntil);
-  return env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(name)).take(limit);
+  return rateLimiterObject(env, name).take(limit);
 }
 
 async function upstashOrFailure(
