@@ -41,8 +41,48 @@ export interface SyncKv {
   list<T = unknown>(options?: { prefix?: string }): Iterable<[string, T]>;
 }
 
-export class CredentialState {
+/** Past this many remembered keys (a user's many token ids), the memory starts over. */
+const MEMO_MAX_KEYS = 1_024;
+
+/**
+ * Reads of `kv` kept in memory, absences included. Sound because this object is the only writer of its storage and
+ * writes through here: every request asks the same few keys (revoked? not-before? this secret?), and each `get` of
+ * `ctx.storage.kv` is a SQLite query.
+ */
+export class MemoKv implements SyncKv {
+  readonly #known = new Map<string, unknown>();
+
   constructor(private readonly kv: SyncKv) {}
+
+  get<T = unknown>(key: string): T | undefined {
+    if (this.#known.has(key)) return this.#known.get(key) as T | undefined;
+    const value = this.kv.get<T>(key);
+    if (this.#known.size >= MEMO_MAX_KEYS) this.#known.clear();
+    this.#known.set(key, value);
+    return value;
+  }
+
+  put<T>(key: string, value: T): void {
+    this.kv.put(key, value);
+    this.#known.set(key, value);
+  }
+
+  delete(key: string): boolean {
+    this.#known.delete(key);
+    return this.kv.delete(key);
+  }
+
+  list<T = unknown>(options?: { prefix?: string }): Iterable<[string, T]> {
+    return this.kv.list<T>(options);
+  }
+}
+
+export class CredentialState {
+  private readonly kv: SyncKv;
+
+  constructor(kv: SyncKv) {
+    this.kv = new MemoKv(kv);
+  }
 
   check(probe: CredentialProbe, now = Date.now()): CredentialVerdict {
     if (this.kv.get<number>(REVOKED) !== undefined) return { ok: false, reason: "revoked" };

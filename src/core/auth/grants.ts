@@ -56,10 +56,14 @@ function meet(a: Parsed, b: Parsed): Parsed | null {
   return null;
 }
 
+const MAX_ANSWERS = 1_000;
+
 /** An immutable set of grants, asked with `has` (one permission) or `covers` (a whole grant, for escalation checks). */
 export class Grants {
   static readonly NONE = new Grants([]);
   readonly #parsed: readonly Parsed[];
+  /** Answers of `covers` so far: a credential's grants are asked the same few questions on every request. */
+  readonly #answers = new Map<string, boolean>();
   /** The grants as given (well-formed ones only), without duplicates. */
   readonly list: readonly string[];
 
@@ -77,8 +81,13 @@ export class Grants {
 
   /** Whether everything `grant` (possibly a pattern) hands out is granted here: a holder may pass it on. */
   covers(grant: string): boolean {
+    const known = this.#answers.get(grant);
+    if (known !== undefined) return known;
     const wanted = parse(grant);
-    return wanted !== null && this.#parsed.some((g) => covers(g, wanted));
+    const answer = wanted !== null && this.#parsed.some((g) => covers(g, wanted));
+    if (this.#answers.size >= MAX_ANSWERS) this.#answers.clear();
+    this.#answers.set(grant, answer);
+    return answer;
   }
 
   /** What both grant. */

@@ -108,6 +108,29 @@ function add(batch: Batch, row: UsageRow): void {
   batch.requests += row.requests;
 }
 
+/** One request into its row of the batch (made on the first request of its kind). */
+function count(
+  batch: Batch,
+  request: Pick<UsageRow, "hour" | "route" | "method" | "statusClass" | "credential"> & {
+    quota: boolean;
+    latency: number;
+  },
+): void {
+  const { quota, latency, ...row } = request;
+  const key = `${row.hour}|${row.route}|${row.method}|${row.statusClass}|${row.credential}`;
+  let current = batch.rows.get(key);
+  if (!current) {
+    current = { ...row, requests: 0, quotaRequests: 0, latencyMsSum: 0, histogram: emptyHistogram() };
+    batch.rows.set(key, current);
+  }
+  current.requests += 1;
+  if (quota) current.quotaRequests += 1;
+  current.latencyMsSum += latency;
+  const bucket = bucketOf(latency);
+  current.histogram[bucket] = (current.histogram[bucket] ?? 0) + 1;
+  batch.requests += 1;
+}
+
 function flushIntervalMs(env: Env): number {
   return Number(env.USAGE_FLUSH_SECONDS ?? 5) * 1000;
 }
@@ -121,20 +144,16 @@ export function usageAnalytics(): MiddlewareHandler<AppEnv> {
     const auth = c.get("auth");
     if (auth?.kind !== "tenant") return;
     const latency = Math.max(0, performance.now() - started);
-    const histogram = emptyHistogram();
-    histogram[bucketOf(latency)] = 1;
     const batch = batchOf(auth.tenant.id);
-    add(batch, {
+    count(batch, {
       hour: new Date().toISOString().slice(0, 13),
       // the template (`/v1/users/{id}`), never the concrete path: ids would make every user's reads a row of their own
       route: routeTemplate(c)?.split(" ")[1] ?? "unmatched",
       method: c.req.method,
       statusClass: statusClassOf(c.res.status),
       credential: credentialOf(auth),
-      requests: 1,
-      quotaRequests: c.get("quotaCounted") ? 1 : 0,
-      latencyMsSum: latency,
-      histogram,
+      quota: c.get("quotaCounted") === true,
+      latency,
     });
     const waitUntil = waitUntilOf(c);
     // a tenant's first counted request in this isolate goes at once: the quota learns the month's total soon

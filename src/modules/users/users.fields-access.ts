@@ -1,3 +1,4 @@
+import type { Grants } from "../../core/auth/grants";
 import { fieldGrant, RESTRICTED_CORE_FIELDS } from "../../core/auth/permissions";
 import type { ServiceContext } from "../../core/context";
 import { ApiError, type FieldError } from "../../core/errors";
@@ -127,7 +128,13 @@ function accessOf(ctx: Pick<ServiceContext, "actor" | "permissions">, fields: Lo
   };
 }
 
-const perRequest = new WeakMap<object, { schema: LoadedSchema | null; access: FieldAccess }>();
+/** Stands for "no schema needed" among the keys below. */
+const NO_SCHEMA = {};
+/**
+ * Field access by grants, then schema, then the acting user: the credential cache keeps a credential's `Grants` and
+ * the read schema cache a tenant's schema across requests, so a hot credential builds its access once, not per request.
+ */
+const built = new WeakMap<Grants, WeakMap<object, Map<string | null, FieldAccess>>>();
 
 /**
  * The caller's field access for this request. The schema is read (once per request, and most user requests
@@ -138,10 +145,13 @@ export async function fieldAccess(ctx: ServiceContext): Promise<FieldAccess> {
   if (!grants) return EVERYTHING;
   const everyField = ["read", "write"].every((action) => grants.covers(`users.attributes.*:${action}`));
   const schema = everyField ? null : await tenantSchema(ctx);
-  const known = perRequest.get(ctx);
-  if (known && known.schema === schema) return known.access;
-  const access = accessOf(ctx, schema?.fields ?? []);
-  perRequest.set(ctx, { schema, access });
+  let bySchema = built.get(grants);
+  if (!bySchema) built.set(grants, (bySchema = new WeakMap()));
+  let byActor = bySchema.get(schema ?? NO_SCHEMA);
+  if (!byActor) bySchema.set(schema ?? NO_SCHEMA, (byActor = new Map()));
+  const selfId = ctx.actor.type === "user" ? ctx.actor.id : null;
+  let access = byActor.get(selfId);
+  if (!access) byActor.set(selfId, (access = accessOf(ctx, schema?.fields ?? [])));
   return access;
 }
 
