@@ -17,6 +17,7 @@ import { coreRouteKeys } from "./core/plugins/registry";
 import { mountPluginRoutes } from "./core/plugins/routes";
 import type { AppEnv } from "./env";
 import { actionsRoutes } from "./modules/actions/actions.routes";
+import { activityRoutes } from "./modules/activity/activity.routes";
 import { apiKeysRoutes } from "./modules/api-keys/api-keys.routes";
 import { auditRoutes } from "./modules/audit/audit.routes";
 import { eventsRoutes } from "./modules/events/events.routes";
@@ -110,6 +111,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", versionsRoutes);
   app.route("/", tenantsRoutes);
   app.route("/", usersRoutes);
+  app.route("/", activityRoutes);
   app.route("/", fieldsRoutes);
   app.route("/", mfaRoutes);
   app.route("/", passwordsRoutes);

@@ -3,6 +3,8 @@ import { sweepOutbox } from "./core/events/dispatch";
 import { sweepPlatformOutbox } from "./core/events/platform";
 import { purgeOldEvents } from "./core/events/retention";
 import { loggableError } from "./core/http/error-handler";
+import type { Plan } from "./core/plans";
+import { purgeActivity } from "./modules/activity/activity.retention";
 import { sealAuditTrail } from "./modules/audit/audit.service";
 import { remindInactiveUsers } from "./modules/notifications/reminders";
 import { purgeNotificationLog, sweepNotifications } from "./modules/notifications/sweeper";
@@ -15,9 +17,13 @@ import { purgeWebhookDeliveries, sweepWebhookDeliveries } from "./modules/webhoo
 // a spent or expired token decides nothing any more (the confirm endpoints refuse both alike)
 const PURGE_USER_TOKENS = "DELETE FROM user_tokens WHERE expires_at <= ?";
 
+/** The control database among the tenants' in the jobs below (its plan is never read). */
+const PLATFORM: AssignedDatabase = { tenant_id: "platform", binding: "CONTROL_DB", plan: "enterprise" };
+
 interface AssignedDatabase {
   tenant_id: string;
   binding: string;
+  plan: Plan;
 }
 
 /**
@@ -28,7 +34,7 @@ interface AssignedDatabase {
  */
 export async function sealAllAuditTrails(env: Env): Promise<void> {
   const control = await controlDb(env);
-  const trails = [{ tenant_id: "platform", binding: "CONTROL_DB" }, ...(await assignedDatabases(control))];
+  const trails = [PLATFORM, ...(await assignedDatabases(control))];
   await eachOf("seal audit trail", env, trails, async ({ tenant_id, binding }) => {
     const db = binding === "CONTROL_DB" ? control : await tenantDatabases.forTenant(env, { databaseBinding: binding });
     await sealAuditTrail({ env, db, scope: tenant_id });
@@ -55,8 +61,8 @@ export async function dailyMaintenance(env: Env): Promise<void> {
   const now = new Date().toISOString();
   const purge = "DELETE FROM idempotency_keys WHERE expires_at <= ?";
   const tenantsOnly = await assignedDatabases(control);
-  const databases = [{ tenant_id: "platform", binding: "CONTROL_DB" }, ...tenantsOnly];
-  await eachOf("purge idempotency keys", env, databases, async ({ binding }) => {
+  const databases = [PLATFORM, ...tenantsOnly];
+  await eachOf("purge idempotency keys", env, databases, async ({ binding, plan }) => {
     const db = binding === "CONTROL_DB" ? control : await tenantDatabases.forTenant(env, { databaseBinding: binding });
     await db.prepare(purge).bind(now).run();
     await purgeOldEvents(env, db, binding === "CONTROL_DB" ? "platform_events" : "outbox_events");
@@ -64,6 +70,7 @@ export async function dailyMaintenance(env: Env): Promise<void> {
     await db.prepare(PURGE_USER_TOKENS).bind(now).run();
     await purgeWebhookDeliveries(env, db);
     await purgeNotificationLog(env, db);
+    await purgeActivity(db, plan);
   })
     .finally(() =>
       eachOf("activation reminders", env, tenantsOnly, async ({ tenant_id, binding }) => {
@@ -109,7 +116,7 @@ async function eachOf(
 
 async function assignedDatabases(control: D1Database): Promise<AssignedDatabase[]> {
   const { results } = await control
-    .prepare("SELECT t.id AS tenant_id, t.database_binding AS binding FROM tenants t ORDER BY t.id")
+    .prepare("SELECT t.id AS tenant_id, t.database_binding AS binding, t.plan FROM tenants t ORDER BY t.id")
     .all<AssignedDatabase>();
   return results;
 }

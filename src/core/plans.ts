@@ -39,6 +39,8 @@ export interface Quotas {
   subAccounts: number;
   webhookEndpoints: number;
   auditRetentionDays: number;
+  /** How long raw activity (logins, product events) is kept; the daily rollups are kept longer (docs/activity.md). */
+  activityRetentionDays: number;
 }
 export type QuotaName = keyof Quotas;
 
@@ -87,6 +89,7 @@ export const PLAN_CONFIG: Readonly<Record<Plan, PlanConfig>> = {
       subAccounts: 2,
       webhookEndpoints: 1,
       auditRetentionDays: 7,
+      activityRetentionDays: 30,
     },
     rateLimits: { default: { burst: 200, ratePerSecond: 50 }, max: { burst: 400, ratePerSecond: 100 } },
   },
@@ -98,6 +101,7 @@ export const PLAN_CONFIG: Readonly<Record<Plan, PlanConfig>> = {
       subAccounts: 25,
       webhookEndpoints: 20,
       auditRetentionDays: 90,
+      activityRetentionDays: 180,
     },
     rateLimits: { default: { burst: 1_000, ratePerSecond: 200 }, max: { burst: 4_000, ratePerSecond: 1_000 } },
   },
@@ -109,6 +113,7 @@ export const PLAN_CONFIG: Readonly<Record<Plan, PlanConfig>> = {
       subAccounts: 500,
       webhookEndpoints: 200,
       auditRetentionDays: 365,
+      activityRetentionDays: 730,
     },
     rateLimits: { default: { burst: 4_000, ratePerSecond: 1_000 }, max: { burst: 40_000, ratePerSecond: 10_000 } },
   },

@@ -1,5 +1,6 @@
 import * as oauth from "oauth4webapi";
 import { beforeAll, describe, expect, it } from "vitest";
+import { BUILT_IN_ROLES } from "../../src/core/auth/permissions";
 import { audienceOf, issuerOf } from "../../src/modules/oauth/oauth.config";
 import { call, createTenant, expectProblem, fetchWorker, json, type TestTenant } from "../helpers/api";
 import {
@@ -51,9 +52,7 @@ describe("client_credentials", () => {
     expect(tokens.token_type).toBe("bearer");
     expect(tokens.expires_in).toBe(3600);
     expect(tokens.refresh_token).toBeUndefined();
-    expect(tokens.scope).toBe(
-      "users:read users:write users:delete users.email:* users.phone:* me:read roles:read roles:assign audit:read events:read webhooks:read schema:read plan:read notifications:read usage:read",
-    );
+    expect(tokens.scope).toBe(BUILT_IN_ROLES.manager?.grants.join(" "));
     const { payload, kid } = await verifyWithJwks(tokens.access_token);
     expect(kid).toMatch(/^sig_/);
     expect(payload).toMatchObject({

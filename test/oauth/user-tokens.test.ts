@@ -1,5 +1,6 @@
 import { generate } from "otplib";
 import { beforeAll, describe, expect, it } from "vitest";
+import { BUILT_IN_ROLES } from "../../src/core/auth/permissions";
 import { call, createTenant, createUser, expectProblem, json, type TestTenant } from "../helpers/api";
 import { count, dumpDatabase, tenantDatabase } from "../helpers/db";
 import {
@@ -29,9 +30,7 @@ describe("password grant", () => {
     const byEmail = await passwordGrant(app, user.email, PASSWORD);
     expect(byEmail.expires_in).toBe(900);
     expect(byEmail.refresh_token).toMatch(/^uom_rt_/);
-    expect(byEmail.scope).toBe(
-      "users:read users:write users:delete users.email:* users.phone:* me:read roles:read roles:assign audit:read events:read webhooks:read schema:read plan:read notifications:read usage:read",
-    );
+    expect(byEmail.scope).toBe(BUILT_IN_ROLES.manager?.grants.join(" "));
     const { payload } = await verifyWithJwks(byEmail.access_token);
     expect(payload).toMatchObject({ sub: user.id, tid: tenant.id, client_id: app.clientId, roles: ["manager"] });
     expect(payload.sid).toMatch(/^ses_/);
@@ -100,9 +99,7 @@ describe("password grant", () => {
   it("the user's permissions are cut to the client's: an admin through a manager client is a manager", async () => {
     const admin = await createLoginUser(tenant, ["admin"]);
     const { scope, access_token } = await passwordGrant(app, admin.email, PASSWORD);
-    expect(scope).toBe(
-      "users:read users:write users:delete users.email:* users.phone:* me:read roles:read roles:assign audit:read events:read webhooks:read schema:read plan:read notifications:read usage:read",
-    );
+    expect(scope).toBe(BUILT_IN_ROLES.manager?.grants.join(" "));
     await expectProblem(await call("GET", "/v1/api-keys", { token: access_token }), 403, "FORBIDDEN");
   });
 

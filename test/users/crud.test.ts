@@ -46,6 +46,8 @@ describe("POST /v1/users", () => {
       updatedAt: user.createdAt,
       deletedAt: null,
       lastLoginAt: null,
+      lastActiveAt: null,
+      loginCount: 0,
     });
     expect(Date.parse(user.createdAt)).toBeGreaterThanOrEqual(before - 1000);
     expect(Date.parse(user.createdAt)).toBeLessThanOrEqual(Date.now() + 1000);
@@ -73,6 +75,8 @@ describe("POST /v1/users", () => {
       mfa: { totp: false },
       deletedAt: null,
       lastLoginAt: null,
+      lastActiveAt: null,
+      loginCount: 0,
     });
   });
 

@@ -17,6 +17,8 @@ export interface ApiUser {
   updatedAt: string;
   deletedAt: string | null;
   lastLoginAt: string | null;
+  lastActiveAt: string | null;
+  loginCount: number;
 }
 
 export interface BulkItem {
@@ -34,7 +36,9 @@ export const USER_KEYS = [
   "emailVerified",
   "externalId",
   "id",
+  "lastActiveAt",
   "lastLoginAt",
+  "loginCount",
   "mfa",
   "name",
   "phone",

@@ -41,6 +41,9 @@ export const PERMISSIONS = [
   "notifications:read",
   "notifications:write",
   "usage:read",
+  // product activity in (POST /v1/activity) and a user's activity out (GET /v1/users/{id}/activity)
+  "activity:write",
+  "activity:read",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -66,7 +69,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
   manager: {
     description:
       "Manages users (with their email and phone, not restricted custom fields) and their roles within its own " +
-      "rights; reads the audit trail, the event log, the webhooks, the schema, the roles, the plan, the usage analytics and the notification setup and log. Cannot mint credentials or change settings.",
+      "rights; reads the audit trail, the event log, the webhooks, the schema, the roles, the plan, the usage analytics and the notification setup and log; reads and records users' activity. Cannot mint credentials or change settings.",
     grants: [
       ...MANAGED_USERS,
       "me:read",
@@ -79,6 +82,8 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
       "plan:read",
       "notifications:read",
       "usage:read",
+      "activity:read",
+      "activity:write",
     ],
   },
   basic: {

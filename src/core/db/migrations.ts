@@ -29,6 +29,7 @@ import tenantOauthCodes from "../../../migrations/tenant/0018_oauth_authorizatio
 import tenantDeliveryLogs from "../../../migrations/tenant/0019_delivery_logs.sql";
 import tenantApiKeyRateLimits from "../../../migrations/tenant/0020_api_key_rate_limits.sql";
 import tenantApiKeyVersions from "../../../migrations/tenant/0021_api_key_versions.sql";
+import tenantActivity from "../../../migrations/tenant/0022_activity.sql";
 
 export interface Migration {
   version: number;
@@ -73,6 +74,7 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 19, name: "0019_delivery_logs", sql: [tenantDeliveryLogs] },
   { version: 20, name: "0020_api_key_rate_limits", sql: [tenantApiKeyRateLimits] },
   { version: 21, name: "0021_api_key_versions", sql: [tenantApiKeyVersions] },
+  { version: 22, name: "0022_activity", sql: [tenantActivity] },
 ];
 
 export function statementsOf(migration: Migration): string[] {

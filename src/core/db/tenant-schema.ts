@@ -3,6 +3,8 @@ import { index, integer, primaryKey, sqliteTable, text, unique, uniqueIndex } fr
 
 // Mirrors migrations/tenant/*.sql (test/db/schema.test.ts checks that they agree).
 
+export * from "./tenant-schema-activity";
+
 export const users = sqliteTable(
   "users",
   {
@@ -36,6 +38,9 @@ export const users = sqliteTable(
     // keyed n-gram tokens for search (migrations/tenant/0010_search.sql; src/modules/search/keyed-grams.ts)
     contactGrams: text("contact_grams"),
     piiGrams: text("pii_grams"),
+    // activity (migrations/tenant/0022_activity.sql): accurate to the hour, and the successful logins
+    lastActiveAt: text("last_active_at"),
+    loginCount: integer("login_count").notNull().default(0),
   },
   (t) => [
     index("users_created_idx").on(t.createdAt, t.id),
@@ -46,6 +51,7 @@ export const users = sqliteTable(
     uniqueIndex("users_external_id_idx").on(t.externalId).where(sql`${t.externalId} IS NOT NULL`),
     index("users_deleted_idx").on(t.status).where(sql`${t.status} = 'deleted'`),
     index("users_grams_missing_idx").on(t.id).where(sql`${t.contactGrams} IS NULL`),
+    index("users_last_active_idx").on(t.lastActiveAt, t.id),
   ],
 );
 

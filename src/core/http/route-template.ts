@@ -11,7 +11,10 @@ export function routeTemplate(c: Context): string | null {
     const route = routes[i];
     if (!route || route.method === "ALL") continue;
     let template = templates.get(route.path);
-    if (template === undefined) templates.set(route.path, (template = route.path.replace(/:(\w+)/g, "{$1}")));
+    if (template === undefined) {
+      template = route.path.replace(/:(\w+)/g, "{$1}");
+      templates.set(route.path, template);
+    }
     return `${route.method} ${template}`;
   }
   return null;

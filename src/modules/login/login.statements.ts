@@ -1,5 +1,6 @@
 import type { ServiceContext } from "../../core/context";
 import { eventStatement } from "../../core/events/outbox";
+import { loginActivity } from "../activity/activity.service";
 import { auditStatement } from "../audit/audit.service";
 import { REDACTED } from "../audit/audit-changes";
 import type { SecondFactorMethod } from "../mfa/second-factor";
@@ -26,9 +27,10 @@ export interface SuccessfulLogin {
 
 /**
  * What a login writes, in the caller's one batch: the spent one-time code first (guarded: the batch fails if it
- * was spent concurrently), the rehash, `last_login_at`, the audit event and the `user.login` event. Neither holds
- * the identifier, the password or the client's IP (the audit row keeps the request's IP, as every audit row does);
- * the event carries `device`, a keyed hash of the user agent (login.device.ts).
+ * was spent concurrently), the rehash, `last_login_at` and the login count, the activity row (with the client's IP
+ * and user agent: docs/activity.md), the audit event and the `user.login` event. The events (which webhooks carry
+ * out) hold neither the identifier, the password nor the client's IP; they carry `device`, a keyed hash of the user
+ * agent (login.device.ts).
  */
 export async function successStatements(ctx: ServiceContext, login: SuccessfulLogin): Promise<D1PreparedStatement[]> {
   const at = new Date().toISOString();
@@ -39,6 +41,7 @@ export async function successStatements(ctx: ServiceContext, login: SuccessfulLo
     ...(login.secondFactor?.statements ?? []),
     ...(login.rehash ? [rehashPassword(ctx.db, login.userId, login.rehash.from, login.rehash.to)] : []),
     recordLogin(ctx.db, login.userId, at),
+    ...loginActivity(ctx, login.userId, "login", at),
     await auditStatement(
       ctx,
       {
@@ -69,6 +72,7 @@ export async function failureStatements(
 ): Promise<D1PreparedStatement[]> {
   const at = new Date().toISOString();
   return [
+    ...loginActivity(ctx, userId, "login_failed", at),
     await auditStatement(ctx, { action: "user.login_failed", resource: { type: "user", id: userId } }, { at }),
     await eventStatement(
       ctx,

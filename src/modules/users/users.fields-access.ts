@@ -145,13 +145,13 @@ export async function fieldAccess(ctx: ServiceContext): Promise<FieldAccess> {
   if (!grants) return EVERYTHING;
   const everyField = ["read", "write"].every((action) => grants.covers(`users.attributes.*:${action}`));
   const schema = everyField ? null : await tenantSchema(ctx);
-  let bySchema = built.get(grants);
-  if (!bySchema) built.set(grants, (bySchema = new WeakMap()));
-  let byActor = bySchema.get(schema ?? NO_SCHEMA);
-  if (!byActor) bySchema.set(schema ?? NO_SCHEMA, (byActor = new Map()));
+  const bySchema = built.get(grants) ?? new WeakMap<object, Map<string | null, FieldAccess>>();
+  built.set(grants, bySchema);
+  const byActor = bySchema.get(schema ?? NO_SCHEMA) ?? new Map<string | null, FieldAccess>();
+  bySchema.set(schema ?? NO_SCHEMA, byActor);
   const selfId = ctx.actor.type === "user" ? ctx.actor.id : null;
-  let access = byActor.get(selfId);
-  if (!access) byActor.set(selfId, (access = accessOf(ctx, schema?.fields ?? [])));
+  const access = byActor.get(selfId) ?? accessOf(ctx, schema?.fields ?? []);
+  byActor.set(selfId, access);
   return access;
 }
 

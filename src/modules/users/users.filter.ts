@@ -22,6 +22,8 @@ const BUILT_IN: FilterCatalogue = {
   createdat: { column: "users.created_at", type: "datetime", filterable: true },
   updatedat: { column: "users.updated_at", type: "datetime", filterable: true },
   lastloginat: { column: "users.last_login_at", type: "datetime", filterable: true },
+  lastactiveat: { column: "users.last_active_at", type: "datetime", filterable: true },
+  logincount: { column: "users.login_count", type: "number", filterable: true },
   deletedat: { column: "users.deleted_at", type: "datetime", filterable: true },
   "mfa.totp": { column: "users.mfa_totp", type: "boolean", filterable: true },
   emailverified: { column: "(users.email_verified_at IS NOT NULL)", type: "boolean", filterable: true },

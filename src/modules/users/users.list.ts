@@ -53,6 +53,8 @@ const VIEW_COLUMNS = {
   updatedAt: users.updatedAt,
   deletedAt: users.deletedAt,
   lastLoginAt: users.lastLoginAt,
+  lastActiveAt: users.lastActiveAt,
+  loginCount: users.loginCount,
   emailVerifiedAt: users.emailVerifiedAt,
   piiAttributes: users.piiAttributes,
   externalId: users.externalId,

@@ -28,6 +28,8 @@ export function toUser(row: UserView): User {
     updatedAt: row.updatedAt,
     deletedAt: row.deletedAt,
     lastLoginAt: row.lastLoginAt,
+    lastActiveAt: row.lastActiveAt,
+    loginCount: row.loginCount,
   };
 }
 

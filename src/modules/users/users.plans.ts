@@ -115,6 +115,8 @@ export async function buildCreate(
     updatedAt: at,
     deletedAt: null,
     lastLoginAt: null,
+    lastActiveAt: null,
+    loginCount: 0,
     emailVerifiedAt: null,
     externalId: input.externalId ?? null,
     version: 1,

@@ -121,6 +121,16 @@ export const UserSchema = z
     updatedAt: z.string().openapi({ example: "2026-11-25T19:04:32.123Z" }),
     deletedAt: z.string().nullable(),
     lastLoginAt: z.string().nullable(),
+    lastActiveAt: z
+      .string()
+      .nullable()
+      .openapi({
+        description:
+          "The user's latest login or product activity (POST /v1/activity), accurate to the hour: it moves only when " +
+          "an activity is at least an hour after it (docs/activity.md).",
+        example: "2026-11-25T19:04:32.123Z",
+      }),
+    loginCount: z.number().int().openapi({ description: "Successful logins.", example: 12 }),
   })
   .openapi("User");
 export type User = z.infer<typeof UserSchema>;
