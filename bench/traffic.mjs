@@ -16,7 +16,7 @@ export const TRAFFIC_END = "<!-- traffic:end -->";
 const USERS = 500;
 /** A tenant whose profiles are read too seldom for the isolate tier to hold them: the KV tier measured alone. */
 const WIDE_USERS = 10_000;
-const ROUNDS = 2;
+const ROUNDS = 3;
 const CONCURRENT = 200;
 const LIMIT = 50;
 
