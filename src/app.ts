@@ -22,6 +22,7 @@ import { apiKeysRoutes } from "./modules/api-keys/api-keys.routes";
 import { auditRoutes } from "./modules/audit/audit.routes";
 import { eventsRoutes } from "./modules/events/events.routes";
 import { mfaRoutes } from "./modules/mfa/mfa.routes";
+import { broadcastsRoutes } from "./modules/notifications/broadcasts.routes";
 import { channelsRoutes } from "./modules/notifications/channels.routes";
 import { notificationsRoutes } from "./modules/notifications/notifications.routes";
 import { templatesRoutes } from "./modules/notifications/templates.routes";
@@ -134,6 +135,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   mountPluginRoutes(app, pluginRegistry().withCoreRoutes(coreRouteKeys(app.openAPIRegistry.definitions)));
   app.route("/", templatesRoutes);
   app.route("/", channelsRoutes);
+  app.route("/", broadcastsRoutes);
   app.route("/", notificationsRoutes);
   mountOpenApi(app);
 

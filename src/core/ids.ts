@@ -58,6 +58,8 @@ export type IdPrefix =
   | "dlv"
   // notifications, notification templates, push subscriptions, email Message-IDs (src/modules/notifications)
   | "ntf"
+  // notification broadcasts (src/modules/notifications/broadcasts.ts)
+  | "bcs"
   | "ntp"
   | "psh"
   | "msg";

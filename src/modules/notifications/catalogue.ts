@@ -24,6 +24,10 @@ export const NOTIFIABLE_EVENTS = {
     what: "A reminder to users who never signed in, N days after their creation (daily cron)",
   },
   [NEW_DEVICE_SIGN_IN]: { category: "security", what: "A sign-in from a device the user had not used before" },
+  "user.re_engagement": {
+    category: "reminders",
+    what: "An invitation to come back, sent to an audience (POST /v1/notifications/broadcasts: a filter or a segment)",
+  },
 } as const satisfies Record<string, { category: Category; what: string }>;
 export type NotifiableEvent = keyof typeof NOTIFIABLE_EVENTS;
 
@@ -58,6 +62,7 @@ export const SAMPLE_DATA: Record<NotifiableEvent, Record<string, unknown>> = {
     expiresAt: "2026-01-01T10:30:00.000Z",
   },
   "user.activation_reminder": { ...COMMON_SAMPLE, link: "https://app.example.com/sign-in", days: 3 },
+  "user.re_engagement": { ...COMMON_SAMPLE, link: "https://app.example.com/sign-in" },
   [NEW_DEVICE_SIGN_IN]: {
     ...COMMON_SAMPLE,
     signIn: { at: "2026-01-01T10:00:00.000Z", method: "password" },

@@ -21,6 +21,7 @@ const TEMPLATE_OF: Record<string, NotifiableEvent> = {
   "user.email_verification_requested": "user.email_verification_requested",
   "user.password_reset_requested": "user.password_reset_requested",
   "user.activation_reminder": "user.activation_reminder",
+  "user.re_engagement": "user.re_engagement",
   "user.login": NEW_DEVICE_SIGN_IN,
 };
 

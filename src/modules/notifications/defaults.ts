@@ -104,6 +104,23 @@ const DEFAULTS: Record<string, DefaultText> = {
     "fr",
     "Rappel d’activation",
   ),
+  "user.re_engagement/email/en": email(
+    "We miss you at {{app.name}}",
+    [
+      "Hello {{user.name}},",
+      "It has been a while since your last visit. Here is what you may have missed — come back and see.",
+    ],
+    { label: "Sign in" },
+    "en",
+    "Re-engagement",
+  ),
+  "user.re_engagement/email/fr": email(
+    "{{app.name}} vous attend",
+    ["Bonjour {{user.name}},", "Cela fait un moment depuis votre dernière visite. Revenez voir ce qui a changé."],
+    { label: "Se connecter" },
+    "fr",
+    "Relance",
+  ),
   [`${NEW_DEVICE_SIGN_IN}/email/en`]: email(
     "New sign-in to your {{app.name}} account",
     [

@@ -90,6 +90,8 @@ function messageData(
       return { ...base, token, expiresAt, link: linkWith(settings.links.emailVerification, token) };
     case "user.activation_reminder":
       return { ...base, days: settings.activationReminderDays, link: settings.links.signIn };
+    case "user.re_engagement":
+      return { ...base, link: settings.links.signIn };
     case NEW_DEVICE_SIGN_IN:
       return {
         ...base,

@@ -17,7 +17,7 @@ const fields = {
   event: z.enum(EVENTS).openapi({
     description:
       "What the message is about: `user.created` (welcome), `user.email_verification_requested`, " +
-      "`user.password_reset_requested`, `user.activation_reminder`, `user.login.new_device` (a sign-in from a new device).",
+      "`user.password_reset_requested`, `user.activation_reminder`, `user.re_engagement`, `user.login.new_device` (a sign-in from a new device).",
     example: "user.created",
   }),
   channel: z.enum(CHANNELS).openapi({ example: "email" }),
