@@ -60,7 +60,10 @@ export type IdPrefix =
   | "ntf"
   | "ntp"
   | "psh"
-  | "msg";
+  | "msg"
+  // report schedules and their runs (src/modules/reports)
+  | "rps"
+  | "rpr";
 
 export function newId(prefix: IdPrefix, now = Date.now()): string {
   return `${prefix}_${ulid(now)}`;
