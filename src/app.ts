@@ -24,6 +24,7 @@ import { eventsRoutes } from "./modules/events/events.routes";
 import { mfaRoutes } from "./modules/mfa/mfa.routes";
 import { channelsRoutes } from "./modules/notifications/channels.routes";
 import { notificationsRoutes } from "./modules/notifications/notifications.routes";
+import { reportsRoutes } from "./modules/reports/reports.routes";
 import { templatesRoutes } from "./modules/notifications/templates.routes";
 import { oauthRoutes } from "./modules/oauth/oauth.routes";
 import { passwordsRoutes } from "./modules/passwords/passwords.routes";
@@ -135,6 +136,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", templatesRoutes);
   app.route("/", channelsRoutes);
   app.route("/", notificationsRoutes);
+  app.route("/", reportsRoutes);
   mountOpenApi(app);
 
   // SCIM clients parse RFC 7644 §3.12 error bodies, not problem+json: /scim/v2 answers those, every error alike
