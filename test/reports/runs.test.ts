@@ -13,7 +13,9 @@ const MINUTE = 60_000;
 async function withRefusingSmtp(tenant: TestTenant) {
   const put = await call("PUT", "/v1/notification-channels", {
     token: tenant.key,
-    body: { email: { provider: "smtp", host: "127.0.0.1", port: 9, security: "none", from: "Reports <r@example.com>" } },
+    body: {
+      email: { provider: "smtp", host: "127.0.0.1", port: 9, security: "none", from: "Reports <r@example.com>" },
+    },
   });
   expect(put.status).toBe(200);
 }
@@ -27,12 +29,16 @@ function parseCsv(text: string): string[][] {
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (c === '"') quoted = false;
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
       else field += c;
     } else if (c === '"') quoted = true;
-    else if (c === ",") row.push(field), (field = "");
-    else if (c === "\r" && text[i + 1] === "\n") {
+    else if (c === ",") {
+      row.push(field);
+      field = "";
+    } else if (c === "\r" && text[i + 1] === "\n") {
       row.push(field);
       rows.push(row);
       row = [];
@@ -120,7 +126,7 @@ describe("runs", () => {
 
   it("csv: the table parses back, formulas are neutralised, restricted fields are not exported", async () => {
     const tenant = await createTenant();
-    await createUser(tenant, { name: "=HYPERLINK(\"http://evil\")", attributes: {} });
+    await createUser(tenant, { name: '=HYPERLINK("http://evil")', attributes: {} });
     await createUser(tenant, { name: 'Ann "The" Smith, PhD' });
     await createUser(tenant, { name: "@SUM(A1)" });
     const schedule = await createSchedule(tenant, { report: "export", format: "csv" });
@@ -135,7 +141,7 @@ describe("runs", () => {
     expect(header).not.toContain("email");
     expect(header).not.toContain("phone");
     const names = users.map((row) => row[(header as string[]).indexOf("name")]).sort();
-    expect(names).toEqual(["'=HYPERLINK(\"http://evil\")", "'@SUM(A1)", 'Ann "The" Smith, PhD'].sort());
+    expect(names).toEqual(['\'=HYPERLINK("http://evil")', "'@SUM(A1)", 'Ann "The" Smith, PhD'].sort());
     expect(users.every((row) => row.length === header?.length)).toBe(true);
   });
 
@@ -162,7 +168,13 @@ describe("runs", () => {
     const svg = renderChart({
       title: `<script>alert("x")</script> & 'co'`,
       kind: "bar",
-      series: { name: "a < b", points: [{ x: "</svg>", y: 3 }, { x: "&amp;", y: 0.5 }] },
+      series: {
+        name: "a < b",
+        points: [
+          { x: "</svg>", y: 3 },
+          { x: "&amp;", y: 0.5 },
+        ],
+      },
     });
     const parsed = expectWellFormedSvg(svg);
     // the parser decodes the entities back: the text is exactly the title, not markup

@@ -79,7 +79,14 @@ describe("schedules", () => {
     const bad = async (body: Record<string, unknown>, fields: string[]) => {
       const response = await call("POST", "/v1/reports/schedules", {
         token: tenant.key,
-        body: { name: "x", report: "new-users", format: "html", recipients: ["a@example.com"], frequency: "daily", ...body },
+        body: {
+          name: "x",
+          report: "new-users",
+          format: "html",
+          recipients: ["a@example.com"],
+          frequency: "daily",
+          ...body,
+        },
       });
       const problem = await expectProblem(response, 400, "VALIDATION_FAILED");
       expect((problem.errors as { field: string }[]).map((e) => e.field).sort()).toEqual(fields.sort());
@@ -95,8 +102,8 @@ describe("schedules", () => {
     await bad({ format: "json", recipients: null, webhookId: "whk_nope" }, ["webhookId"]);
     await bad({ report: "summary" }, ["report"]);
     await bad({ weekday: 3 }, ["weekday"]);
-    await bad({ filter: "status eq \"active\"" }, ["filter"]);
-    await bad({ report: "export", filter: "email eq \"a@example.com\"" }, ["filter"]);
+    await bad({ filter: 'status eq "active"' }, ["filter"]);
+    await bad({ report: "export", filter: 'email eq "a@example.com"' }, ["filter"]);
     await bad({ report: "export", filter: "((" }, ["filter"]);
     await bad({ colour: "red" }, ["colour"]);
     const db = await tenantDatabase(tenant.id);

@@ -27,7 +27,14 @@ export interface Run {
 export async function createSchedule(tenant: TestTenant, body: Record<string, unknown>) {
   const response = await call("POST", "/v1/reports/schedules", {
     token: tenant.key,
-    body: { name: "Ops", report: "new-users", frequency: "daily", format: "html", recipients: ["ops@example.com"], ...body },
+    body: {
+      name: "Ops",
+      report: "new-users",
+      frequency: "daily",
+      format: "html",
+      recipients: ["ops@example.com"],
+      ...body,
+    },
   });
   expect(response.status, await response.clone().text()).toBe(201);
   return json<Schedule>(response);

@@ -140,7 +140,10 @@ export function buildMessage(mail: MailContent, now = new Date()): { messageId: 
   if (mail.attachments?.length) {
     const boundary = newBoundary();
     headers.push(["Content-Type", `multipart/mixed; boundary="${boundary}"`]);
-    body = multipart(boundary, [`Content-Type: ${content.type}\r\n\r\n${content.body}`, ...mail.attachments.map(attachmentPart)]);
+    body = multipart(boundary, [
+      `Content-Type: ${content.type}\r\n\r\n${content.body}`,
+      ...mail.attachments.map(attachmentPart),
+    ]);
   } else if (mail.html === null) {
     headers.push(["Content-Type", "text/plain; charset=utf-8"], ["Content-Transfer-Encoding", "base64"]);
   } else {

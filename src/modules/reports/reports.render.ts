@@ -39,9 +39,7 @@ export function reportHtml(data: ReportData, tableRows = 200): string {
 }
 
 function reportText(data: ReportData, csvAttached: boolean): string {
-  const table = data.table.rows
-    .slice(0, 50)
-    .map((row) => row.map((v) => (v === null ? "" : String(v))).join("\t"));
+  const table = data.table.rows.slice(0, 50).map((row) => row.map((v) => (v === null ? "" : String(v))).join("\t"));
   return [
     data.title,
     "",

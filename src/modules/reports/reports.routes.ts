@@ -77,7 +77,10 @@ const patchRoute = defineRoute({
   errors: [404, 409],
   request: {
     params: IdParamSchema,
-    body: { required: true, content: { "application/merge-patch+json": { schema: SchedulePatchSchema }, ...json(SchedulePatchSchema) } },
+    body: {
+      required: true,
+      content: { "application/merge-patch+json": { schema: SchedulePatchSchema }, ...json(SchedulePatchSchema) },
+    },
   },
   responses: { 200: { description: "The changed schedule", content: json(ScheduleSchema) } },
 });
@@ -150,13 +153,14 @@ export const reportsRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
   .openapi(createRoute, async (c) =>
     c.json(await reports.createSchedule(await serviceContext(c), c.req.valid("json")), 201),
   )
-  .openapi(listRoute, async (c) => c.json(await reports.listSchedules(await serviceContext(c), c.req.valid("query")), 200))
-  .openapi(getRoute, async (c) => c.json(await reports.getSchedule(await serviceContext(c), c.req.valid("param").id), 200))
+  .openapi(listRoute, async (c) =>
+    c.json(await reports.listSchedules(await serviceContext(c), c.req.valid("query")), 200),
+  )
+  .openapi(getRoute, async (c) =>
+    c.json(await reports.getSchedule(await serviceContext(c), c.req.valid("param").id), 200),
+  )
   .openapi(patchRoute, async (c) =>
-    c.json(
-      await reports.updateSchedule(await serviceContext(c), c.req.valid("param").id, c.req.valid("json")),
-      200,
-    ),
+    c.json(await reports.updateSchedule(await serviceContext(c), c.req.valid("param").id, c.req.valid("json")), 200),
   )
   .openapi(deleteRoute, async (c) => {
     await reports.deleteSchedule(await serviceContext(c), c.req.valid("param").id);

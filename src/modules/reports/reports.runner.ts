@@ -107,14 +107,21 @@ async function attemptRun(env: Env, tenantId: string, db: D1Database, run: RunRo
 class GiveUp extends Error {}
 
 async function generateAndDeliver(env: Env, tenantId: string, db: D1Database, run: RunRow): Promise<string> {
-  const schedule = await db.prepare("SELECT * FROM report_schedules WHERE id = ?").bind(run.schedule_id).first<ScheduleRow>();
+  const schedule = await db
+    .prepare("SELECT * FROM report_schedules WHERE id = ?")
+    .bind(run.schedule_id)
+    .first<ScheduleRow>();
   if (!schedule) throw new GiveUp("the schedule was deleted");
   const generate = reportType(schedule.report);
   if (!generate) throw new GiveUp(`unknown report type ${schedule.report}`);
   const from = previousRun(schedule.cron, schedule.timezone, new Date(run.scheduled_for));
   const to = run.scheduled_for;
   const ctx = backgroundContext(env, tenantId, db, "reports");
-  const data = await generate(ctx, { from, to, schedule: { id: schedule.id, name: schedule.name, filter: schedule.filter } });
+  const data = await generate(ctx, {
+    from,
+    to,
+    schedule: { id: schedule.id, name: schedule.name, filter: schedule.filter },
+  });
   const rendered = render(schedule.format, data, {
     runId: run.id,
     scheduleId: schedule.id,

@@ -13,13 +13,10 @@ const Recipient = z.email().max(254);
 const scheduleFields = {
   name: z.string().trim().min(1).max(120).openapi({ example: "Weekly sign-ups" }),
   report: z.enum(REPORT_TYPES).openapi({ description: "The report type (docs/reports.md)." }),
-  cron: z
-    .string()
-    .trim()
-    .max(120)
-    .nullable()
-    .optional()
-    .openapi({ description: "A 5-field cron expression read in `timezone`; or give `frequency`.", example: "0 8 * * 1" }),
+  cron: z.string().trim().max(120).nullable().optional().openapi({
+    description: "A 5-field cron expression read in `timezone`; or give `frequency`.",
+    example: "0 8 * * 1",
+  }),
   frequency: z.enum(FREQUENCIES).nullable().optional().openapi({ description: "Instead of `cron`." }),
   time: z
     .string()
@@ -43,7 +40,11 @@ const scheduleFields = {
     .nullable()
     .optional()
     .openapi({ description: "With `frequency: monthly`: 1–28 (default 1)." }),
-  timezone: z.string().max(64).optional().openapi({ description: "IANA time zone (default UTC).", example: "Europe/Paris" }),
+  timezone: z
+    .string()
+    .max(64)
+    .optional()
+    .openapi({ description: "IANA time zone (default UTC).", example: "Europe/Paris" }),
   format: z.enum(FORMATS).openapi({
     description: "html: email with inline SVG charts; csv: the same with the table attached; json: to `webhookId`.",
   }),
@@ -53,7 +54,12 @@ const scheduleFields = {
     .nullable()
     .optional()
     .openapi({ description: "Email addresses (html, csv); stored sealed." }),
-  webhookId: z.string().max(64).nullable().optional().openapi({ description: "A webhook endpoint of the tenant (json)." }),
+  webhookId: z
+    .string()
+    .max(64)
+    .nullable()
+    .optional()
+    .openapi({ description: "A webhook endpoint of the tenant (json)." }),
   filter: z
     .string()
     .max(2000)
@@ -64,7 +70,16 @@ const scheduleFields = {
 };
 
 export const CreateScheduleSchema = z.strictObject(scheduleFields).openapi("CreateReportSchedule", {
-  example: { name: "Weekly sign-ups", report: "new-users", frequency: "weekly", time: "08:00", weekday: 1, timezone: "Europe/Paris", format: "html", recipients: ["ops@example.com"] },
+  example: {
+    name: "Weekly sign-ups",
+    report: "new-users",
+    frequency: "weekly",
+    time: "08:00",
+    weekday: 1,
+    timezone: "Europe/Paris",
+    format: "html",
+    recipients: ["ops@example.com"],
+  },
 });
 export type CreateScheduleInput = z.infer<typeof CreateScheduleSchema>;
 

@@ -22,8 +22,8 @@ import {
   updateScheduleRow,
 } from "./reports.repo";
 import type { CreateScheduleInput, Schedule, SchedulePatch } from "./reports.schema";
-import { exportContext } from "./reports.types";
 import { cronOfFrequency, cronProblem, isTimeZone, nextRunAfter } from "./reports.timing";
+import { exportContext } from "./reports.types";
 
 const SEAL_PURPOSE = "uom/report-recipients/v1";
 
@@ -120,7 +120,12 @@ async function validated(ctx: ServiceContext, input: Fields) {
   return { cron: cron as string, timezone, recipients, frequency };
 }
 
-async function rowOf(ctx: ServiceContext, id: string, input: Fields, base: Pick<ScheduleRow, "version" | "created_at">) {
+async function rowOf(
+  ctx: ServiceContext,
+  id: string,
+  input: Fields,
+  base: Pick<ScheduleRow, "version" | "created_at">,
+) {
   const { cron, timezone, recipients, frequency } = await validated(ctx, input);
   const now = new Date();
   const enabled = input.enabled ?? true;
@@ -196,8 +201,7 @@ export async function listSchedules(ctx: ServiceContext, query: { limit: number;
   const page = rows.slice(0, query.limit);
   return {
     data: await Promise.all(page.map((row) => toSchedule(ctx, row))),
-    nextCursor:
-      rows.length > query.limit && page.length ? encodeCursor("report-schedules", [page.at(-1)?.id]) : null,
+    nextCursor: rows.length > query.limit && page.length ? encodeCursor("report-schedules", [page.at(-1)?.id]) : null,
   };
 }
 
@@ -220,7 +224,8 @@ export async function updateSchedule(ctx: ServiceContext, id: string, patch: Sch
     dayOfMonth: merged.frequency === "monthly" ? ((merged.dayOfMonth as number | null) ?? null) : null,
     timezone: (merged.timezone as string | null) ?? "UTC",
     format: merged.format as Fields["format"],
-    recipients: merged.format === "json" && patch.recipients === undefined ? null : (merged.recipients as string[] | null),
+    recipients:
+      merged.format === "json" && patch.recipients === undefined ? null : (merged.recipients as string[] | null),
     webhookId: merged.format === "json" ? ((merged.webhookId as string | null) ?? null) : null,
     filter: (merged.filter as string | null) ?? null,
     enabled: merged.enabled as boolean,
@@ -237,10 +242,7 @@ export async function updateSchedule(ctx: ServiceContext, id: string, patch: Sch
       {
         action: "report_schedule.updated",
         resource: { type: "report_schedule", id },
-        changes: changesOf(
-          audited(before, current.recipients.length),
-          audited(row, (input.recipients ?? []).length),
-        ),
+        changes: changesOf(audited(before, current.recipients.length), audited(row, (input.recipients ?? []).length)),
       },
       { at: row.updated_at, onlyIfPreviousChanged: true },
     ),

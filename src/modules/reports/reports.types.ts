@@ -1,5 +1,5 @@
-import type { ServiceContext } from "../../core/context";
 import { Grants } from "../../core/auth/grants";
+import type { ServiceContext } from "../../core/context";
 import { fieldAccess } from "../users/users.fields-access";
 import { listUsers } from "../users/users.service";
 import type { Cell, ReportData, ReportPeriod } from "./reports.registry";
@@ -51,9 +51,7 @@ export async function activeUsersReport(ctx: ServiceContext, period: ReportPerio
   const last = new Date(Date.parse(period.to) - 1).toISOString().slice(0, 10);
   const [daily, distinct] = await ctx.db.batch([
     ctx.db
-      .prepare(
-        "SELECT day, count(*) AS n FROM activity_daily WHERE day >= ?1 AND day <= ?2 GROUP BY day ORDER BY day",
-      )
+      .prepare("SELECT day, count(*) AS n FROM activity_daily WHERE day >= ?1 AND day <= ?2 GROUP BY day ORDER BY day")
       .bind(from, last),
     ctx.db
       .prepare("SELECT count(DISTINCT user_id) AS n FROM activity_daily WHERE day >= ?1 AND day <= ?2")
