@@ -108,7 +108,25 @@ describe("schedules", () => {
     await bad({ colour: "red" }, ["colour"]);
     const db = await tenantDatabase(tenant.id);
     expect(await count(db, "report_schedules")).toBe(0);
-    expect(await count(db, "audit_events", "resource_type = 'report_schedule'")).toBe(0);
+    // a patch is validated as a whole, and a refused one changes nothing
+    const schedule = await createSchedule(tenant, {});
+    for (const body of [{ format: "json" }, { cron: "bad" }, { timezone: "Nowhere/Land" }, { recipients: null }]) {
+      await expectProblem(
+        await call("PATCH", `/v1/reports/schedules/${schedule.id}`, { token: tenant.key, body }),
+        400,
+        "VALIDATION_FAILED",
+      );
+    }
+    expect(await json(await call("GET", `/v1/reports/schedules/${schedule.id}`, { token: tenant.key }))).toEqual(
+      schedule,
+    );
+    expect(await count(db, "audit_events", "resource_type = 'report_schedule'")).toBe(1);
+    await call("DELETE", `/v1/reports/schedules/${schedule.id}`, { token: tenant.key });
+    await expectProblem(
+      await call("PATCH", `/v1/reports/schedules/${schedule.id}`, { token: tenant.key, body: { name: "x" } }),
+      404,
+    );
+    expect(await count(db, "report_schedules")).toBe(0);
     await expectProblem(await call("GET", "/v1/reports/runs?state=x", { token: tenant.key }), 400);
   });
 
