@@ -1,6 +1,7 @@
+import { env } from "cloudflare:test";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
-import { MAX_ATTEMPTS } from "../../src/modules/reports/reports.runner";
+import { MAX_ATTEMPTS, runScheduledReports } from "../../src/modules/reports/reports.runner";
 import { renderChart } from "../../src/modules/reports/reports.svg";
 import { call, createTenant, createUser, expectProblem, json, type TestTenant } from "../helpers/api";
 import { count, runCron, tenantDatabase } from "../helpers/db";
@@ -203,6 +204,16 @@ describe("runs", () => {
     expect((await call("DELETE", `/v1/webhooks/${endpoint.id}`, { token: tenant.key })).status).toBe(204);
     await runReports(tenant, run?.nextAttemptAt as string);
     expect((await runsOf(tenant))[0]).toMatchObject({ status: "failed", attempts: 2 });
+  });
+
+  it("a tenant whose plan lost the feature keeps its schedules, which do not run", async () => {
+    const tenant = await createTenant();
+    const schedule = await createSchedule(tenant, {});
+    const db = await tenantDatabase(tenant.id);
+    await runScheduledReports(env, tenant.id, "free", db, Date.parse(schedule.nextRunAt as string));
+    expect(await count(db, "report_runs")).toBe(0);
+    await runReports(tenant, schedule.nextRunAt as string);
+    expect(await count(db, "report_runs")).toBe(1);
   });
 
   it("runs are the tenant's own; a run not generated yet has nothing to download", async () => {

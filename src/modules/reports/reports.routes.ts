@@ -143,7 +143,7 @@ const downloadRoute = defineRoute({
       content: {
         "text/html": { schema: z.string() },
         "text/csv": { schema: z.string() },
-        "application/json": { schema: z.object({}).passthrough() },
+        "application/json": { schema: z.looseObject({}) },
       },
     },
   },
