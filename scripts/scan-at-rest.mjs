@@ -4,7 +4,8 @@
 // 2. Drives it over HTTP with marker values: a tenant, users with emails, phones and passwords (single, bulk,
 //    merge patch, idempotent create, password change, found by search on part of the email), a TOTP enrolment with its recovery codes, an OAuth client
 //    and password logins (one wrong), a password-reset request, an HTTP action, a plugin's secret configuration,
-//    a webhook endpoint whose secret is rotated, notification channels with credentials and a Web Push subscription.
+//    a webhook endpoint whose secret is rotated, notification channels with credentials and a Web Push subscription,
+//    a report schedule's recipients.
 // 3. Stops it, then reads every file under the directory (SQLite databases, -wal and -shm files, KV and Durable
 //    Object storage) byte by byte for each marker, as given and lower-cased. Any hit fails (exit 1).
 // SCAN_AT_REST_LOG=info shows wrangler's and the worker's logs; SCAN_AT_REST_KEEP=1 keeps the directory.
@@ -254,6 +255,13 @@ async function exercise() {
   mark("a rotated webhook secret", rotated.secret);
   mark("a rotated webhook secret's key", rotated.secret.slice("whsec_".length));
   await api("POST", `/v1/webhooks/${webhook.id}/test`, { token: key, expect: [202] });
+  // a scheduled report: its recipients are personal data, sealed (the audit trail records only how many)
+  const report = await api("POST", "/v1/reports/schedules", {
+    token: key,
+    body: { name: "Scan", report: "new-users", frequency: "daily", format: "html", recipients: [email("Report")] },
+    expect: [201],
+  });
+  await api("PATCH", `/v1/reports/schedules/${report.id}`, { token: key, body: { recipients: [email("Report2")] } });
   return tenant.id;
 }
 

@@ -30,6 +30,7 @@ import { oauthRoutes } from "./modules/oauth/oauth.routes";
 import { passwordsRoutes } from "./modules/passwords/passwords.routes";
 import { plansRoutes } from "./modules/plans/plans.routes";
 import { rateLimitsRoutes } from "./modules/rate-limits/rate-limits.routes";
+import { reportsRoutes } from "./modules/reports/reports.routes";
 import { roleAccessRoutes } from "./modules/roles/roles.access.routes";
 import { mountPermissionCatalogue, rolesRoutes } from "./modules/roles/roles.routes";
 import { fieldsRoutes } from "./modules/schema/fields.routes";
@@ -137,6 +138,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", channelsRoutes);
   app.route("/", broadcastsRoutes);
   app.route("/", notificationsRoutes);
+  app.route("/", reportsRoutes);
   mountOpenApi(app);
 
   // SCIM clients parse RFC 7644 §3.12 error bodies, not problem+json: /scim/v2 answers those, every error alike

@@ -12,7 +12,7 @@ export default {
   fetch: app.fetch,
 
   async scheduled(controller, env, ctx) {
-    if (controller.cron === "* * * * *") ctx.waitUntil(sealAllAuditTrails(env));
+    if (controller.cron === "* * * * *") ctx.waitUntil(sealAllAuditTrails(env, controller.scheduledTime));
     else ctx.waitUntil(dailyMaintenance(env));
   },
 

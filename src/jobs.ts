@@ -9,6 +9,7 @@ import { sealAuditTrail } from "./modules/audit/audit.service";
 import { remindInactiveUsers } from "./modules/notifications/reminders";
 import { purgeNotificationLog, sweepNotifications } from "./modules/notifications/sweeper";
 import { oauthDailyMaintenance } from "./modules/oauth/maintenance";
+import { runScheduledReports } from "./modules/reports/reports.runner";
 import { continueSchemaJobs } from "./modules/schema/fields.jobs";
 import { continueDataKeyRotations } from "./modules/tenants/tenants.keys.service";
 import { reclaimOrphanedDatabases } from "./modules/tenants/tenants.service";
@@ -30,12 +31,13 @@ interface AssignedDatabase {
  * Every minute: seal the audit chains, so `hash` is set within a minute even on trails nobody reads; send the outbox
  * events (the tenants' and the platform's) never sent or not acknowledged within a minute; re-enqueue webhook
  * deliveries and notifications whose queue message was lost; carry on custom-field changes still being applied to
- * users; then unfinished data-key rotations (re-encrypting users in bounded batches).
+ * users; run the scheduled reports due at `scheduledTime` (docs/reports.md); then unfinished data-key rotations
+ * (re-encrypting users in bounded batches).
  */
-export async function sealAllAuditTrails(env: Env): Promise<void> {
+export async function sealAllAuditTrails(env: Env, scheduledTime = Date.now()): Promise<void> {
   const control = await controlDb(env);
   const trails = [PLATFORM, ...(await assignedDatabases(control))];
-  await eachOf("seal audit trail", env, trails, async ({ tenant_id, binding }) => {
+  await eachOf("seal audit trail", env, trails, async ({ tenant_id, binding, plan }) => {
     const db = binding === "CONTROL_DB" ? control : await tenantDatabases.forTenant(env, { databaseBinding: binding });
     await sealAuditTrail({ env, db, scope: tenant_id });
     if (binding === "CONTROL_DB") {
@@ -46,6 +48,7 @@ export async function sealAllAuditTrails(env: Env): Promise<void> {
     await sweepOutbox(env, tenant_id, db);
     await sweepWebhookDeliveries(env, tenant_id, db);
     await sweepNotifications(env, tenant_id, db);
+    await runScheduledReports(env, tenant_id, plan, db, scheduledTime);
   }).finally(() => continueDataKeyRotations(env));
 }
 

@@ -62,7 +62,10 @@ export type IdPrefix =
   | "bcs"
   | "ntp"
   | "psh"
-  | "msg";
+  | "msg"
+  // report schedules and their runs (src/modules/reports)
+  | "rps"
+  | "rpr";
 
 export function newId(prefix: IdPrefix, now = Date.now()): string {
   return `${prefix}_${ulid(now)}`;

@@ -2,18 +2,33 @@ import { newId } from "../../core/ids";
 
 /**
  * An RFC 5322 message with a multipart/alternative body (RFC 2046 §5.1.4: the text part first, the HTML part
- * last, as the preferred one). Every part is base64, so the message is 7-bit clean whatever the server offers
+ * last, as the preferred one), inside a multipart/mixed with the attachments when there are any (RFC 2046 §5.1.3).
+ * Every part is base64, so the message is 7-bit clean whatever the server offers
  * (no 8BITMIME or SMTPUTF8 needed); non-ASCII header text is RFC 2047 encoded words.
  */
 
+export interface MailAttachment {
+  filename: string;
+  /** The MIME type, without parameters (`text/csv`); text is sent as UTF-8. */
+  contentType: string;
+  content: string;
+}
+
 export interface MailContent {
   from: string;
-  to: string;
+  /** One address, or several (all in To: a report to a team). */
+  to: string | readonly string[];
   subject: string;
   text: string;
   html: string | null;
   /** Extra headers (List-Unsubscribe, …): names as given, values already valid header text. */
   headers?: Record<string, string>;
+  attachments?: readonly MailAttachment[];
+}
+
+/** The addresses of `to`, as a list. */
+export function recipientsOf(mail: Pick<MailContent, "to">): string[] {
+  return typeof mail.to === "string" ? [mail.to] : [...mail.to];
 }
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
@@ -74,12 +89,34 @@ function part(type: string, body: string): string {
   return `Content-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${base64Lines(body)}`;
 }
 
+/** A quoted MIME parameter value (RFC 2045 §5.1); a non-ASCII file name is RFC 2047 encoded, as clients accept. */
+function quotedParameter(value: string): string {
+  return `"${encodeWords(value).replace(/["\\]/g, "\\$&")}"`;
+}
+
+function attachmentPart(attachment: MailAttachment): string {
+  const name = quotedParameter(attachment.filename);
+  return [
+    `Content-Type: ${attachment.contentType}; charset=utf-8; name=${name}`,
+    `Content-Disposition: attachment; filename=${name}`,
+    "Content-Transfer-Encoding: base64",
+    "",
+    base64Lines(attachment.content),
+  ].join("\r\n");
+}
+
+function multipart(boundary: string, parts: string[]): string {
+  return [...parts.flatMap((p) => [`--${boundary}`, p]), `--${boundary}--`, ""].join("\r\n");
+}
+
+const newBoundary = () => `=_uom_${crypto.randomUUID().replaceAll("-", "")}`;
+
 export function buildMessage(mail: MailContent, now = new Date()): { messageId: string; message: string } {
   const domain = addressOf(mail.from).split("@")[1] ?? "localhost";
   const messageId = `<${newId("msg").toLowerCase()}@${domain}>`;
   const headers: [string, string][] = [
     ["From", encodeAddress(mail.from)],
-    ["To", encodeAddress(mail.to)],
+    ["To", recipientsOf(mail).map(encodeAddress).join(", ")],
     ["Subject", encodeWords(mail.subject)],
     ["Date", rfc5322Date(now)],
     ["Message-ID", messageId],
@@ -88,21 +125,29 @@ export function buildMessage(mail: MailContent, now = new Date()): { messageId: 
       ([name, value]) => [name, value.replace(/[\r\n]+/g, " ")] as [string, string],
     ),
   ];
-  let body: string;
+  // the message text: plain alone, or plain and HTML as alternatives
+  let content: { type: string; body: string };
   if (mail.html === null) {
-    headers.push(["Content-Type", "text/plain; charset=utf-8"], ["Content-Transfer-Encoding", "base64"]);
-    body = base64Lines(mail.text);
+    content = { type: "text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64", body: base64Lines(mail.text) };
   } else {
-    const boundary = `=_uom_${crypto.randomUUID().replaceAll("-", "")}`;
-    headers.push(["Content-Type", `multipart/alternative; boundary="${boundary}"`]);
-    body = [
-      `--${boundary}`,
-      part("text/plain", mail.text),
-      `--${boundary}`,
-      part("text/html", mail.html),
-      `--${boundary}--`,
-      "",
-    ].join("\r\n");
+    const boundary = newBoundary();
+    content = {
+      type: `multipart/alternative; boundary="${boundary}"`,
+      body: multipart(boundary, [part("text/plain", mail.text), part("text/html", mail.html)]),
+    };
+  }
+  let body = content.body;
+  if (mail.attachments?.length) {
+    const boundary = newBoundary();
+    headers.push(["Content-Type", `multipart/mixed; boundary="${boundary}"`]);
+    body = multipart(boundary, [
+      `Content-Type: ${content.type}\r\n\r\n${content.body}`,
+      ...mail.attachments.map(attachmentPart),
+    ]);
+  } else if (mail.html === null) {
+    headers.push(["Content-Type", "text/plain; charset=utf-8"], ["Content-Transfer-Encoding", "base64"]);
+  } else {
+    headers.push(["Content-Type", content.type]);
   }
   const head = headers.map(([name, value]) => `${name}: ${value}`).join("\r\n");
   return { messageId, message: `${head}\r\n\r\n${body}` };

@@ -1,6 +1,6 @@
 import { checkOutboundUrl, hostProblem } from "../../core/http/url-guard";
 import type { EmailConfig, PushConfig, SmsConfig } from "./channels.service";
-import { addressOf, buildMessage, type MailContent } from "./mime";
+import { addressOf, buildMessage, type MailContent, recipientsOf } from "./mime";
 import { SmtpError, sendSmtp } from "./smtp-client";
 import { type PushSubscriptionKeys, pushRequest, type VapidKeys } from "./webpush";
 
@@ -39,6 +39,13 @@ async function httpFailure(response: Response, what: string): Promise<DeliveryEr
   return new DeliveryError(`${what} answered ${response.status}${text ? `: ${text}` : ""}`, permanent);
 }
 
+/** UTF-8 text as base64 (the HTTP email APIs take attachments so). */
+function buildBase64(text: string): string {
+  let binary = "";
+  for (const b of new TextEncoder().encode(text)) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
 async function post(request: Request, what: string): Promise<Response> {
   try {
     return await fetch(request);
@@ -68,7 +75,7 @@ export async function sendEmail(
           clientName: addressOf(mail.from).split("@")[1] ?? "localhost",
           timeoutMs: Number(env.SMTP_TIMEOUT_MS ?? "10000"),
         },
-        { from: addressOf(mail.from), to: [addressOf(mail.to)] },
+        { from: addressOf(mail.from), to: recipientsOf(mail).map(addressOf) },
         message,
       );
       return `${messageId} ${answer}`.slice(0, 300);
@@ -79,6 +86,9 @@ export async function sendEmail(
   }
   const url = guardUrl(config.url, env);
   const headers = mail.headers ?? {};
+  const to = recipientsOf(mail);
+  const attachments = mail.attachments ?? [];
+  const base64 = (text: string) => buildBase64(text);
   const request =
     config.format === "resend"
       ? new Request(url, {
@@ -86,11 +96,14 @@ export async function sendEmail(
           headers: { authorization: `Bearer ${credentials.apiKey ?? ""}`, "content-type": "application/json" },
           body: JSON.stringify({
             from: mail.from,
-            to: [mail.to],
+            to,
             subject: mail.subject,
             text: mail.text,
             ...(mail.html === null ? {} : { html: mail.html }),
             headers,
+            ...(attachments.length
+              ? { attachments: attachments.map((a) => ({ filename: a.filename, content: base64(a.content) })) }
+              : {}),
           }),
         })
       : new Request(url, {
@@ -102,12 +115,21 @@ export async function sendEmail(
           },
           body: JSON.stringify({
             From: mail.from,
-            To: mail.to,
+            To: to.join(", "),
             Subject: mail.subject,
             TextBody: mail.text,
             ...(mail.html === null ? {} : { HtmlBody: mail.html }),
             Headers: Object.entries(headers).map(([Name, Value]) => ({ Name, Value })),
             MessageStream: "outbound",
+            ...(attachments.length
+              ? {
+                  Attachments: attachments.map((a) => ({
+                    Name: a.filename,
+                    Content: base64(a.content),
+                    ContentType: a.contentType,
+                  })),
+                }
+              : {}),
           }),
         });
   const response = await post(request, "the email API");

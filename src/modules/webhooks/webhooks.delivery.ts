@@ -57,8 +57,11 @@ interface PostOutcome {
   responseBody: string | null;
 }
 
-/** One signed POST: never following a redirect (a 3xx is a failure: SSRF), given up after the timeout. */
-async function post(
+/**
+ * One signed POST: never following a redirect (a 3xx is a failure: SSRF), given up after the timeout. Also how a
+ * scheduled JSON report reaches its endpoint (src/modules/reports).
+ */
+export async function postWebhook(
   url: string,
   headers: Record<string, string>,
   body: string,
@@ -224,7 +227,7 @@ async function attempt(
   const verdict = checkOutboundUrl(endpoint.url, env);
   const body = payloadOf(tenantId, event);
   const result = verdict.ok
-    ? await post(
+    ? await postWebhook(
         verdict.url.href,
         await signedHeaders(await signingSecrets(env, endpoint, Date.now()), event.id, body),
         body,
