@@ -66,6 +66,8 @@ function documentConfig(origin: string): OpenApiConfig {
         description: "Tenants and their databases (admin token); a tenant's sub-accounts (tenant credentials)",
       },
       { name: "Users", description: "A tenant's users" },
+      { name: "Activity", description: "Logins and the product activity a tenant sends for its users" },
+  { name: "Reports", description: "Scheduled reports: schedules, runs and their artefacts" },
       { name: "Schema", description: "Custom fields: definitions, validation, indexes, schema changes" },
       { name: "MFA", description: "A user's second factor: TOTP and recovery codes" },
       { name: "API keys", description: "A tenant's API keys: create, rotate, revoke" },

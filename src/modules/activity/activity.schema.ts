@@ -67,7 +67,7 @@ export const ActivityBatchResultSchema = z
       description: "Events whose `id` was recorded before or came twice in the batch: not recorded again.",
     }),
   })
-  .openapi("ActivityBatchResult");
+  .openapi("ActivityBatchResult", { example: { received: 3, recorded: 2, duplicates: 1 } });
 export type ActivityBatchResult = z.infer<typeof ActivityBatchResultSchema>;
 
 export const ActivitySchema = z

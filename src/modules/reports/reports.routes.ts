@@ -141,9 +141,20 @@ const downloadRoute = defineRoute({
     200: {
       description: "The report",
       content: {
-        "text/html": { schema: z.string() },
-        "text/csv": { schema: z.string() },
-        "application/json": { schema: z.looseObject({}) },
+        "text/html": {
+          schema: z.string(),
+          example: '<!doctype html><html>…<svg xmlns="http://www.w3.org/2000/svg">…</svg>…</html>',
+        },
+        "text/csv": { schema: z.string(), example: "day,new users\r\n2026-11-24,12\r\n2026-11-25,9\r\n" },
+        "application/json": {
+          schema: z.looseObject({}),
+          example: {
+            title: "New users: Weekly sign-ups",
+            summary: ["New users: 21"],
+            table: { columns: ["day", "new users"], rows: [["2026-11-24", 12]] },
+            charts: [],
+          },
+        },
       },
     },
   },

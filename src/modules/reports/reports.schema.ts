@@ -113,7 +113,27 @@ export const ScheduleSchema = z
     createdAt: z.string(),
     updatedAt: z.string(),
   })
-  .openapi("ReportSchedule");
+  .openapi("ReportSchedule", {
+    example: {
+      id: "rps_01JD8Z6Q1W3V8K2N4T5R6Y7P9A",
+      name: "Weekly sign-ups",
+      report: "new-users",
+      cron: "0 8 * * 1",
+      frequency: "weekly",
+      time: "08:00",
+      weekday: 1,
+      dayOfMonth: null,
+      timezone: "Europe/Paris",
+      format: "html",
+      recipients: ["ops@example.com"],
+      webhookId: null,
+      filter: null,
+      enabled: true,
+      nextRunAt: "2026-11-30T07:00:00.000Z",
+      createdAt: "2026-11-25T19:04:32.123Z",
+      updatedAt: "2026-11-25T19:04:32.123Z",
+    },
+  });
 export type Schedule = z.infer<typeof ScheduleSchema>;
 
 export const ScheduleListSchema = pageSchema(ScheduleSchema, "ReportSchedulePage");
@@ -131,7 +151,20 @@ export const RunSchema = z
     error: z.string().nullable().openapi({ description: "The last failure." }),
     contentType: z.string().nullable().openapi({ description: "Of the artefact, once generated." }),
   })
-  .openapi("ReportRun");
+  .openapi("ReportRun", {
+    example: {
+      id: "rpr_01JD8Z6Q1W3V8K2N4T5R6Y7P9B",
+      scheduleId: "rps_01JD8Z6Q1W3V8K2N4T5R6Y7P9A",
+      status: "succeeded",
+      scheduledFor: "2026-11-30T07:00:00.000Z",
+      startedAt: "2026-11-30T07:00:01.020Z",
+      finishedAt: "2026-11-30T07:00:02.310Z",
+      attempts: 1,
+      nextAttemptAt: null,
+      error: null,
+      contentType: "text/html",
+    },
+  });
 export type Run = z.infer<typeof RunSchema>;
 
 export const RunListSchema = pageSchema(RunSchema, "ReportRunPage");
