@@ -10,6 +10,7 @@ import { remindInactiveUsers } from "./modules/notifications/reminders";
 import { purgeNotificationLog, sweepNotifications } from "./modules/notifications/sweeper";
 import { oauthDailyMaintenance } from "./modules/oauth/maintenance";
 import { continueSchemaJobs } from "./modules/schema/fields.jobs";
+import { retrainForCron } from "./modules/segments/segments.learned";
 import { continueDataKeyRotations } from "./modules/tenants/tenants.keys.service";
 import { reclaimOrphanedDatabases } from "./modules/tenants/tenants.service";
 import { purgeWebhookDeliveries, sweepWebhookDeliveries } from "./modules/webhooks/webhooks.sweeper";
@@ -54,7 +55,7 @@ export async function sealAllAuditTrails(env: Env): Promise<void> {
  * events older than EVENT_RETENTION_DAYS, settled webhook deliveries and notifications older than
  * DELIVERY_LOG_RETENTION_DAYS, finish tenant deletions that stopped half-way, rotate the token signing key
  * when due and drop ended refresh tokens; remind users who never signed in (activation reminders,
- * docs/notifications.md).
+ * docs/notifications.md); retrain the learned segments of the tenants whose plan has them (docs/segments.md).
  */
 export async function dailyMaintenance(env: Env): Promise<void> {
   const control = await controlDb(env);
@@ -77,6 +78,7 @@ export async function dailyMaintenance(env: Env): Promise<void> {
         await remindInactiveUsers(env, tenant_id, await tenantDatabases.forTenant(env, { databaseBinding: binding }));
       }),
     )
+    .finally(() => eachOf("learned segments", env, tenantsOnly, (tenant) => retrainForCron(env, tenant)))
     .finally(() => reclaimOrphanedDatabases(env, control))
     .finally(() => oauthDailyMaintenance(env));
 }

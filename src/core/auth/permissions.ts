@@ -44,6 +44,9 @@ export const PERMISSIONS = [
   // product activity in (POST /v1/activity) and a user's activity out (GET /v1/users/{id}/activity)
   "activity:write",
   "activity:read",
+  // saved and learned segments (docs/segments.md); write also retrains the learned ones on demand
+  "segments:read",
+  "segments:write",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -69,7 +72,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
   manager: {
     description:
       "Manages users (with their email and phone, not restricted custom fields) and their roles within its own " +
-      "rights; reads the audit trail, the event log, the webhooks, the schema, the roles, the plan, the usage analytics and the notification setup and log; reads and records users' activity. Cannot mint credentials or change settings.",
+      "rights; reads the audit trail, the event log, the webhooks, the schema, the roles, the plan, the usage analytics and the notification setup and log; reads and records users' activity; reads the segments. Cannot mint credentials or change settings.",
     grants: [
       ...MANAGED_USERS,
       "me:read",
@@ -84,6 +87,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
       "usage:read",
       "activity:read",
       "activity:write",
+      "segments:read",
     ],
   },
   basic: {
