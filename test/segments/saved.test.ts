@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { call, createKey, createTenant, createUser, expectProblem, json, type TestTenant } from "../helpers/api";
 import type { AuditEvent } from "../helpers/audit";
 import { tenantDatabase } from "../helpers/db";
+import { createRole } from "../roles/support";
+import { defineField } from "../schema/support";
 
 interface Segment {
   name: string;
@@ -166,6 +168,31 @@ describe("saved segments", () => {
     );
     await expectProblem(await call("GET", "/v1/segments", { token: basic.secret }), 403, "FORBIDDEN");
     await expectProblem(await call("GET", "/v1/segments"), 401);
+  });
+
+  it("never let a caller filter on a field it may not read (on write, and when used in GET /v1/users)", async () => {
+    const tenant = await createTenant();
+    await defineField(tenant, { name: "salary", type: "integer", restricted: true, filterable: true });
+    await createUser(tenant, { attributes: { salary: 9000 } });
+    expect((await save(tenant, { name: "rich", filter: "attributes.salary gt 5000" })).status).toBe(201);
+    const role = await createRole(tenant, ["users:read", "segments:read", "segments:write"]);
+    const writer = await createKey(tenant, [role.name]);
+    const before = await segmentRows(tenant);
+    const refused = await expectProblem(
+      await save(tenant, { name: "rich-too", filter: "attributes.salary gt 5000" }, writer.secret),
+      403,
+      "FIELD_NOT_READABLE",
+    );
+    expect(refused.errors?.[0]?.field).toBe("attributes.salary");
+    expect(await segmentRows(tenant)).toEqual(before);
+    // the saved segment is expanded before the check: naming it tells no more than its filter would
+    await expectProblem(await usersWhere(tenant, 'segment eq "rich"', writer.secret), 403, "FIELD_NOT_READABLE");
+    expect(await idsWhere(tenant, 'segment eq "rich"')).toHaveLength(1);
+    // nor does its count: null for this caller, 1 for the admin key
+    const counted = async (token: string) =>
+      (await json<{ data: Segment[] }>(await call("GET", "/v1/segments", { token }))).data[0]?.count;
+    expect(await counted(writer.secret)).toBeNull();
+    expect(await counted(tenant.key)).toBe(1);
   });
 
   it("are a tenant's own: another tenant neither sees nor uses them", async () => {

@@ -94,15 +94,20 @@ async function compiled(ctx: ServiceContext, tree: FilterNode) {
   return compileUserFilter(ctx, tree, { attributes, now: Date.now(), maxParams: D1_MAX_PARAMS - 1 });
 }
 
-/** Live users a saved segment matches now; null when its filter no longer compiles (a field it names was deleted). */
+/**
+ * Live users a saved segment matches now; null when its filter no longer compiles (a field it names was deleted), or
+ * names a field the caller may not read (a count would tell about its values).
+ */
 async function countStatement(ctx: ServiceContext, filter: string): Promise<D1PreparedStatement | null> {
   try {
-    const { sql, params } = await compiled(ctx, parseUserFilter(filter));
+    const tree = parseUserFilter(filter);
+    await assertFilterReadable(ctx, tree);
+    const { sql, params } = await compiled(ctx, tree);
     return ctx.db
       .prepare(`SELECT count(*) AS n FROM users WHERE users.status <> 'deleted' AND (${sql})`)
       .bind(...params);
   } catch (error) {
-    if (error instanceof ApiError && error.status === 400) return null;
+    if (error instanceof ApiError && (error.status === 400 || error.status === 403)) return null;
     throw error;
   }
 }
