@@ -36,7 +36,10 @@ export const SegmentPatchSchema = z
     description: Description.nullable().optional().openapi({ description: "null removes it." }),
     filter: Filter.optional(),
   })
-  .openapi("SegmentPatch", { description: "A JSON merge patch (RFC 7396) of a saved segment." });
+  .openapi("SegmentPatch", {
+    description: "A JSON merge patch (RFC 7396) of a saved segment.",
+    example: { description: "Quiet for two months", filter: 'lastActiveAt lt "now-60d"' },
+  });
 export type SegmentPatch = z.infer<typeof SegmentPatchSchema>;
 
 export const SegmentNameParamSchema = z.object({
