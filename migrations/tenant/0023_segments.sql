@@ -11,7 +11,8 @@ CREATE TABLE segments (
   version INTEGER NOT NULL DEFAULT 1
 ) WITHOUT ROWID;
 --> statement-breakpoint
--- centroid: JSON, each behaviour feature's mean over the members in its own units (days, counts).
+-- centroid: JSON, each behaviour feature's mean over the members in its own units (days, counts); silhouette: the
+-- mean silhouette of its (sampled) members.
 CREATE TABLE learned_segments (
   name TEXT PRIMARY KEY,
   description TEXT NOT NULL,

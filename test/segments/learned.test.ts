@@ -113,6 +113,7 @@ describe("learned segments", () => {
     const { learning, segments } = await retrain(world.tenant);
     expect(learning).toMatchObject({ status: "trained", k: 3, users: 180, minimumUsers: 50 });
     expect(learning.silhouette).toBeGreaterThan(0.5);
+    for (const segment of segments) expect(segment.silhouette).toBeGreaterThan(0.5);
     const byName = new Map(segments.map((s) => [s.name, s]));
     expect([...byName.keys()].sort()).toEqual(["learned:dormant", "learned:new-and-active", "learned:power-users"]);
     const dormant = byName.get("learned:dormant") as Learned;

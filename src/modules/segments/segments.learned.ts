@@ -109,7 +109,7 @@ export async function retrainLearnedSegments(
     description: cluster.description,
     size: cluster.memberIds.length,
     centroid: JSON.stringify(cluster.centroid),
-    silhouette: clustering?.silhouette ?? 0,
+    silhouette: cluster.silhouette,
     trained_at: at,
   }));
   const members = (clustering?.clusters ?? []).flatMap((cluster) =>

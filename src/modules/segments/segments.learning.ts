@@ -31,6 +31,8 @@ export interface LearnedCluster {
   description: string;
   memberIds: string[];
   centroid: CentroidValues;
+  /** The mean silhouette of the cluster's sampled members. */
+  silhouette: number;
 }
 
 export interface Clustering {
@@ -79,33 +81,35 @@ function nearest(point: readonly number[], centroids: readonly number[][]): numb
 }
 
 /**
- * The mean silhouette (Rousseeuw 1987) of `points` labelled `labels`: for each point, (b − a) / max(a, b), with a its
- * mean distance to its own cluster and b to the nearest other one; 0 for a point alone in its cluster.
+ * Each point's silhouette (Rousseeuw 1987): (b − a) / max(a, b), with a its mean distance to its own cluster and b to
+ * the nearest other one; 0 for a point alone in its cluster.
  */
-export function silhouette(points: readonly number[][], labels: readonly number[], k: number): number {
+export function silhouettes(points: readonly number[][], labels: readonly number[], k: number): number[] {
   const sizes = new Array<number>(k).fill(0);
   for (const label of labels) sizes[label] = (sizes[label] as number) + 1;
-  let total = 0;
-  for (let i = 0; i < points.length; i++) {
+  return points.map((point, i) => {
     const sums = new Array<number>(k).fill(0);
     for (let j = 0; j < points.length; j++) {
       if (i !== j) {
         const label = labels[j] as number;
-        sums[label] =
-          (sums[label] as number) + Math.sqrt(squaredDistance(points[i] as number[], points[j] as number[]));
+        sums[label] = (sums[label] as number) + Math.sqrt(squaredDistance(point, points[j] as number[]));
       }
     }
     const own = labels[i] as number;
-    if ((sizes[own] as number) <= 1) continue;
+    if ((sizes[own] as number) <= 1) return 0;
     const a = (sums[own] as number) / ((sizes[own] as number) - 1);
     let b = Number.POSITIVE_INFINITY;
     for (let c = 0; c < k; c++) {
       if (c !== own && (sizes[c] as number) > 0) b = Math.min(b, (sums[c] as number) / (sizes[c] as number));
     }
     const spread = Math.max(a, b);
-    total += spread > 0 && Number.isFinite(b) ? (b - a) / spread : 0;
-  }
-  return points.length === 0 ? 0 : total / points.length;
+    return spread > 0 && Number.isFinite(b) ? (b - a) / spread : 0;
+  });
+}
+
+/** The mean silhouette of a labelling: how well separated its clusters are, from −1 to 1. */
+export function silhouette(points: readonly number[][], labels: readonly number[], k: number): number {
+  return mean(silhouettes(points, labels, k));
 }
 
 /** The best k by silhouette (the smaller k on a tie), fitted on a sample, then every user assigned. */
@@ -124,6 +128,10 @@ export function learnSegments(rows: readonly Behaviour[], seed: number): Cluster
     if (best === null || score > best.score + 1e-9) best = { k, score, centroids: result.centroids };
   }
   if (best === null) return null;
+  // each cluster's own silhouette: the mean over its sampled members
+  const scoredLabels = scored.map((point) => nearest(point, best.centroids));
+  const values = silhouettes(scored, scoredLabels, best.k);
+  const ownSilhouette = (c: number) => mean(values.filter((_, i) => scoredLabels[i] === c));
   const members: number[][] = best.centroids.map(() => []);
   const centroids = best.centroids;
   points.forEach((point, i) => {
@@ -131,14 +139,20 @@ export function learnSegments(rows: readonly Behaviour[], seed: number): Cluster
   });
   const population = centroidOf(sorted);
   const named = new Set<string>();
-  const clusters = members.map((indices) => {
+  const clusters = members.map((indices, c) => {
     const group = indices.map((i) => sorted[i] as Behaviour);
     const centroid = centroidOf(group);
     const { slug, description } = describe(centroid, population, zOf(indices, points), group.length);
     let name = `${LEARNED_PREFIX}${slug}`;
     for (let n = 2; named.has(name); n++) name = `${LEARNED_PREFIX}${slug}-${n}`;
     named.add(name);
-    return { name, description, memberIds: group.map((b) => b.userId), centroid };
+    return {
+      name,
+      description,
+      memberIds: group.map((b) => b.userId),
+      centroid,
+      silhouette: round(ownSilhouette(c), 4),
+    };
   });
   return { k: best.k, silhouette: round(best.score, 4), clusters };
 }

@@ -91,7 +91,10 @@ export const SegmentSchema = z
       .openapi({ description: "Live users the segment matches now; null with counts=false." }),
     size: z.number().int().nullable().openapi({ description: "Learned: the members at training time." }),
     centroid: Centroid.nullable(),
-    silhouette: z.number().nullable().openapi({ description: "Learned: the training's mean silhouette." }),
+    silhouette: z
+      .number()
+      .nullable()
+      .openapi({ description: "Learned: the mean silhouette of its members (−1 to 1: how well it stands apart)." }),
     trainedAt: z.string().nullable(),
     createdAt: z.string().nullable(),
     updatedAt: z.string().nullable(),
