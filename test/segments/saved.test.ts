@@ -1,4 +1,8 @@
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { backgroundContext } from "../../src/core/context";
+import { segmentFilter } from "../../src/modules/segments/segments.filter";
+import { usersInSegment } from "../../src/modules/segments/segments.service";
 import { call, createKey, createTenant, createUser, expectProblem, json, type TestTenant } from "../helpers/api";
 import type { AuditEvent } from "../helpers/audit";
 import { tenantDatabase } from "../helpers/db";
@@ -112,6 +116,20 @@ describe("saved segments", () => {
     );
     expect(await idsWhere(tenant, 'not (segment eq "staff")')).toEqual([cy.id]);
     expect(await idsWhere(tenant, 'segment ne "staff"')).toEqual([cy.id]);
+  });
+
+  it("serve as an audience: usersInSegment pages a segment's users, segmentFilter is the filter to pass", async () => {
+    const tenant = await createTenant();
+    const { ada, bob } = await population(tenant);
+    expect((await save(tenant, { name: "staff", filter: 'name sw "staff"' })).status).toBe(201);
+    expect(segmentFilter("staff")).toBe('segment eq "staff"');
+    const ctx = backgroundContext(env, tenant.id, await tenantDatabase(tenant.id), "test");
+    const first = await usersInSegment(ctx, "staff", { limit: 1 });
+    expect(first.data).toHaveLength(1);
+    const second = await usersInSegment(ctx, "staff", { limit: 1, cursor: first.nextCursor ?? undefined });
+    expect([first.data[0]?.id, second.data[0]?.id].sort()).toEqual([ada.id, bob.id].sort());
+    expect(second.nextCursor).toBeNull();
+    await expect(usersInSegment(ctx, "nope", { limit: 1 })).rejects.toMatchObject({ code: "INVALID_FILTER" });
   });
 
   it("an unknown segment in a users filter is 400 INVALID_FILTER naming it", async () => {
