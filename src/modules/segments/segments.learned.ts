@@ -6,6 +6,7 @@ import { auditStatement } from "../audit/audit.service";
 import { segmentFilter } from "./segments.filter";
 import { learnSegments } from "./segments.learning";
 import {
+  findLearnedRow,
   findTraining,
   type LearnedSegmentRow,
   learnedCounts,
@@ -43,7 +44,8 @@ function toLearned(row: LearnedSegmentRow, count: number | null): Segment {
 
 /** The learned segments (or the one named), with their live member counts when asked. */
 export async function learnedSegments(db: D1Database, withCounts: boolean, only?: string): Promise<Segment[]> {
-  const rows = (await listLearnedRows(db)).filter((row) => only === undefined || row.name === only);
+  const one = only === undefined ? undefined : await findLearnedRow(db, only);
+  const rows = one === undefined ? await listLearnedRows(db) : one ? [one] : [];
   if (rows.length === 0) return [];
   const live = withCounts ? await learnedCounts(db) : null;
   return rows.map((row) => toLearned(row, live ? (live.get(row.name) ?? 0) : null));

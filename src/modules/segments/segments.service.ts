@@ -16,7 +16,6 @@ import { invalidSegmentFilter, isSegmentLeaf, segmentFilter } from "./segments.f
 import { learnedSegments, learningState } from "./segments.learned";
 import {
   deleteSavedRow,
-  findLearnedRow,
   findSavedRow,
   insertSavedWithinLimit,
   listSavedRows,
@@ -131,7 +130,7 @@ export async function listSegments(ctx: ServiceContext, query: { counts: boolean
 
 export async function getSegment(ctx: ServiceContext, name: string): Promise<VersionedSegment> {
   if (name.startsWith(LEARNED_PREFIX)) {
-    const learned = (await findLearnedRow(ctx.db, name)) && (await learnedSegments(ctx.db, true, name))[0];
+    const [learned] = await learnedSegments(ctx.db, true, name);
     if (!learned) throw segmentNotFound(name);
     return { segment: learned, etag: `"t${Date.parse(learned.trainedAt ?? "")}"` };
   }
