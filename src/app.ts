@@ -39,6 +39,7 @@ import { isScimPath, scimErrorResponse, scimOnError } from "./modules/scim/scim.
 import { scimRoutes } from "./modules/scim/scim.routes";
 import { securityPolicyRoutes } from "./modules/security-policy/security-policy.routes";
 import { securityPolicyOf } from "./modules/security-policy/security-policy.service";
+import { segmentsRoutes } from "./modules/segments/segments.routes";
 import { systemRoutes } from "./modules/system/system.routes";
 import { tenantsRoutes } from "./modules/tenants/tenants.routes";
 import { usageRoutes } from "./modules/usage/usage.routes";
@@ -114,6 +115,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", tenantsRoutes);
   app.route("/", usersRoutes);
   app.route("/", activityRoutes);
+  app.route("/", segmentsRoutes);
   app.route("/", fieldsRoutes);
   app.route("/", mfaRoutes);
   app.route("/", passwordsRoutes);

@@ -11,6 +11,7 @@ import { purgeNotificationLog, sweepNotifications } from "./modules/notification
 import { oauthDailyMaintenance } from "./modules/oauth/maintenance";
 import { runScheduledReports } from "./modules/reports/reports.runner";
 import { continueSchemaJobs } from "./modules/schema/fields.jobs";
+import { retrainForCron } from "./modules/segments/segments.learned";
 import { continueDataKeyRotations } from "./modules/tenants/tenants.keys.service";
 import { reclaimOrphanedDatabases } from "./modules/tenants/tenants.service";
 import { purgeWebhookDeliveries, sweepWebhookDeliveries } from "./modules/webhooks/webhooks.sweeper";
@@ -57,7 +58,7 @@ export async function sealAllAuditTrails(env: Env, scheduledTime = Date.now()): 
  * events older than EVENT_RETENTION_DAYS, settled webhook deliveries and notifications older than
  * DELIVERY_LOG_RETENTION_DAYS, finish tenant deletions that stopped half-way, rotate the token signing key
  * when due and drop ended refresh tokens; remind users who never signed in (activation reminders,
- * docs/notifications.md).
+ * docs/notifications.md); retrain the learned segments of the tenants whose plan has them (docs/segments.md).
  */
 export async function dailyMaintenance(env: Env): Promise<void> {
   const control = await controlDb(env);
@@ -80,6 +81,7 @@ export async function dailyMaintenance(env: Env): Promise<void> {
         await remindInactiveUsers(env, tenant_id, await tenantDatabases.forTenant(env, { databaseBinding: binding }));
       }),
     )
+    .finally(() => eachOf("learned segments", env, tenantsOnly, (tenant) => retrainForCron(env, tenant)))
     .finally(() => reclaimOrphanedDatabases(env, control))
     .finally(() => oauthDailyMaintenance(env));
 }

@@ -92,6 +92,7 @@ export const PATH_FIXTURES: PathFixture[] = [
   { pattern: /^\/v1\/oauth\/clients\/\{id\}$/, fill: async ({ a }) => ({ id: await createOAuthClient(a) }) },
   { pattern: /^\/v1\/schema\/fields\/\{name\}$/, fill: async ({ a }) => ({ name: await createField(a) }) },
   { pattern: /^\/v1\/roles\/\{name\}$/, fill: async ({ a }) => ({ name: await createRole(a) }) },
+  { pattern: /^\/v1\/segments\/\{name\}$/, fill: async ({ a }) => ({ name: await createSegment(a) }) },
   { pattern: /^\/scim\/v2\/Users\/\{id\}$/, fill: async ({ a }) => ({ id: (await createUser(a)).id }) },
   { pattern: /^\/scim\/v2\/Groups\/\{id\}$/, fill: async ({ a }) => ({ id: await createScimGroup(a) }) },
   {
@@ -191,6 +192,16 @@ async function createField(tenant: TestTenant): Promise<string> {
   const name = `fixture${++fieldCounter}`;
   const response = await call("POST", "/v1/schema/fields", { token: tenant.key, body: { name, type: "string" } });
   if (response.status !== 201) throw new Error(`POST /v1/schema/fields answered ${response.status}`);
+  return name;
+}
+
+let segmentCounter = 0;
+
+/** A fresh saved segment of the tenant, to be read, changed or deleted by a check. */
+async function createSegment(tenant: TestTenant): Promise<string> {
+  const name = `fixture-${++segmentCounter}-${crypto.randomUUID().slice(0, 8)}`;
+  const response = await call("POST", "/v1/segments", { token: tenant.key, body: { name, filter: "status pr" } });
+  if (response.status !== 201) throw new Error(`POST /v1/segments answered ${response.status}`);
   return name;
 }
 

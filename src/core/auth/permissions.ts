@@ -47,6 +47,9 @@ export const PERMISSIONS = [
   // scheduled reports: their schedules, runs and artefacts (src/modules/reports)
   "reports:read",
   "reports:write",
+  // saved and learned segments (docs/segments.md); write also retrains the learned ones on demand
+  "segments:read",
+  "segments:write",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -72,7 +75,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
   manager: {
     description:
       "Manages users (with their email and phone, not restricted custom fields) and their roles within its own " +
-      "rights; reads the audit trail, the event log, the webhooks, the schema, the roles, the plan, the usage analytics and the notification setup and log; reads and records users' activity; reads scheduled reports and their runs. Cannot mint credentials or change settings.",
+      "rights; reads the audit trail, the event log, the webhooks, the schema, the roles, the plan, the usage analytics and the notification setup and log; reads and records users' activity; reads the segments, scheduled reports and their runs. Cannot mint credentials or change settings.",
     grants: [
       ...MANAGED_USERS,
       "me:read",
@@ -88,6 +91,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
       "activity:read",
       "activity:write",
       "reports:read",
+      "segments:read",
     ],
   },
   basic: {

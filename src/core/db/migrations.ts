@@ -30,6 +30,7 @@ import tenantDeliveryLogs from "../../../migrations/tenant/0019_delivery_logs.sq
 import tenantApiKeyRateLimits from "../../../migrations/tenant/0020_api_key_rate_limits.sql";
 import tenantApiKeyVersions from "../../../migrations/tenant/0021_api_key_versions.sql";
 import tenantActivity from "../../../migrations/tenant/0022_activity.sql";
+import tenantSegments from "../../../migrations/tenant/0023_segments.sql";
 import tenantReports from "../../../migrations/tenant/0025_reports.sql";
 
 export interface Migration {
@@ -76,6 +77,7 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 20, name: "0020_api_key_rate_limits", sql: [tenantApiKeyRateLimits] },
   { version: 21, name: "0021_api_key_versions", sql: [tenantApiKeyVersions] },
   { version: 22, name: "0022_activity", sql: [tenantActivity] },
+  { version: 23, name: "0023_segments", sql: [tenantSegments] },
   { version: 25, name: "0025_reports", sql: [tenantReports] },
 ];
 

@@ -499,3 +499,4 @@ export const deprecationNotices = sqliteTable(
   (t) => [primaryKey({ columns: [t.day, t.credential, t.route] })],
 );
 export * from "./tenant-schema-reports";
+export * from "./tenant-schema-segments";

@@ -27,6 +27,19 @@ const BUILT_IN: FilterCatalogue = {
   deletedat: { column: "users.deleted_at", type: "datetime", filterable: true },
   "mfa.totp": { column: "users.mfa_totp", type: "boolean", filterable: true },
   emailverified: { column: "(users.email_verified_at IS NOT NULL)", type: "boolean", filterable: true },
+  // a learned segment's membership; saved segments are replaced by their own filter before compiling
+  // (segments.filter.ts, expandSegments), so only `learned:` names may remain here
+  segment: {
+    column: "users.id",
+    type: "string",
+    filterable: true,
+    compare: (op, value, bind) => {
+      if (op !== "eq" || typeof value !== "string" || !value.startsWith("learned:")) {
+        throw new FilterCompileError(`Segment ${JSON.stringify(value)} cannot be used here`, "segment");
+      }
+      return `users.id IN (SELECT user_id FROM learned_segment_members WHERE segment = ${bind(value)})`;
+    },
+  },
 };
 
 /**

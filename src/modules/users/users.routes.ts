@@ -102,7 +102,8 @@ const listRoute = defineRoute({
             "SCIM 2.0 filter (RFC 7644 §3.4.2.2) over id, externalId, status, username, name, email, phone, roles, createdAt, " +
             "updatedAt, lastLoginAt, deletedAt, mfa.totp, emailVerified and filterable custom fields " +
             "(`attributes.<name>`); times may be relative (`now-30d`). Within `includeDeleted`. Naming email, phone " +
-            "or a restricted field without its read grant → 403 FIELD_NOT_READABLE.",
+            'or a restricted field without its read grant → 403 FIELD_NOT_READABLE. `segment eq "<name>"` (or ' +
+            "`ne`) matches a saved or learned segment's users (docs/segments.md); an unknown one → 400 INVALID_FILTER.",
           example: 'roles eq "admin" and createdAt gt "now-30d"',
         }),
       count: z

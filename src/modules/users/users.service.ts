@@ -14,6 +14,7 @@ import { fieldCatalogue, sortExpression } from "../schema/fields.catalogue";
 import { uniqueFieldConflict } from "../schema/fields.indexes";
 import { schemaChanged, schemaGuard, tenantSchema } from "../schema/schema.service";
 import { D1_MAX_PARAMS } from "../search/filter.compiler";
+import { expandSegments } from "../segments/segments.filter";
 import { forgetCachedUsers, readCachedUser } from "./users.cache";
 import { UserErrors } from "./users.errors";
 import { assertFilterReadable, assertSortReadable, searchScope } from "./users.fields-access";
@@ -206,7 +207,11 @@ export async function listUsers(
       "query",
     );
   }
-  const tree = query.filter === undefined ? undefined : parseUserFilter(query.filter);
+  // saved segments named in the filter become their own filters first, so the checks below see what is filtered on
+  const tree =
+    query.filter === undefined
+      ? undefined
+      : await expandSegments(ctx.db, parseUserFilter(query.filter), parseUserFilter);
   // filtering or sorting on a field the caller may not read would tell its values: refused (403)
   if (tree) await assertFilterReadable(ctx, tree);
   await assertSortReadable(ctx, sort);
