@@ -18,6 +18,7 @@ import { mountPluginRoutes } from "./core/plugins/routes";
 import type { AppEnv } from "./env";
 import { actionsRoutes } from "./modules/actions/actions.routes";
 import { activityRoutes } from "./modules/activity/activity.routes";
+import { churnRoutes } from "./modules/churn/churn.routes";
 import { apiKeysRoutes } from "./modules/api-keys/api-keys.routes";
 import { auditRoutes } from "./modules/audit/audit.routes";
 import { eventsRoutes } from "./modules/events/events.routes";
@@ -112,6 +113,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", tenantsRoutes);
   app.route("/", usersRoutes);
   app.route("/", activityRoutes);
+  app.route("/", churnRoutes);
   app.route("/", fieldsRoutes);
   app.route("/", mfaRoutes);
   app.route("/", passwordsRoutes);

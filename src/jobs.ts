@@ -5,6 +5,7 @@ import { purgeOldEvents } from "./core/events/retention";
 import { loggableError } from "./core/http/error-handler";
 import type { Plan } from "./core/plans";
 import { purgeActivity } from "./modules/activity/activity.retention";
+import { retrainChurnModel } from "./modules/churn/churn.jobs";
 import { sealAuditTrail } from "./modules/audit/audit.service";
 import { remindInactiveUsers } from "./modules/notifications/reminders";
 import { purgeNotificationLog, sweepNotifications } from "./modules/notifications/sweeper";
@@ -77,6 +78,7 @@ export async function dailyMaintenance(env: Env): Promise<void> {
         await remindInactiveUsers(env, tenant_id, await tenantDatabases.forTenant(env, { databaseBinding: binding }));
       }),
     )
+    .finally(() => eachOf("churn models", env, tenantsOnly, (tenant) => retrainChurnModel(env, tenant)))
     .finally(() => reclaimOrphanedDatabases(env, control))
     .finally(() => oauthDailyMaintenance(env));
 }

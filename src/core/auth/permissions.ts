@@ -44,6 +44,9 @@ export const PERMISSIONS = [
   // product activity in (POST /v1/activity) and a user's activity out (GET /v1/users/{id}/activity)
   "activity:write",
   "activity:read",
+  // churn scores and the model (GET /v1/insights/churn*, /v1/users/{id}/churn-risk); training it on demand
+  "churn:read",
+  "churn:write",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -69,7 +72,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
   manager: {
     description:
       "Manages users (with their email and phone, not restricted custom fields) and their roles within its own " +
-      "rights; reads the audit trail, the event log, the webhooks, the schema, the roles, the plan, the usage analytics and the notification setup and log; reads and records users' activity. Cannot mint credentials or change settings.",
+      "rights; reads the audit trail, the event log, the webhooks, the schema, the roles, the plan, the usage analytics and the notification setup and log; reads and records users' activity; reads churn risks. Cannot mint credentials or change settings.",
     grants: [
       ...MANAGED_USERS,
       "me:read",
@@ -84,6 +87,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
       "usage:read",
       "activity:read",
       "activity:write",
+      "churn:read",
     ],
   },
   basic: {
