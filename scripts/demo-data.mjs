@@ -11,10 +11,10 @@
 
 /** @type {Record<string, {share: number, weeklyHazard: number, activeDayRate: number, fadeDays: number, types: number}>} */
 export const COHORTS = {
-  loyal: { share: 0.35, weeklyHazard: 0.02, activeDayRate: 0.55, fadeDays: 0, types: 5 },
-  casual: { share: 0.3, weeklyHazard: 0.08, activeDayRate: 0.25, fadeDays: 0, types: 3 },
-  trial: { share: 0.2, weeklyHazard: 0.25, activeDayRate: 0.35, fadeDays: 0, types: 2 },
-  fading: { share: 0.15, weeklyHazard: 0.1, activeDayRate: 0.5, fadeDays: 28, types: 3 },
+  loyal: { share: 0.35, weeklyHazard: 0.02, activeDayRate: 0.5, fadeDays: 0, types: 5 },
+  casual: { share: 0.3, weeklyHazard: 0.08, activeDayRate: 0.2, fadeDays: 0, types: 3 },
+  trial: { share: 0.2, weeklyHazard: 0.25, activeDayRate: 0.15, fadeDays: 0, types: 2 },
+  fading: { share: 0.15, weeklyHazard: 0.1, activeDayRate: 0.5, fadeDays: 42, types: 3 },
 };
 
 const EVENT_TYPES = ["page.viewed", "report.viewed", "project.updated", "report.exported", "comment.added"];

@@ -37,11 +37,10 @@ let model: Model;
 // One demo tenant for the file: seeding it takes a few seconds, and these tests only read it after training
 beforeAll(async () => {
   tenant = await createTenant();
-  users = await seedDemo(tenant, { users: 400, days: 150 });
+  users = await seedDemo(tenant, { users: 500, days: 180 });
   const response = await call("POST", "/v1/insights/churn/model/train", { token: tenant.key });
   expect(response.status).toBe(200);
   model = await json<Model>(response);
-  console.log("CHURNMODEL", JSON.stringify(model));
 }, 180_000);
 
 describe("the model on the demo tenant", () => {
@@ -59,7 +58,8 @@ describe("the model on the demo tenant", () => {
     const firstHoldout = Date.parse(model.cutoffs.holdout[0] as string);
     expect(model.cutoffs.holdout).toHaveLength(2);
     expect(model.cutoffs.training.length).toBeGreaterThan(3);
-    for (const cutoff of model.cutoffs.training) expect(Date.parse(cutoff) + 30 * DAY_MS).toBeLessThanOrEqual(firstHoldout);
+    for (const cutoff of model.cutoffs.training)
+      expect(Date.parse(cutoff) + 30 * DAY_MS).toBeLessThanOrEqual(firstHoldout);
     // the latest holdout cut-off's label window has ended
     expect(Date.parse(model.cutoffs.holdout[1] as string) + 30 * DAY_MS).toBeLessThanOrEqual(Date.now());
   });
@@ -90,7 +90,9 @@ describe("the model on the demo tenant", () => {
       users.filter((u) => u.cohort === cohort && u.leftDaysAgo === null).map((u) => byId.get(u.id)?.score as number);
     expect(mean(staying("trial"))).toBeGreaterThan(mean(staying("loyal")));
     // and users who left score above users still there
-    const left = users.filter((u) => u.leftDaysAgo !== null && u.leftDaysAgo > 30).map((u) => byId.get(u.id)?.score as number);
+    const left = users
+      .filter((u) => u.leftDaysAgo !== null && u.leftDaysAgo > 30)
+      .map((u) => byId.get(u.id)?.score as number);
     expect(mean(left)).toBeGreaterThan(mean(staying("loyal")));
   });
 
@@ -113,7 +115,9 @@ describe("the model on the demo tenant", () => {
     );
     expect(high.data.length).toBeGreaterThan(0);
     expect(high.data.every((r) => r.band === "high" && r.score >= 0.5)).toBe(true);
-    const low = await json<{ data: Risk[] }>(await call("GET", "/v1/insights/churn?band=low&limit=1000", { token: tenant.key }));
+    const low = await json<{ data: Risk[] }>(
+      await call("GET", "/v1/insights/churn?band=low&limit=1000", { token: tenant.key }),
+    );
     expect(low.data.every((r) => r.band === "low" && r.score < 0.2 && r.suggestion === "none")).toBe(true);
   });
 

@@ -1,5 +1,5 @@
 import { tenantDatabases } from "../../core/db/databases";
-import { type Plan, PLAN_CONFIG } from "../../core/plans";
+import { PLAN_CONFIG, type Plan } from "../../core/plans";
 import { retrain } from "./churn.service";
 
 /**

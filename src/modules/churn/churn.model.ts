@@ -1,4 +1,4 @@
-import LogisticRegression from "ml-logistic-regression";
+import LogisticRegressionTwoClasses from "ml-logistic-regression/src/logreg_2classes.js";
 import { Matrix } from "ml-matrix";
 import type { Behaviour } from "../activity/behaviour";
 
@@ -7,9 +7,15 @@ import type { Behaviour } from "../activity/behaviour";
  * ml-logistic-regression), scores, the explanation of a score, and the holdout metrics (docs/churn.md).
  */
 
-/** The behaviour features the model reads, in its coefficients' order. */
+/**
+ * The features the model reads, in its coefficients' order: the behaviour (src/modules/activity/behaviour.ts) and
+ * one derived from it, `recencyVsHabit`: the days since last active over the user's usual gap between active days
+ * (30 / active days in the last 30). Five quiet days mean nothing for a user active twice a month and a lot for a
+ * daily one; recency alone cannot tell them apart.
+ */
 export const FEATURES = [
   "recencyDays",
+  "recencyVsHabit",
   "tenureDays",
   "activeDays7",
   "activeDays30",
@@ -17,12 +23,13 @@ export const FEATURES = [
   "logins30",
   "failedLogins30",
   "breadth30",
-] as const satisfies readonly (keyof Behaviour)[];
+] as const satisfies readonly (keyof Behaviour | "recencyVsHabit")[];
 export type Feature = (typeof FEATURES)[number];
 
 /** How each feature reads in a factor's words. */
 const FEATURE_WORDS: Record<Feature, string> = {
   recencyDays: "days since last active",
+  recencyVsHabit: "times the usual gap between active days since last active",
   tenureDays: "days since sign-up",
   activeDays7: "active days in the last 7",
   activeDays30: "active days in the last 30",
@@ -43,7 +50,12 @@ export interface TrainedModel {
 }
 
 /** Counts and days are heavy-tailed: log1p first, so a user with 300 events is not 10 times one with 30. */
-const transformed = (b: Behaviour): number[] => FEATURES.map((f) => Math.log1p(Math.max(0, b[f])));
+const transformed = (b: Behaviour): number[] => FEATURES.map((f) => Math.log1p(Math.max(0, featureValue(b, f))));
+
+function featureValue(b: Behaviour, feature: Feature): number {
+  if (feature === "recencyVsHabit") return b.recencyDays / (30 / Math.max(1, b.activeDays30));
+  return b[feature];
+}
 
 function standardiser(rows: number[][]): { means: number[]; stds: number[] } {
   const n = rows.length;
@@ -61,22 +73,26 @@ function standardised(model: Pick<TrainedModel, "means" | "stds">, b: Behaviour)
   return transformed(b).map((x, j) => (x - (model.means[j] ?? 0)) / (model.stds[j] ?? 1));
 }
 
-/** Gradient steps: enough for standardised features to converge (the library's default 50,000 is for raw ones). */
-const STEPS = 400;
+/**
+ * Gradient steps: on standardised features the fit no longer moves after ~300 (the library's default 50,000 is for
+ * raw ones). Each step costs ~3 ms per 1,000 rows in the library (ml-matrix allocates the transpose every step), so
+ * training rows are capped too (MAX_TRAINING_ROWS in churn.service.ts).
+ */
+const STEPS = 300;
 
 /**
  * Fits the model on labelled rows (`churned` true = no activity in the 30 days after the cut-off). The library's
  * gradient is a sum over the rows, so the learning rate is 1/n: a step of the mean gradient, stable on standardised
- * features. It fits one classifier per class (one-vs-all); with labels 0/1 the first predicts label 1 (churned).
+ * features.
  */
 export function train(rows: readonly { behaviour: Behaviour; churned: boolean }[]): TrainedModel {
   const raw = rows.map((r) => transformed(r.behaviour));
   const { means, stds } = standardiser(raw);
   const X = new Matrix(raw.map((r) => [1, ...r.map((x, j) => (x - (means[j] ?? 0)) / (stds[j] ?? 1))]));
   const Y = Matrix.columnVector(rows.map((r) => (r.churned ? 1 : 0)));
-  const regression = new LogisticRegression({ numSteps: STEPS, learningRate: 1 / rows.length });
+  const regression = new LogisticRegressionTwoClasses({ numSteps: STEPS, learningRate: 1 / rows.length });
   regression.train(X, Y);
-  const weights = regression.classifiers[0]?.weights.to1DArray() ?? [];
+  const weights = regression.weights.to1DArray();
   return { features: FEATURES, means, stds, intercept: weights[0] ?? 0, coefficients: weights.slice(1) };
 }
 
@@ -108,7 +124,7 @@ export interface Factor {
 export function factorsOf(model: TrainedModel, b: Behaviour): Factor[] {
   const x = standardised(model, b);
   return FEATURES.map((feature, j) => {
-    const value = Math.round(b[feature] * 10) / 10;
+    const value = Math.round(featureValue(b, feature) * 10) / 10;
     const contribution = Math.round((model.coefficients[j] ?? 0) * (x[j] ?? 0) * 1000) / 1000;
     const direction = contribution > 0 ? "raises" : "lowers";
     return { feature, value, contribution, description: `${value} ${FEATURE_WORDS[feature]} (${direction} the risk)` };

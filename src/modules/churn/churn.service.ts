@@ -5,16 +5,7 @@ import { activeBetween, type Behaviour, behaviourAsOf } from "../activity/behavi
 import { auditStatement } from "../audit/audit.service";
 import * as users from "../users/users.service";
 import { ChurnErrors } from "./churn.errors";
-import {
-  auc,
-  bandOf,
-  FEATURES,
-  factorsOf,
-  precisionAtK,
-  scoreOf,
-  type TrainedModel,
-  train,
-} from "./churn.model";
+import { auc, bandOf, FEATURES, factorsOf, precisionAtK, scoreOf, type TrainedModel, train } from "./churn.model";
 import { listScores, readModel, readScore, replaceModelStatements, type ScoreRow, templateEvents } from "./churn.repo";
 import type { ChurnListQuery, ChurnModelReport, ChurnRisk } from "./churn.schema";
 import { suggestionFor } from "./churn.suggestions";
@@ -30,7 +21,7 @@ const MAX_TRAINING_CUTOFFS = 26;
 /** A cut-off needs this much history before it for its features to mean anything. */
 const MIN_HISTORY_DAYS = 14;
 /** Training rows beyond this are sampled (evenly, deterministically), to bound the cron's CPU time. */
-const MAX_TRAINING_ROWS = 20_000;
+const MAX_TRAINING_ROWS = 5_000;
 
 const midnight = (ms: number) => Math.floor(ms / DAY_MS) * DAY_MS;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -87,7 +78,10 @@ const rounded = (x: number, digits = 4) => (Number.isFinite(x) ? Math.round(x * 
 const rate = (rows: Labelled[]) => rounded(rows.filter((r) => r.churned).length / Math.max(1, rows.length)) ?? 0;
 
 /** The model and its report: trained on the training cut-offs, evaluated with the baseline on the holdout. */
-async function fit(db: D1Database, now: number): Promise<{ model: TrainedModel; report: ChurnModelReport } | null> {
+async function fitModel(
+  db: D1Database,
+  now: number,
+): Promise<{ model: TrainedModel; report: ChurnModelReport } | null> {
   const first = await db.prepare("SELECT min(day) AS day FROM activity_daily").first<{ day: string | null }>();
   if (!first?.day) return null;
   const cutoffs = cutoffsFor(now, Date.parse(first.day));
@@ -115,7 +109,10 @@ async function fit(db: D1Database, now: number): Promise<{ model: TrainedModel; 
       ...Object.fromEntries(FEATURES.map((f, j) => [f, rounded(model.coefficients[j] ?? 0, 6) ?? 0])),
     },
     standardisation: Object.fromEntries(
-      FEATURES.map((f, j) => [f, { mean: rounded(model.means[j] ?? 0, 6) ?? 0, std: rounded(model.stds[j] ?? 1, 6) ?? 1 }]),
+      FEATURES.map((f, j) => [
+        f,
+        { mean: rounded(model.means[j] ?? 0, 6) ?? 0, std: rounded(model.stds[j] ?? 1, 6) ?? 1 },
+      ]),
     ),
   };
   return { model, report };
@@ -151,7 +148,7 @@ export async function retrain(
   audit?: ServiceContext,
 ): Promise<ChurnModelReport | null> {
   const now = Date.now();
-  const fitted = await fit(ctx.db, now);
+  const fitted = await fitModel(ctx.db, now);
   if (!fitted) return null;
   const scores = await scoresNow(ctx.db, fitted.model, now);
   const statements = replaceModelStatements(ctx.db, fitted.report, scores);
@@ -221,5 +218,11 @@ export async function churnList(ctx: ServiceContext, query: ChurnListQuery) {
     after,
     limit: query.limit,
   });
-  return pageOf(rows, query.limit, "churn", (row) => [row.score, row.userId], (row) => toRisk(row, model));
+  return pageOf(
+    rows,
+    query.limit,
+    "churn",
+    (row) => [row.score, row.userId],
+    (row) => toRisk(row, model),
+  );
 }

@@ -1,13 +1,13 @@
-// ml-logistic-regression 2.0.0 ships no types: the part of its API the churn model uses (src/logreg.js).
-declare module "ml-logistic-regression" {
+// ml-logistic-regression 2.0.0 ships no types: the part the churn model uses. Its two-class trainer is imported
+// directly: the package's default export is one-vs-all, which for two classes fits the same model twice.
+declare module "ml-logistic-regression/src/logreg_2classes.js" {
   import type { Matrix } from "ml-matrix";
 
-  export default class LogisticRegression {
+  export default class LogisticRegressionTwoClasses {
     constructor(options?: { numSteps?: number; learningRate?: number });
-    /** One-vs-all: classifier `i` predicts "not class i", so with labels 0/1 classifier 0 predicts label 1. */
-    classifiers: { weights: Matrix }[];
-    numberClasses: number;
-    train(X: Matrix, Y: Matrix): void;
-    predict(X: Matrix): number[];
+    weights: Matrix;
+    /** Batch gradient ascent on the log-likelihood: `target` a column of 0/1. */
+    train(features: Matrix, target: Matrix): void;
+    testScores(features: Matrix): number[];
   }
 }
