@@ -69,7 +69,7 @@ export async function behaviourAsOf(
     .prepare(
       `SELECT u.id, u.created_at,
          (SELECT max(d.day) FROM activity_daily d WHERE d.user_id = u.id AND d.day < ?1) AS last_day,
-         (SELECT min(d.day) FROM activity_daily d WHERE d.user_id = u.id AND d.day < ?1) AS first_day,
+         ${options.importedHistory ? "(SELECT min(d.day) FROM activity_daily d WHERE d.user_id = u.id AND d.day < ?1)" : "NULL"} AS first_day,
          w.active7, w.active30, w.events30, w.logins30, w.failed30
        FROM users u
        LEFT JOIN (

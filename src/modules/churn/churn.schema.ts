@@ -14,7 +14,7 @@ const MetricsSchema = z.object({
 
 export const ChurnModelReportSchema = z
   .object({
-    trainedAt: z.string(),
+    trainedAt: z.string().openapi({ example: "2026-11-28T03:17:02.412Z" }),
     cutoffs: z.object({
       training: z.array(z.string()).openapi({ description: "The training cut-offs (UTC midnights), oldest first." }),
       holdout: z.array(z.string()).openapi({ description: "The latest labelled cut-offs, never trained on." }),
@@ -25,9 +25,9 @@ export const ChurnModelReportSchema = z
       description: "The share of rows labelled churned (no activity in the 30 days after their cut-off).",
     }),
     features: z.array(z.enum(FEATURES)),
-    auc: z.number().nullable(),
-    precisionAtK: z.number().nullable(),
-    k: z.number().int().openapi({ description: "10% of the holdout rows (at least 1)." }),
+    auc: z.number().nullable().openapi({ description: "The model's AUC on the holdout.", example: 0.9225 }),
+    precisionAtK: z.number().nullable().openapi({ example: 0.9393 }),
+    k: z.number().int().openapi({ description: "10% of the holdout rows (at least 1).", example: 214 }),
     baseline: MetricsSchema.openapi({ description: "The recency-only baseline (score = days since last active)." }),
     coefficients: z.record(z.string(), z.number()).openapi({
       description: "Per feature, its weight on the standardised log1p value; `intercept` too. > 0 raises the risk.",
@@ -53,8 +53,8 @@ export const ChurnRiskSchema = z
     band: BandSchema,
     factors: z.array(FactorSchema).openapi({ description: "The three features raising the score the most." }),
     suggestion: z.string().openapi({ example: "send a re-engagement message" }),
-    scoredAt: z.string(),
-    modelTrainedAt: z.string(),
+    scoredAt: z.string().openapi({ example: "2026-11-28T03:17:02.412Z" }),
+    modelTrainedAt: z.string().openapi({ example: "2026-11-28T03:17:02.412Z" }),
   })
   .openapi("ChurnRisk");
 export type ChurnRisk = z.infer<typeof ChurnRiskSchema>;
