@@ -1,10 +1,12 @@
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { Behaviour } from "../../src/modules/activity/behaviour";
+import { retrainChurnModel } from "../../src/modules/churn/churn.jobs";
 import { auc, precisionAtK } from "../../src/modules/churn/churn.model";
 import { cutoffsFor } from "../../src/modules/churn/churn.service";
 import { suggestionFor } from "../../src/modules/churn/churn.suggestions";
 import { call, createTenant, createUser, expectProblem, json } from "../helpers/api";
-import { count, runCron, tenantDatabase } from "../helpers/db";
+import { bindingOf, count, runCron, tenantDatabase } from "../helpers/db";
 import { seedDemo } from "./seed";
 
 const DAY_MS = 86_400_000;
@@ -66,13 +68,16 @@ describe("the daily cron", () => {
   it("trains the model of a tenant with history and scores its users; a user created since has no score yet", async () => {
     const tenant = await createTenant({ plan: "pro" });
     const users = await seedDemo(tenant, { users: 150, days: 150, seed: 11 });
+    const db = await tenantDatabase(tenant.id);
+    // the job trains only tenants whose plan has `churn`: the same history on a free plan is left alone
+    await retrainChurnModel(env, { binding: await bindingOf(tenant.id), plan: "free" });
+    expect(await count(db, "churn_model")).toBe(0);
     await runCron("17 3 * * *");
     const model = await call("GET", "/v1/insights/churn/model", { token: tenant.key });
     expect(model.status).toBe(200);
     const report = await json<{ trainingRows: number; holdoutRows: number; auc: number }>(model);
     expect(report.trainingRows).toBeGreaterThan(0);
     expect(report.holdoutRows).toBeGreaterThan(0);
-    const db = await tenantDatabase(tenant.id);
     expect(await count(db, "churn_scores")).toBe(users.length);
     // the cron is the system, not an administrator: no audit row
     expect(await count(db, "audit_events", "action = ?", "churn_model.trained")).toBe(0);
