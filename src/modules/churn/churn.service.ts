@@ -22,6 +22,11 @@ const MAX_TRAINING_CUTOFFS = 26;
 const MIN_HISTORY_DAYS = 14;
 /** Training rows beyond this are sampled (evenly, deterministically), to bound the cron's CPU time. */
 const MAX_TRAINING_ROWS = 5_000;
+/**
+ * Rows kept per cut-off (sampled evenly beyond), to bound memory on large tenants (a Worker has 128 MB): 26 training
+ * cut-offs of a 100,000-user tenant would otherwise hold millions of rows at once.
+ */
+const MAX_ROWS_PER_CUTOFF = { training: 2_000, holdout: 10_000 };
 
 const midnight = (ms: number) => Math.floor(ms / DAY_MS) * DAY_MS;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -62,9 +67,9 @@ async function labelledAt(db: D1Database, cutoff: number): Promise<Labelled[]> {
     .map((behaviour) => ({ behaviour, churned: !active.has(behaviour.userId) }));
 }
 
-async function labelledOver(db: D1Database, cutoffs: number[]): Promise<Labelled[]> {
+async function labelledOver(db: D1Database, cutoffs: number[], perCutoff: number): Promise<Labelled[]> {
   const rows: Labelled[] = [];
-  for (const cutoff of cutoffs) rows.push(...(await labelledAt(db, cutoff)));
+  for (const cutoff of cutoffs) rows.push(...sampled(await labelledAt(db, cutoff), perCutoff));
   return rows;
 }
 
@@ -85,7 +90,8 @@ async function fitModel(
   const first = await db.prepare("SELECT min(day) AS day FROM activity_daily").first<{ day: string | null }>();
   if (!first?.day) return null;
   const cutoffs = cutoffsFor(now, Date.parse(first.day));
-  const [training, holdout] = [await labelledOver(db, cutoffs.training), await labelledOver(db, cutoffs.holdout)];
+  const training = await labelledOver(db, cutoffs.training, MAX_ROWS_PER_CUTOFF.training);
+  const holdout = await labelledOver(db, cutoffs.holdout, MAX_ROWS_PER_CUTOFF.holdout);
   const bothClasses = (rows: Labelled[]) => rows.some((r) => r.churned) && rows.some((r) => !r.churned);
   if (!bothClasses(training) || !bothClasses(holdout)) return null;
   const model = train(sampled(training, MAX_TRAINING_ROWS));
