@@ -20,6 +20,7 @@ import { actionsRoutes } from "./modules/actions/actions.routes";
 import { activityRoutes } from "./modules/activity/activity.routes";
 import { apiKeysRoutes } from "./modules/api-keys/api-keys.routes";
 import { auditRoutes } from "./modules/audit/audit.routes";
+import { churnRoutes } from "./modules/churn/churn.routes";
 import { eventsRoutes } from "./modules/events/events.routes";
 import { mfaRoutes } from "./modules/mfa/mfa.routes";
 import { broadcastsRoutes } from "./modules/notifications/broadcasts.routes";
@@ -116,6 +117,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", usersRoutes);
   app.route("/", activityRoutes);
   app.route("/", segmentsRoutes);
+  app.route("/", churnRoutes);
   app.route("/", fieldsRoutes);
   app.route("/", mfaRoutes);
   app.route("/", passwordsRoutes);

@@ -6,6 +6,7 @@ import { loggableError } from "./core/http/error-handler";
 import type { Plan } from "./core/plans";
 import { purgeActivity } from "./modules/activity/activity.retention";
 import { sealAuditTrail } from "./modules/audit/audit.service";
+import { retrainChurnModel } from "./modules/churn/churn.jobs";
 import { remindInactiveUsers } from "./modules/notifications/reminders";
 import { purgeNotificationLog, sweepNotifications } from "./modules/notifications/sweeper";
 import { oauthDailyMaintenance } from "./modules/oauth/maintenance";
@@ -82,6 +83,7 @@ export async function dailyMaintenance(env: Env): Promise<void> {
       }),
     )
     .finally(() => eachOf("learned segments", env, tenantsOnly, (tenant) => retrainForCron(env, tenant)))
+    .finally(() => eachOf("churn models", env, tenantsOnly, (tenant) => retrainChurnModel(env, tenant)))
     .finally(() => reclaimOrphanedDatabases(env, control))
     .finally(() => oauthDailyMaintenance(env));
 }

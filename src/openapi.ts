@@ -119,6 +119,12 @@ function documentConfig(origin: string): OpenApiConfig {
           "unsubscribe links (docs/notifications.md)",
       },
       {
+        name: "Churn",
+        description:
+          "Churn prediction: the tenant's model and its holdout evaluation, users' churn risks with factors and a " +
+          "suggested action (docs/churn.md)",
+      },
+      {
         name: "Versions",
         description: "Dated API versions (`Uom-Version`), what each changed, and deprecations (docs/versioning.md)",
       },

@@ -50,6 +50,9 @@ export const PERMISSIONS = [
   // saved and learned segments (docs/segments.md); write also retrains the learned ones on demand
   "segments:read",
   "segments:write",
+  // churn scores and the model (GET /v1/insights/churn*, /v1/users/{id}/churn-risk); training it on demand
+  "churn:read",
+  "churn:write",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -75,7 +78,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
   manager: {
     description:
       "Manages users (with their email and phone, not restricted custom fields) and their roles within its own " +
-      "rights; reads the audit trail, the event log, the webhooks, the schema, the roles, the plan, the usage analytics and the notification setup and log; reads and records users' activity; reads the segments, scheduled reports and their runs. Cannot mint credentials or change settings.",
+      "rights; reads the audit trail, the event log, the webhooks, the schema, the roles, the plan, the usage analytics and the notification setup and log; reads and records users' activity; reads the segments, churn risks, scheduled reports and their runs. Cannot mint credentials or change settings.",
     grants: [
       ...MANAGED_USERS,
       "me:read",
@@ -92,6 +95,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
       "activity:write",
       "reports:read",
       "segments:read",
+      "churn:read",
     ],
   },
   basic: {

@@ -31,6 +31,7 @@ import tenantApiKeyRateLimits from "../../../migrations/tenant/0020_api_key_rate
 import tenantApiKeyVersions from "../../../migrations/tenant/0021_api_key_versions.sql";
 import tenantActivity from "../../../migrations/tenant/0022_activity.sql";
 import tenantSegments from "../../../migrations/tenant/0023_segments.sql";
+import tenantChurn from "../../../migrations/tenant/0024_churn.sql";
 import tenantReports from "../../../migrations/tenant/0025_reports.sql";
 
 export interface Migration {
@@ -78,6 +79,7 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 21, name: "0021_api_key_versions", sql: [tenantApiKeyVersions] },
   { version: 22, name: "0022_activity", sql: [tenantActivity] },
   { version: 23, name: "0023_segments", sql: [tenantSegments] },
+  { version: 24, name: "0024_churn", sql: [tenantChurn] },
   { version: 25, name: "0025_reports", sql: [tenantReports] },
 ];
 

@@ -4,6 +4,7 @@ import { index, integer, primaryKey, sqliteTable, text, unique, uniqueIndex } fr
 // Mirrors migrations/tenant/*.sql (test/db/schema.test.ts checks that they agree).
 
 export * from "./tenant-schema-activity";
+export * from "./tenant-schema-churn";
 
 export const users = sqliteTable(
   "users",

@@ -34,19 +34,26 @@ interface Row {
   events30: number | null;
   logins30: number | null;
   failed30: number | null;
+  first_day: string | null;
 }
 
 /**
  * The behaviour of the users who had signed up before `cutoff`. `includeDeleted`: users deleted since count too (a
- * model trained on the past must see the users who left). `userIds`: only these.
+ * model trained on the past must see the users who left). `userIds`: only these. `importedHistory`: a user's sign-up
+ * is the earlier of their creation and their first recorded activity, for users imported with their past activity
+ * (created today, activity sent with past `occurredAt`): the churn model's choice (docs/churn.md).
  */
 export async function behaviourAsOf(
   db: D1Database,
   cutoff: number,
-  options: { includeDeleted?: boolean; userIds?: readonly string[] } = {},
+  options: { includeDeleted?: boolean; userIds?: readonly string[]; importedHistory?: boolean } = {},
 ): Promise<Behaviour[]> {
   const cut = dayOf(cutoff);
-  const where = ["u.created_at < ?4"];
+  const where = [
+    options.importedHistory
+      ? "(u.created_at < ?4 OR EXISTS (SELECT 1 FROM activity_daily f WHERE f.user_id = u.id AND f.day < ?1))"
+      : "u.created_at < ?4",
+  ];
   const params: unknown[] = [
     cut,
     dayOf(cutoff - 7 * DAY_MS),
@@ -62,6 +69,7 @@ export async function behaviourAsOf(
     .prepare(
       `SELECT u.id, u.created_at,
          (SELECT max(d.day) FROM activity_daily d WHERE d.user_id = u.id AND d.day < ?1) AS last_day,
+         ${options.importedHistory ? "(SELECT min(d.day) FROM activity_daily d WHERE d.user_id = u.id AND d.day < ?1)" : "NULL"} AS first_day,
          w.active7, w.active30, w.events30, w.logins30, w.failed30
        FROM users u
        LEFT JOIN (
@@ -76,7 +84,10 @@ export async function behaviourAsOf(
     .all<Row>();
   const breadth = await breadthBefore(db, cutoff);
   return results.map((row) => {
-    const tenureDays = Math.max(0, (cutoff - Date.parse(row.created_at)) / DAY_MS);
+    const created = Date.parse(row.created_at);
+    const signedUp =
+      options.importedHistory && row.first_day !== null ? Math.min(created, Date.parse(row.first_day)) : created;
+    const tenureDays = Math.max(0, (cutoff - signedUp) / DAY_MS);
     return {
       userId: row.id,
       tenureDays,
