@@ -1,5 +1,9 @@
+import { env } from "cloudflare:test";
 import { generateApiKeySecret } from "../../src/core/auth/api-key-format";
+import { replaceModelStatements } from "../../src/modules/churn/churn.repo";
+import { runScheduledReports } from "../../src/modules/reports/reports.runner";
 import { ADMIN_TOKEN, call, createSubAccount, createTenant, createUser, json, type TestTenant } from "./api";
+import { tenantDatabase } from "./db";
 
 /**
  * The security checks every credentialed route must pass (DESIGN.md, convention 8), run on the route table
@@ -86,6 +90,7 @@ export const PATH_FIXTURES: PathFixture[] = [
     pattern: /^\/v1\/users\/\{id\}\/push-subscriptions\/\{subscriptionId\}$/,
     fill: async ({ a }) => createPushSubscription(a),
   },
+  { pattern: /^\/v1\/users\/\{id\}\/churn-risk$/, fill: async ({ a }) => ({ id: await createScoredUser(a) }) },
   { pattern: /^\/v1\/users\/\{id\}(\/|$)/, fill: async ({ a }) => ({ id: (await createUser(a)).id }) },
   { pattern: /^\/v1\/api-keys\/\{id\}(\/|$)/, fill: async ({ a }) => ({ id: await createApiKey(a) }) },
   { pattern: /^\/v1\/tenants\/\{id\}\/data-keys\/rotate$/, fill: async ({ a }) => ({ id: a.id }) },
@@ -93,6 +98,8 @@ export const PATH_FIXTURES: PathFixture[] = [
   { pattern: /^\/v1\/schema\/fields\/\{name\}$/, fill: async ({ a }) => ({ name: await createField(a) }) },
   { pattern: /^\/v1\/roles\/\{name\}$/, fill: async ({ a }) => ({ name: await createRole(a) }) },
   { pattern: /^\/v1\/segments\/\{name\}$/, fill: async ({ a }) => ({ name: await createSegment(a) }) },
+  { pattern: /^\/v1\/reports\/schedules\/\{id\}$/, fill: async ({ a }) => ({ id: await createReportSchedule(a) }) },
+  { pattern: /^\/v1\/reports\/runs\/\{id\}(\/|$)/, fill: async ({ a }) => ({ id: await createReportRun(a) }) },
   { pattern: /^\/scim\/v2\/Users\/\{id\}$/, fill: async ({ a }) => ({ id: (await createUser(a)).id }) },
   { pattern: /^\/scim\/v2\/Groups\/\{id\}$/, fill: async ({ a }) => ({ id: await createScimGroup(a) }) },
   {
@@ -205,6 +212,73 @@ async function createSegment(tenant: TestTenant): Promise<string> {
   return name;
 }
 
+/** A fresh daily report schedule of the tenant (an html email nobody will receive: no channel is set up). */
+async function createReportSchedule(tenant: TestTenant): Promise<string> {
+  const response = await call("POST", "/v1/reports/schedules", {
+    token: tenant.key,
+    body: { name: "Fixture", report: "new-users", frequency: "daily", format: "html", recipients: ["ops@example.com"] },
+  });
+  if (response.status !== 201) throw new Error(`POST /v1/reports/schedules answered ${response.status}`);
+  return (await json<{ id: string }>(response)).id;
+}
+
+/** A run of a fresh schedule, made by the reports job at the schedule's next run time. */
+async function createReportRun(tenant: TestTenant): Promise<string> {
+  const id = await createReportSchedule(tenant);
+  const schedule = await json<{ nextRunAt: string }>(
+    await call("GET", `/v1/reports/schedules/${id}`, { token: tenant.key }),
+  );
+  await runScheduledReports(
+    env,
+    tenant.id,
+    "enterprise",
+    await tenantDatabase(tenant.id),
+    Date.parse(schedule.nextRunAt),
+  );
+  const runs = await json<{ data: { id: string }[] }>(
+    await call("GET", `/v1/reports/runs?scheduleId=${id}`, { token: tenant.key }),
+  );
+  const run = runs.data[0];
+  if (!run) throw new Error("the reports job made no run");
+  return run.id;
+}
+
+/**
+ * A churn model for the tenant, as a training leaves one (training itself needs weeks of activity history: that is
+ * test/churn's subject), so the churn routes have something to answer here.
+ */
+async function giveChurnModel(tenant: TestTenant): Promise<void> {
+  const db = await tenantDatabase(tenant.id);
+  const report = {
+    trainedAt: new Date().toISOString(),
+    cutoffs: { training: [], holdout: [] },
+    trainingRows: 0,
+    holdoutRows: 0,
+    churnRate: { training: 0, holdout: 0 },
+    features: [],
+    auc: null,
+    precisionAtK: null,
+    k: 1,
+    baseline: { auc: null, precisionAtK: null },
+    coefficients: {},
+    standardisation: {},
+  };
+  await db.batch(replaceModelStatements(db, report, []));
+}
+
+/** A fresh user of the tenant with a churn score (the tenant has a model: createSecurityWorld). */
+async function createScoredUser(tenant: TestTenant): Promise<string> {
+  const { id } = await createUser(tenant);
+  const db = await tenantDatabase(tenant.id);
+  await db
+    .prepare(
+      "INSERT INTO churn_scores (user_id, score, band, factors, suggestion, scored_at) VALUES (?, 0.1, 'low', '[]', 'none', ?)",
+    )
+    .bind(id, new Date().toISOString())
+    .run();
+  return id;
+}
+
 let roleCounter = 0;
 
 /** A fresh custom role of the tenant, held by nobody, to be read, changed or deleted by a check. */
@@ -258,6 +332,7 @@ export async function createSecurityWorld(): Promise<SecurityWorld> {
   const aChild = await createSubAccount(a, { name: "Security A child" });
   const aDept = await createSubAccount(a, { name: "Security A department" });
   await createSubAccount(aDept, { name: "Security A department team" });
+  await giveChurnModel(a);
   return { a, b, aChild, aDept };
 }
 
