@@ -21,6 +21,7 @@ import { activityRoutes } from "./modules/activity/activity.routes";
 import { apiKeysRoutes } from "./modules/api-keys/api-keys.routes";
 import { auditRoutes } from "./modules/audit/audit.routes";
 import { eventsRoutes } from "./modules/events/events.routes";
+import { insightsRoutes } from "./modules/insights/insights.routes";
 import { mfaRoutes } from "./modules/mfa/mfa.routes";
 import { channelsRoutes } from "./modules/notifications/channels.routes";
 import { notificationsRoutes } from "./modules/notifications/notifications.routes";
@@ -112,6 +113,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", tenantsRoutes);
   app.route("/", usersRoutes);
   app.route("/", activityRoutes);
+  app.route("/", insightsRoutes);
   app.route("/", fieldsRoutes);
   app.route("/", mfaRoutes);
   app.route("/", passwordsRoutes);

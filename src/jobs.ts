@@ -6,6 +6,7 @@ import { loggableError } from "./core/http/error-handler";
 import type { Plan } from "./core/plans";
 import { purgeActivity } from "./modules/activity/activity.retention";
 import { sealAuditTrail } from "./modules/audit/audit.service";
+import { rollUpInsights } from "./modules/insights/insights.rollup";
 import { remindInactiveUsers } from "./modules/notifications/reminders";
 import { purgeNotificationLog, sweepNotifications } from "./modules/notifications/sweeper";
 import { oauthDailyMaintenance } from "./modules/oauth/maintenance";
@@ -53,7 +54,7 @@ export async function sealAllAuditTrails(env: Env): Promise<void> {
  * Daily: drop expired Idempotency-Key records and expired reset / verification tokens, delivered (or dead) outbox
  * events older than EVENT_RETENTION_DAYS, settled webhook deliveries and notifications older than
  * DELIVERY_LOG_RETENTION_DAYS, finish tenant deletions that stopped half-way, rotate the token signing key
- * when due and drop ended refresh tokens; remind users who never signed in (activation reminders,
+ * when due and drop ended refresh tokens; roll up the insights' closed days (docs/insights.md); remind users who never signed in (activation reminders,
  * docs/notifications.md).
  */
 export async function dailyMaintenance(env: Env): Promise<void> {
@@ -62,7 +63,7 @@ export async function dailyMaintenance(env: Env): Promise<void> {
   const purge = "DELETE FROM idempotency_keys WHERE expires_at <= ?";
   const tenantsOnly = await assignedDatabases(control);
   const databases = [PLATFORM, ...tenantsOnly];
-  await eachOf("purge idempotency keys", env, databases, async ({ binding, plan }) => {
+  await eachOf("purge idempotency keys", env, databases, async ({ tenant_id, binding, plan }) => {
     const db = binding === "CONTROL_DB" ? control : await tenantDatabases.forTenant(env, { databaseBinding: binding });
     await db.prepare(purge).bind(now).run();
     await purgeOldEvents(env, db, binding === "CONTROL_DB" ? "platform_events" : "outbox_events");
@@ -71,6 +72,7 @@ export async function dailyMaintenance(env: Env): Promise<void> {
     await purgeWebhookDeliveries(env, db);
     await purgeNotificationLog(env, db);
     await purgeActivity(db, plan);
+    await rollUpInsights(env, tenant_id, db);
   })
     .finally(() =>
       eachOf("activation reminders", env, tenantsOnly, async ({ tenant_id, binding }) => {

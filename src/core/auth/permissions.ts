@@ -44,6 +44,8 @@ export const PERMISSIONS = [
   // product activity in (POST /v1/activity) and a user's activity out (GET /v1/users/{id}/activity)
   "activity:write",
   "activity:read",
+  // the insights (GET /v1/insights/summary|activity|retention, docs/insights.md)
+  "insights:read",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -69,7 +71,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
   manager: {
     description:
       "Manages users (with their email and phone, not restricted custom fields) and their roles within its own " +
-      "rights; reads the audit trail, the event log, the webhooks, the schema, the roles, the plan, the usage analytics and the notification setup and log; reads and records users' activity. Cannot mint credentials or change settings.",
+      "rights; reads the audit trail, the event log, the webhooks, the schema, the roles, the plan, the usage analytics and the notification setup and log; reads and records users' activity; reads the insights. Cannot mint credentials or change settings.",
     grants: [
       ...MANAGED_USERS,
       "me:read",
@@ -84,6 +86,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
       "usage:read",
       "activity:read",
       "activity:write",
+      "insights:read",
     ],
   },
   basic: {

@@ -30,6 +30,7 @@ import tenantDeliveryLogs from "../../../migrations/tenant/0019_delivery_logs.sq
 import tenantApiKeyRateLimits from "../../../migrations/tenant/0020_api_key_rate_limits.sql";
 import tenantApiKeyVersions from "../../../migrations/tenant/0021_api_key_versions.sql";
 import tenantActivity from "../../../migrations/tenant/0022_activity.sql";
+import tenantInsightsRollups from "../../../migrations/tenant/0026_insights_rollups.sql";
 
 export interface Migration {
   version: number;
@@ -75,6 +76,7 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 20, name: "0020_api_key_rate_limits", sql: [tenantApiKeyRateLimits] },
   { version: 21, name: "0021_api_key_versions", sql: [tenantApiKeyVersions] },
   { version: 22, name: "0022_activity", sql: [tenantActivity] },
+  { version: 26, name: "0026_insights_rollups", sql: [tenantInsightsRollups] },
 ];
 
 export function statementsOf(migration: Migration): string[] {
