@@ -1,47 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { isoWeekOf } from "../../src/modules/insights/insights.days";
+import type {
+  InsightsActivity as ActivityInsights,
+  InsightsRetention as Retention,
+  InsightsSummary as Summary,
+} from "../../src/modules/insights/insights.schema";
 import { call } from "../helpers/api";
 import { buildFixture, getInsight } from "./fixture";
-
-interface Summary {
-  from: string;
-  to: string;
-  totalUsers: number;
-  activeUsers: number;
-  inactiveUsers: number;
-  newUsers: number;
-  deletedUsers: number;
-  byStatus: { active: number; disabled: number; deleted: number };
-  inactiveDays: number;
-  inactiveFilter: string;
-  inactiveUsersLink: string;
-}
-
-export interface ActivityInsights {
-  signupsByDay: { day: string; signups: number }[];
-  signupsByWeek: { week: string; start: string; signups: number }[];
-  dailyActiveUsers: { day: string; activeUsers: number }[];
-  dau: number;
-  wau: number;
-  mau: number;
-  averageDau: number;
-  stickiness: number | null;
-  tenure: { bucket: string; users: number }[];
-  loginFrequency: { bucket: string; users: number }[];
-  churn: {
-    period: string;
-    periods: { start: string; complete: boolean; base: number; churned: number; rate: number | null }[];
-  };
-}
-
-export interface Retention {
-  cohorts: {
-    week: string;
-    start: string;
-    size: number;
-    retention: { week: number; activeUsers: number; rate: number | null }[];
-  }[];
-}
 
 // The fixture (fixture.ts): T a Monday, the period [T−28 days, T), so its last day is D1 and its weeks whole.
 describe("summary", () => {
