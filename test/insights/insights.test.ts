@@ -56,11 +56,12 @@ describe("activity", () => {
     const f = await buildFixture();
     const a = await getInsight<ActivityInsights>(f.tenant, "activity", { from: f.day(28), to: f.to, period: "week" });
     expect(a.signupsByDay).toHaveLength(28);
-    expect(a.signupsByDay[0]).toEqual({ day: f.day(28), signups: 0 });
-    expect(a.signupsByDay.filter((d) => d.signups > 0)).toEqual([
-      { day: f.day(10), signups: 1 },
-      { day: f.day(5), signups: 1 },
-      { day: f.day(2), signups: 1 },
+    expect(a.signupsByDay[0]).toEqual({ day: f.day(28), signups: 0, deletions: 0 });
+    expect(a.signupsByDay.filter((d) => d.signups > 0 || d.deletions > 0)).toEqual([
+      { day: f.day(10), signups: 1, deletions: 0 },
+      { day: f.day(5), signups: 1, deletions: 0 },
+      { day: f.day(4), signups: 0, deletions: 1 },
+      { day: f.day(2), signups: 1, deletions: 0 },
     ]);
     expect(a.signupsByWeek.map((w) => [w.start, w.signups])).toEqual([
       [f.day(28), 0],

@@ -102,9 +102,13 @@ export const InsightsActivitySchema = z
   .object({
     from: z.string(),
     to: z.string(),
-    signupsByDay: z.array(z.object({ day: z.string(), signups: z.number().int() })).openapi({
-      description: "Every UTC day of the period (the days `from` to `to` touch), in order.",
-    }),
+    signupsByDay: z
+      .array(z.object({ day: z.string(), signups: z.number().int(), deletions: z.number().int() }))
+      .openapi({
+        description:
+          "Every UTC day of the period (the days `from` to `to` touch), in order: users created that day, and " +
+          "users deleted that day (and not restored).",
+      }),
     signupsByWeek: z
       .array(z.object({ week: z.string().openapi({ example: "2026-W44" }), start: z.string(), signups: z.number() }))
       .openapi({ description: "The same by ISO week (the period's own days only: edge weeks may be partial)." }),

@@ -121,7 +121,7 @@ export async function insightsActivity(
   return {
     from: iso(from),
     to: toIso,
-    signupsByDay: days.map(({ day, signups }) => ({ day, signups })),
+    signupsByDay: days.map(({ day, signups, deletions }) => ({ day, signups, deletions })),
     signupsByWeek: byWeek(days),
     dailyActiveUsers: days.map(({ day, activeUsers }) => ({ day, activeUsers })),
     dau: days.at(-1)?.activeUsers ?? 0,
