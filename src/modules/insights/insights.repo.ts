@@ -97,7 +97,8 @@ const NEXT_PERIOD = { week: "'+7 days'", month: "'+1 month'" };
 
 /**
  * Per period P−1 starting from `firstStart` and before `lastStart`: its active users (base) and how many of them
- * were not active in P (churned). Activity is read from `firstStart` to `lastDay`.
+ * were not active in P (churned). Activity is read from `firstStart` to `lastDay`. One pass: each user's active
+ * periods in order, a user churned after P−1 when their next active period is not P.
  */
 export function churnStatement(
   db: D1Database,
@@ -108,14 +109,15 @@ export function churnStatement(
 ): D1PreparedStatement {
   return db
     .prepare(
-      `WITH a AS MATERIALIZED (
+      `WITH a AS (
          SELECT DISTINCT user_id, ${PERIOD_START[period]("day")} AS p FROM activity_daily
          WHERE day >= ?1 AND day <= ?3 AND ${ACTIVE}
+       ), b AS (
+         SELECT p, lead(p) OVER (PARTITION BY user_id ORDER BY p) AS next FROM a
        )
-       SELECT prev.p AS start, count(*) AS base,
-              sum(NOT EXISTS (SELECT 1 FROM a cur
-                              WHERE cur.user_id = prev.user_id AND cur.p = date(prev.p, ${NEXT_PERIOD[period]}))) AS churned
-       FROM a prev WHERE prev.p < ?2 GROUP BY prev.p`,
+       SELECT p AS start, count(*) AS base,
+              sum(next IS NULL OR next <> date(p, ${NEXT_PERIOD[period]})) AS churned
+       FROM b WHERE p < ?2 GROUP BY p`,
     )
     .bind(firstStart, lastStart, lastDay);
 }

@@ -12,7 +12,7 @@ export interface DayFigures {
 // One day's figures from the live tables, for each day of a JSON list: the cron's rollup and the reads of days not
 // rolled up run this same SQL, so a rolled-up day and a live one cannot disagree. Each figure is a range count on an
 // index (users_created_idx, users_deleted_at_idx, activity_daily_day_idx).
-const LIVE_DAY_FIGURES = `
+export const LIVE_DAY_FIGURES = `
   SELECT m.value AS day,
     (SELECT count(*) FROM users WHERE created_at >= m.value AND created_at < date(m.value, '+1 day')) AS signups,
     (SELECT count(*) FROM users WHERE deleted_at >= m.value AND deleted_at < date(m.value, '+1 day')) AS deletions,

@@ -5,11 +5,18 @@ export const DAY_MS = 86_400_000;
 export const MAX_SPAN_DAYS = 400;
 export const DEFAULT_SPAN_DAYS = 30;
 
+function isCalendarDay(day: string): boolean {
+  const ms = Date.parse(`${day}T00:00:00Z`);
+  return Number.isFinite(ms) && new Date(ms).toISOString().slice(0, 10) === day;
+}
+
 // A day (read as its midnight UTC) or an instant: a report by days is the common case, an instant the precise one.
 const Instant = z
   .union([z.iso.date(), z.iso.datetime({ offset: true })], {
     error: "A date (2026-01-01) or an RFC 3339 date-time (2026-01-01T00:00:00Z).",
   })
+  // the formats' patterns take 2026-02-30: a date must also be a day of its month
+  .refine((value) => value.length > 10 || isCalendarDay(value), { message: "Not a day of the calendar." })
   .transform((value) => Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value));
 
 const PeriodShape = {
