@@ -4,13 +4,13 @@
 // (/cdn-cgi/handler/scheduled) so closed days are rolled up, and measures them again, beside GET /health.
 //
 // Sign-up dates: the API stamps "now", so once the users exist the seed spreads their created_at over 150 days with
-// one SQL statement (`wrangler d1 execute --local` on the server's own state), and writes each user's activity on
+// one SQL statement (through wrangler dev's local explorer API, on the server's own D1), and writes each user's activity on
 // days after that sign-up. Logins cannot be sent (the login routes record them at the time of the login): the same
 // statement gives a third of the seeded active days one login, so the login-frequency figure has something to count.
-import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { environment } from "./report.mjs";
-import { callApi, startServer, WRANGLER_ENV } from "./server.mjs";
+import { callApi, startServer } from "./server.mjs";
 
 export const INSIGHTS_BEGIN = "<!-- insights:begin -->";
 export const INSIGHTS_END = "<!-- insights:end -->";
@@ -52,35 +52,31 @@ function* activityOf(ids, rand) {
   }
 }
 
-function sql(server, binding, command) {
-  const out = execFileSync(
-    "npx",
-    [
-      "wrangler",
-      "d1",
-      "execute",
-      binding,
-      "--local",
-      "--persist-to",
-      join(server.stateDir, "state"),
-      "--json",
-      "--command",
-      command,
-    ],
-    { cwd: server.cwd, env: { ...process.env, ...WRANGLER_ENV }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
-  );
-  return JSON.parse(out)[0]?.results ?? [];
+/**
+ * SQL on one of the server's local D1 databases through wrangler dev's local explorer API (the same workerd and
+ * storage the worker uses: nothing opens its files from outside). Rows as objects.
+ */
+async function sql(server, databaseId, command) {
+  const response = await fetch(`${server.origin}/cdn-cgi/explorer/api/d1/database/${databaseId}/raw`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ sql: command }),
+  });
+  const body = await response.json();
+  if (!response.ok || !body.success) throw new Error(`SQL failed (${response.status}): ${JSON.stringify(body)}`);
+  const { columns, rows } = body.result[0].results;
+  return rows.map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i]])));
 }
 
-/** The pool database the tenant was given: the one holding its users. */
-function bindingOf(server, userId) {
-  for (let n = 1; n <= 32; n++) {
-    const binding = `TENANT_DB_${n}`;
+/** The pool database the tenant was given (wrangler.toml's database ids): the one holding its users. */
+async function databaseOf(server, root, userId) {
+  const ids = [...readFileSync(join(root, "wrangler.toml"), "utf8").matchAll(/database_id = "([0-9a-f-]+)"/g)];
+  for (const [, id] of ids) {
     try {
-      const rows = sql(server, binding, `SELECT count(*) AS n FROM users WHERE id = '${userId}'`);
-      if (rows[0]?.n === 1) return binding;
+      const rows = await sql(server, id, `SELECT count(*) AS n FROM users WHERE id = '${userId}'`);
+      if (rows[0]?.n === 1) return id;
     } catch {
-      // not migrated: not this one
+      // the control database, or a pool database not migrated: not this one
     }
   }
   throw new Error("the tenant's database was not found");
@@ -114,7 +110,6 @@ export async function runInsightsScenario({ root, log, command }) {
   const started = Date.now();
   log("Insights: starting wrangler dev --test-scheduled…");
   const server = await startServer({ cwd: root, args: ["--test-scheduled"] });
-  server.cwd = root;
   try {
     const tenant = await callApi(server, "POST", "/v1/tenants", {
       body: { name: `Bench insights ${Date.now()}`, plan: "enterprise" },
@@ -132,11 +127,11 @@ export async function runInsightsScenario({ root, log, command }) {
     }
     const usersSeconds = (Date.now() - seedStart) / 1000;
     log(`  ${ids.length} users in ${usersSeconds.toFixed(0)} s`);
-    const binding = bindingOf(server, ids[0]);
+    const database = await databaseOf(server, root, ids[0]);
     // created_at from the index in the name: user i signed up (i % 150) days ago, at the time it was created
-    sql(
+    await sql(
       server,
-      binding,
+      database,
       `UPDATE users SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', created_at,
          '-' || (CAST(substr(name, 10) AS INTEGER) % ${SIGNUP_SPREAD_DAYS}) || ' days')`,
     );
@@ -162,10 +157,10 @@ export async function runInsightsScenario({ root, log, command }) {
     }
     const activitySeconds = (Date.now() - activityStart) / 1000;
     log(`  ${events.length} activity events in ${activitySeconds.toFixed(0)} s`);
-    sql(server, binding, "UPDATE activity_daily SET logins = 1 WHERE abs(random()) % 3 = 0");
-    const [facts] = sql(
+    await sql(server, database, "UPDATE activity_daily SET logins = 1 WHERE abs(random()) % 3 = 0");
+    const [facts] = await sql(
       server,
-      binding,
+      database,
       `SELECT (SELECT count(*) FROM activity_daily) AS activeDays, (SELECT count(*) FROM insights_daily) AS rolled`,
     );
 
@@ -193,7 +188,7 @@ export async function runInsightsScenario({ root, log, command }) {
     let rolled = 0;
     for (let tries = 0; tries < 60 && rolled === 0; tries++) {
       await new Promise((resolve) => setTimeout(resolve, 2000));
-      rolled = sql(server, binding, "SELECT count(*) AS n FROM insights_daily")[0]?.n ?? 0;
+      rolled = (await sql(server, database, "SELECT count(*) AS n FROM insights_daily"))[0]?.n ?? 0;
     }
     log(`  ${rolled} days rolled up (cron answered ${cron.status})`);
     const withRollups = await runAll("rolled up");
