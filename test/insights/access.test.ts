@@ -92,3 +92,23 @@ describe("access", () => {
     expect(retention.cohorts).toEqual([]);
   });
 });
+
+describe("OpenAPI", () => {
+  it("documents the three routes, their parameters, permission and plan feature", async () => {
+    const response = await call("GET", "/v1/openapi.json");
+    expect(response.status).toBe(200);
+    const doc = await json<{
+      paths: Record<string, { get?: { parameters?: { name: string; in: string }[]; [key: string]: unknown } }>;
+      components: { schemas: Record<string, unknown> };
+    }>(response);
+    const params = (path: string) =>
+      (doc.paths[path]?.get?.parameters ?? []).filter((p) => p.in === "query").map((p) => p.name);
+    expect(params("/v1/insights/summary")).toEqual(expect.arrayContaining(["from", "to", "inactiveDays"]));
+    expect(params("/v1/insights/activity")).toEqual(expect.arrayContaining(["from", "to", "period"]));
+    expect(params("/v1/insights/retention")).toEqual(expect.arrayContaining(["from", "to"]));
+    for (const path of PATHS) expect(doc.paths[`/v1/insights/${path}`]?.get?.["x-plan-feature"]).toBe("insights");
+    expect(Object.keys(doc.components.schemas)).toEqual(
+      expect.arrayContaining(["InsightsSummary", "InsightsActivity", "InsightsRetention"]),
+    );
+  });
+});
