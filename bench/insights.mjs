@@ -59,11 +59,20 @@ function* activityOf(ids, rand) {
  * storage the worker uses: nothing opens its files from outside). Rows as objects.
  */
 async function sql(server, databaseId, command) {
-  const response = await fetch(`${server.origin}/cdn-cgi/explorer/api/d1/database/${databaseId}/raw`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ sql: command }),
-  });
+  let response;
+  for (let attempt = 1; !response; attempt++) {
+    try {
+      response = await fetch(`${server.origin}/cdn-cgi/explorer/api/d1/database/${databaseId}/raw`, {
+        method: "POST",
+        headers: { "content-type": "application/json", connection: "close" },
+        body: JSON.stringify({ sql: command }),
+      });
+    } catch (error) {
+      // a connection the dev proxy dropped: try again a few times, then give up with the cause
+      if (attempt >= 3) throw new Error(`SQL request failed: ${error.cause ?? error}`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
   const body = await response.json();
   if (!response.ok || !body.success) throw new Error(`SQL failed (${response.status}): ${JSON.stringify(body)}`);
   const { columns, rows } = body.result[0].results;
@@ -142,6 +151,8 @@ export async function runInsightsScenario({ root, log, command }) {
       const seeded = await callApi(server, "POST", "/v1/users/bulk", { token, body: { operations } });
       ids.push(...seeded.results.map((r) => r.id));
       database ??= await databaseOf(server, root, ids[0]);
+      if ((done + BATCH) % 20_000 === 0)
+        log(`  ${done + BATCH} users (${((Date.now() - seedStart) / 1000).toFixed(0)} s)`);
       await outboxBelow(server, database, MAX_BACKLOG);
     }
     await outboxBelow(server, database, 100);
