@@ -8,6 +8,8 @@
 //          --search-rounds <n> (100) --search-bulk-parallel <n> (1) --skip-search --only-search
 //          Outbox cost per write (bench/outbox.mjs, after the routes): --skip-outbox --only-outbox
 //          Traffic control (bench/traffic.mjs, last; two workers of its own): --skip-traffic --only-traffic
+//          Insights at 100,000 users (bench/insights.mjs, after traffic; a worker of its own): --skip-insights
+//          --only-insights
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -17,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { measureHashCost, measureLoginOverhead, seedIdentity, startHashWorker } from "./identity.mjs";
+import { runInsightsScenario } from "./insights.mjs";
 import { outboxMarkdown, runOutboxScenario } from "./outbox.mjs";
 import { environment, markdownReport, tableRows, textTable, verdicts } from "./report.mjs";
 import { runSearchScenario, SEARCH_DEFAULT_USERS } from "./search.mjs";
@@ -45,6 +48,8 @@ const { values: opts } = parseArgs({
     "only-outbox": { type: "boolean", default: false },
     "skip-traffic": { type: "boolean", default: false },
     "only-traffic": { type: "boolean", default: false },
+    "skip-insights": { type: "boolean", default: false },
+    "only-insights": { type: "boolean", default: false },
   },
 });
 const DURATION = Number(opts.duration);
@@ -244,8 +249,16 @@ async function measureTraffic() {
   return traffic;
 }
 
+/** The insights scenario (bench/insights.mjs): its own worker; prints its verdict. */
+async function measureInsights() {
+  const insights = await runInsightsScenario({ root, log, command: benchCommand() });
+  const { met, worst } = insights.verdict;
+  log(`${met ? "met   " : "MISSED"}  each insight at 100,000 users ≤ 200 ms: worst p95 ${worst.toFixed(1)} ms`);
+  return insights;
+}
+
 /** Writes bench/results.md: what this run measured replaces its part; the rest stays (mergeResults). */
-function writeResults({ main, search, outbox, traffic, started }) {
+function writeResults({ main, search, outbox, traffic, insights, started }) {
   const path = join(here, "results.md");
   let previous = null;
   try {
@@ -255,7 +268,7 @@ function writeResults({ main, search, outbox, traffic, started }) {
   }
   const parts = SEARCH_ONE_OFF
     ? { main, oneOff: search && { users: SEARCH_USERS, markdown: search } }
-    : { main, search, outbox, traffic };
+    : { main, search, outbox, traffic, insights };
   writeFileSync(path, mergeResults(previous, parts));
   log(`\nWrote bench/results.md (total ${((Date.now() - started) / 1000).toFixed(0)} s).`);
 }
@@ -289,6 +302,11 @@ async function main() {
     const traffic = await measureTraffic();
     if (!opts["no-write"]) writeResults({ traffic: traffic.markdown, started });
     return traffic.failures.length > 0 ? 1 : 0;
+  }
+  if (opts["only-insights"]) {
+    const insights = await measureInsights();
+    if (!opts["no-write"]) writeResults({ insights: insights.markdown, started });
+    return insights.failures.length > 0 ? 1 : 0;
   }
   if (opts["only-outbox"]) {
     log("Starting wrangler dev…");
@@ -386,6 +404,7 @@ async function main() {
   const outbox = opts["skip-outbox"] ? null : await measureOutbox(env);
   const search = opts["skip-search"] ? null : await measureSearch(env);
   const traffic = opts["skip-traffic"] ? null : await measureTraffic();
+  const insights = opts["skip-insights"] ? null : await measureInsights();
 
   const failures = measurements.flatMap((m) => {
     const out = [];
@@ -431,6 +450,7 @@ async function main() {
   if (search?.result.failures.length > 0) failures.push(`search: ${search.result.failures.length} failed requests`);
   if (outbox) failures.push(...outbox.result.failures);
   if (traffic?.failures.length > 0) failures.push(`traffic: ${traffic.failures.length} runs with errors`);
+  if (insights) failures.push(...insights.failures);
   if (failures.length > 0) {
     log("\n⚠⚠⚠ THIS RUN HAD ERRORS — the figures are not valid ⚠⚠⚠");
     for (const f of failures) log(`  - ${f}`);
@@ -459,6 +479,7 @@ async function main() {
       search: search?.markdown,
       outbox: outbox?.markdown,
       traffic: traffic?.markdown,
+      insights: insights?.markdown,
       started,
     });
   }

@@ -22,6 +22,7 @@ import { apiKeysRoutes } from "./modules/api-keys/api-keys.routes";
 import { auditRoutes } from "./modules/audit/audit.routes";
 import { churnRoutes } from "./modules/churn/churn.routes";
 import { eventsRoutes } from "./modules/events/events.routes";
+import { insightsRoutes } from "./modules/insights/insights.routes";
 import { mfaRoutes } from "./modules/mfa/mfa.routes";
 import { broadcastsRoutes } from "./modules/notifications/broadcasts.routes";
 import { channelsRoutes } from "./modules/notifications/channels.routes";
@@ -118,6 +119,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", activityRoutes);
   app.route("/", segmentsRoutes);
   app.route("/", churnRoutes);
+  app.route("/", insightsRoutes);
   app.route("/", fieldsRoutes);
   app.route("/", mfaRoutes);
   app.route("/", passwordsRoutes);

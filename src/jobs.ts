@@ -7,6 +7,7 @@ import type { Plan } from "./core/plans";
 import { purgeActivity } from "./modules/activity/activity.retention";
 import { sealAuditTrail } from "./modules/audit/audit.service";
 import { retrainChurnModel } from "./modules/churn/churn.jobs";
+import { rollUpInsights } from "./modules/insights/insights.rollup";
 import { remindInactiveUsers } from "./modules/notifications/reminders";
 import { purgeNotificationLog, sweepNotifications } from "./modules/notifications/sweeper";
 import { oauthDailyMaintenance } from "./modules/oauth/maintenance";
@@ -58,8 +59,9 @@ export async function sealAllAuditTrails(env: Env, scheduledTime = Date.now()): 
  * Daily: drop expired Idempotency-Key records and expired reset / verification tokens, delivered (or dead) outbox
  * events older than EVENT_RETENTION_DAYS, settled webhook deliveries and notifications older than
  * DELIVERY_LOG_RETENTION_DAYS, finish tenant deletions that stopped half-way, rotate the token signing key
- * when due and drop ended refresh tokens; remind users who never signed in (activation reminders,
- * docs/notifications.md); retrain the learned segments of the tenants whose plan has them (docs/segments.md).
+ * when due and drop ended refresh tokens; roll up the insights' closed days (docs/insights.md); remind users who
+ * never signed in (activation reminders, docs/notifications.md); retrain the learned segments and the churn models
+ * of the tenants whose plan has them (docs/segments.md, docs/churn.md).
  */
 export async function dailyMaintenance(env: Env): Promise<void> {
   const control = await controlDb(env);
@@ -67,7 +69,7 @@ export async function dailyMaintenance(env: Env): Promise<void> {
   const purge = "DELETE FROM idempotency_keys WHERE expires_at <= ?";
   const tenantsOnly = await assignedDatabases(control);
   const databases = [PLATFORM, ...tenantsOnly];
-  await eachOf("purge idempotency keys", env, databases, async ({ binding, plan }) => {
+  await eachOf("purge idempotency keys", env, databases, async ({ tenant_id, binding, plan }) => {
     const db = binding === "CONTROL_DB" ? control : await tenantDatabases.forTenant(env, { databaseBinding: binding });
     await db.prepare(purge).bind(now).run();
     await purgeOldEvents(env, db, binding === "CONTROL_DB" ? "platform_events" : "outbox_events");
@@ -76,6 +78,7 @@ export async function dailyMaintenance(env: Env): Promise<void> {
     await purgeWebhookDeliveries(env, db);
     await purgeNotificationLog(env, db);
     await purgeActivity(db, plan);
+    await rollUpInsights(env, tenant_id, db);
   })
     .finally(() =>
       eachOf("activation reminders", env, tenantsOnly, async ({ tenant_id, binding }) => {

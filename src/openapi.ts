@@ -67,7 +67,7 @@ function documentConfig(origin: string): OpenApiConfig {
       },
       { name: "Users", description: "A tenant's users" },
       { name: "Activity", description: "Logins and the product activity a tenant sends for its users" },
-  { name: "Reports", description: "Scheduled reports: schedules, runs and their artefacts" },
+      { name: "Reports", description: "Scheduled reports: schedules, runs and their artefacts" },
       { name: "Schema", description: "Custom fields: definitions, validation, indexes, schema changes" },
       { name: "MFA", description: "A user's second factor: TOTP and recovery codes" },
       { name: "API keys", description: "A tenant's API keys: create, rotate, revoke" },
@@ -117,6 +117,17 @@ function documentConfig(origin: string): OpenApiConfig {
         description:
           "Email, SMS and Web Push to a tenant's users: templates, channels, settings, the log, preferences and " +
           "unsubscribe links (docs/notifications.md)",
+      },
+      {
+        name: "Insights",
+        description:
+          "How the user base behaves: totals, sign-ups, DAU/WAU/MAU and stickiness, distributions, churn rate, weekly " +
+          "retention cohorts (docs/insights.md)",
+      },
+      {
+        name: "Segments",
+        description:
+          "Saved segments (a name and a users filter) and learned ones (k-means over behaviour; docs/segments.md)",
       },
       {
         name: "Churn",

@@ -53,6 +53,8 @@ export const PERMISSIONS = [
   // churn scores and the model (GET /v1/insights/churn*, /v1/users/{id}/churn-risk); training it on demand
   "churn:read",
   "churn:write",
+  // the insights (GET /v1/insights/summary|activity|retention, docs/insights.md)
+  "insights:read",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -78,7 +80,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
   manager: {
     description:
       "Manages users (with their email and phone, not restricted custom fields) and their roles within its own " +
-      "rights; reads the audit trail, the event log, the webhooks, the schema, the roles, the plan, the usage analytics and the notification setup and log; reads and records users' activity; reads the segments, churn risks, scheduled reports and their runs. Cannot mint credentials or change settings.",
+      "rights; reads the audit trail, the event log, the webhooks, the schema, the roles, the plan, the usage analytics and the notification setup and log; reads and records users' activity; reads the insights, segments, churn risks, scheduled reports and their runs. Cannot mint credentials or change settings.",
     grants: [
       ...MANAGED_USERS,
       "me:read",
@@ -96,6 +98,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, { description: string; gran
       "reports:read",
       "segments:read",
       "churn:read",
+      "insights:read",
     ],
   },
   basic: {

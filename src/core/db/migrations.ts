@@ -33,6 +33,7 @@ import tenantActivity from "../../../migrations/tenant/0022_activity.sql";
 import tenantSegments from "../../../migrations/tenant/0023_segments.sql";
 import tenantChurn from "../../../migrations/tenant/0024_churn.sql";
 import tenantReports from "../../../migrations/tenant/0025_reports.sql";
+import tenantInsightsRollups from "../../../migrations/tenant/0026_insights_rollups.sql";
 
 export interface Migration {
   version: number;
@@ -81,6 +82,7 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 23, name: "0023_segments", sql: [tenantSegments] },
   { version: 24, name: "0024_churn", sql: [tenantChurn] },
   { version: 25, name: "0025_reports", sql: [tenantReports] },
+  { version: 26, name: "0026_insights_rollups", sql: [tenantInsightsRollups] },
 ];
 
 export function statementsOf(migration: Migration): string[] {

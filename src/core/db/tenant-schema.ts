@@ -5,6 +5,7 @@ import { index, integer, primaryKey, sqliteTable, text, unique, uniqueIndex } fr
 
 export * from "./tenant-schema-activity";
 export * from "./tenant-schema-churn";
+export * from "./tenant-schema-insights";
 
 export const users = sqliteTable(
   "users",
@@ -53,6 +54,9 @@ export const users = sqliteTable(
     index("users_deleted_idx").on(t.status).where(sql`${t.status} = 'deleted'`),
     index("users_grams_missing_idx").on(t.id).where(sql`${t.contactGrams} IS NULL`),
     index("users_last_active_idx").on(t.lastActiveAt, t.id),
+    // insights (migrations/tenant/0026_insights_rollups.sql): totals by status as of a date, deletions in a period
+    index("users_status_created_idx").on(t.status, t.createdAt),
+    index("users_deleted_at_idx").on(t.deletedAt).where(sql`${t.deletedAt} IS NOT NULL`),
   ],
 );
 

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import * as repo from "../../src/modules/insights/insights.repo";
+import { LIVE_DAY_FIGURES } from "../../src/modules/insights/insights.rollup";
+import { createTenant } from "../helpers/api";
+import { tenantDatabase } from "../helpers/db";
+
+interface PlanRow {
+  detail: string;
+}
+
+/** The query plan's lines of a statement (`EXPLAIN QUERY PLAN` of its SQL with its bound values). */
+async function planOf(db: D1Database, statement: D1PreparedStatement): Promise<string[]> {
+  const { statement: sql, params } = statement as unknown as { statement?: string; params?: unknown[] };
+  // D1's prepared statement keeps its SQL and bindings on these fields; read them rather than repeat every query
+  if (typeof sql !== "string") throw new Error("cannot read the statement's SQL");
+  const { results } = await db
+    .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+    .bind(...(params ?? []))
+    .all<PlanRow>();
+  return results.map((row) => row.detail);
+}
+
+describe("query plans", () => {
+  it("every insight query reads users and activity_daily through an index, never a full scan", async () => {
+    const tenant = await createTenant();
+    const db = await tenantDatabase(tenant.id);
+    const [from, to, day1, day2] = ["2026-01-01T00:00:00.000Z", "2026-02-01T00:00:00.000Z", "2026-01-01", "2026-01-31"];
+    const statements: Record<string, D1PreparedStatement> = {
+      status: repo.statusCountsStatement(db, to),
+      createdAndDeleted: repo.createdAndDeletedStatement(db, from, to),
+      activeCurrent: repo.activeCurrentUsersStatement(db, day1, day2, to),
+      active: repo.activeUsersStatement(db, day1, day2),
+      tenure: repo.tenureStatement(db, to, [to, to, to, to]),
+      logins: repo.loginFrequencyStatement(db, day1, day2, to),
+      churnWeek: repo.churnStatement(db, "week", day1, day2, day2),
+      churnMonth: repo.churnStatement(db, "month", day1, day2, day2),
+      cohortSizes: repo.cohortSizesStatement(db, from, to),
+      cohortActivity: repo.cohortActivityStatement(db, from, to, day2),
+      days: db.prepare(LIVE_DAY_FIGURES).bind(JSON.stringify([day1, day2])),
+    };
+    const plans: Record<string, string[]> = {};
+    for (const [name, statement] of Object.entries(statements)) plans[name] = await planOf(db, statement);
+    for (const [name, lines] of Object.entries(plans)) {
+      const scans = lines.filter((line) => /^SCAN (users|activity_daily|u|d|cur)\b/.test(line));
+      expect({ name, scans, lines }).toEqual({ name, scans: [], lines });
+      // and each reads one of the two tables at least once, through a named index or the primary key
+      expect(
+        lines.some((line) => /^SEARCH (users|activity_daily|u|d)\b/.test(line)),
+        `${name}: ${lines}`,
+      ).toBe(true);
+    }
+  });
+});
