@@ -69,26 +69,46 @@ export async function dailyMaintenance(env: Env): Promise<void> {
   const purge = "DELETE FROM idempotency_keys WHERE expires_at <= ?";
   const tenantsOnly = await assignedDatabases(control);
   const databases = [PLATFORM, ...tenantsOnly];
-  await eachOf("purge idempotency keys", env, databases, async ({ tenant_id, binding, plan }) => {
-    const db = binding === "CONTROL_DB" ? control : await tenantDatabases.forTenant(env, { databaseBinding: binding });
-    await db.prepare(purge).bind(now).run();
-    await purgeOldEvents(env, db, binding === "CONTROL_DB" ? "platform_events" : "outbox_events");
-    if (binding === "CONTROL_DB") return;
-    await db.prepare(PURGE_USER_TOKENS).bind(now).run();
-    await purgeWebhookDeliveries(env, db);
-    await purgeNotificationLog(env, db);
-    await purgeActivity(db, plan);
-    await rollUpInsights(env, tenant_id, db);
-  })
-    .finally(() =>
+  await allOf([
+    () =>
+      eachOf("purge idempotency keys", env, databases, async ({ tenant_id, binding, plan }) => {
+        const db =
+          binding === "CONTROL_DB" ? control : await tenantDatabases.forTenant(env, { databaseBinding: binding });
+        await db.prepare(purge).bind(now).run();
+        await purgeOldEvents(env, db, binding === "CONTROL_DB" ? "platform_events" : "outbox_events");
+        if (binding === "CONTROL_DB") return;
+        await db.prepare(PURGE_USER_TOKENS).bind(now).run();
+        await purgeWebhookDeliveries(env, db);
+        await purgeNotificationLog(env, db);
+        await purgeActivity(db, plan);
+        await rollUpInsights(env, tenant_id, db);
+      }),
+    () =>
       eachOf("activation reminders", env, tenantsOnly, async ({ tenant_id, binding }) => {
         await remindInactiveUsers(env, tenant_id, await tenantDatabases.forTenant(env, { databaseBinding: binding }));
       }),
-    )
-    .finally(() => eachOf("learned segments", env, tenantsOnly, (tenant) => retrainForCron(env, tenant)))
-    .finally(() => eachOf("churn models", env, tenantsOnly, (tenant) => retrainChurnModel(env, tenant)))
-    .finally(() => reclaimOrphanedDatabases(env, control))
-    .finally(() => oauthDailyMaintenance(env));
+    () => eachOf("learned segments", env, tenantsOnly, (tenant) => retrainForCron(env, tenant)),
+    () => eachOf("churn models", env, tenantsOnly, (tenant) => retrainChurnModel(env, tenant)),
+    () => reclaimOrphanedDatabases(env, control),
+    () => oauthDailyMaintenance(env),
+  ]);
+}
+
+/** Runs every job, one after the other, whatever the ones before did; then fails with all their failures, if any. */
+async function allOf(jobs: (() => Promise<unknown>)[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const job of jobs) {
+    try {
+      await job();
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) {
+    const messages = failures.map((f) => (f instanceof Error ? f.message : String(f)));
+    throw new AggregateError(failures, messages.join("; "));
+  }
 }
 
 /**

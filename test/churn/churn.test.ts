@@ -143,7 +143,7 @@ describe("cut-offs, metrics and suggestions", () => {
     expect(suggestionFor(b({}), "low", none)).toBe("none");
     expect(suggestionFor(b({ failedLogins30: 5 }), "high", none)).toBe("check sign-in problems");
     expect(suggestionFor(b({ tenureDays: 10, recencyDays: 4 }), "medium", none)).toBe("offer onboarding help");
-    expect(suggestionFor(b({}), "high", none)).toBe("send a re-engagement message");
+    expect(suggestionFor(b({}), "high", none)).toBe("send the user.re_engagement template");
     const never = b({ tenureDays: 20, recencyDays: 20, activeDays30: 0, events30: 0 });
     expect(suggestionFor(never, "high", new Set(["user.activation_reminder"]))).toBe(
       "send the user.activation_reminder template",

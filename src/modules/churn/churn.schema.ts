@@ -52,7 +52,7 @@ export const ChurnRiskSchema = z
     score: z.number().openapi({ description: "The probability of no activity in the next 30 days, 0–1." }),
     band: BandSchema,
     factors: z.array(FactorSchema).openapi({ description: "The three features raising the score the most." }),
-    suggestion: z.string().openapi({ example: "send a re-engagement message" }),
+    suggestion: z.string().openapi({ example: "send the user.re_engagement template" }),
     scoredAt: z.string().openapi({ example: "2026-11-28T03:17:02.412Z" }),
     modelTrainedAt: z.string().openapi({ example: "2026-11-28T03:17:02.412Z" }),
   })

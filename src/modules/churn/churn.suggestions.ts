@@ -3,6 +3,8 @@ import type { Band } from "./churn.model";
 
 /** The notification event whose template speaks to users who never signed in (docs/notifications.md). */
 const ACTIVATION_REMINDER = "user.activation_reminder";
+/** Sent to an audience by POST /v1/notifications/broadcasts (a shipped template, or the tenant's own). */
+const RE_ENGAGEMENT = "user.re_engagement";
 const NEW_USER_DAYS = 30;
 const FAILED_LOGINS = 3;
 
@@ -16,5 +18,5 @@ export function suggestionFor(b: Behaviour, band: Band, templates: ReadonlySet<s
   const neverActive = b.recencyDays >= b.tenureDays && b.activeDays30 === 0;
   if (neverActive && templates.has(ACTIVATION_REMINDER)) return `send the ${ACTIVATION_REMINDER} template`;
   if (b.tenureDays < NEW_USER_DAYS && b.activeDays30 <= 4) return "offer onboarding help";
-  return "send a re-engagement message";
+  return `send the ${RE_ENGAGEMENT} template`;
 }

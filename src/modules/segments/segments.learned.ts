@@ -18,7 +18,8 @@ import type { CentroidValues, Learning, Segment } from "./segments.schema";
 
 /**
  * Retraining the learned segments (docs/segments.md): daily from cron for the tenants whose plan has `segments`, and on
- * demand. Each training replaces the previous one's segments and members in one batch, with its audit row.
+ * demand. Each training replaces the previous one's segments and members in one batch (with its audit row when asked
+ * through the API).
  */
 
 /** Below this many users, clusters would describe individuals rather than groups: no learned segments. */
@@ -117,21 +118,25 @@ export async function retrainLearnedSegments(
   const members = (clustering?.clusters ?? []).flatMap((cluster) =>
     cluster.memberIds.map((userId) => ({ userId, segment: cluster.name })),
   );
-  await ctx.db.batch([
-    ...replaceLearnedStatements(ctx.db, { segments, members, training }),
-    await auditStatement(
-      ctx,
-      {
-        action: "segment.learned_retrained",
-        resource: { type: "segment", id: null },
-        changes: {
-          learned: { from: null, to: segments.map((s) => s.name) },
-          status: { from: null, to: training.status },
-        },
-      },
-      { at },
-    ),
-  ]);
+  // a retraining asked through the API is audited; the daily cron's is system work, like the churn model's
+  const audit =
+    ctx.actor.type === "system"
+      ? []
+      : [
+          await auditStatement(
+            ctx,
+            {
+              action: "segment.learned_retrained",
+              resource: { type: "segment", id: null },
+              changes: {
+                learned: { from: null, to: segments.map((s) => s.name) },
+                status: { from: null, to: training.status },
+              },
+            },
+            { at },
+          ),
+        ];
+  await ctx.db.batch([...replaceLearnedStatements(ctx.db, { segments, members, training }), ...audit]);
   return { learning: await learningState(ctx.db), segments: await learnedSegments(ctx.db, true) };
 }
 
