@@ -100,7 +100,7 @@ describe("schedules", () => {
     await bad({ recipients: ["not an email"] }, ["recipients.0"]);
     await bad({ format: "json", recipients: null }, ["webhookId"]);
     await bad({ format: "json", recipients: null, webhookId: "whk_nope" }, ["webhookId"]);
-    await bad({ report: "summary" }, ["report"]);
+    await bad({ report: "weekly-digest" }, ["report"]);
     await bad({ weekday: 3 }, ["weekday"]);
     await bad({ filter: 'status eq "active"' }, ["filter"]);
     await bad({ report: "export", filter: 'email eq "a@example.com"' }, ["filter"]);

@@ -1,4 +1,5 @@
 import type { ServiceContext } from "../../core/context";
+import { churnReport, segmentsReport, summaryReport } from "./reports.insights";
 import { activeUsersReport, exportReport, newUsersReport } from "./reports.types";
 
 /**
@@ -40,8 +41,11 @@ export interface ReportPeriod {
 export type ReportType = (ctx: ServiceContext, period: ReportPeriod) => Promise<ReportData>;
 
 const REPORTS = {
+  summary: summaryReport,
   "new-users": newUsersReport,
   "active-users": activeUsersReport,
+  churn: churnReport,
+  segments: segmentsReport,
   export: exportReport,
 } satisfies Record<string, ReportType>;
 

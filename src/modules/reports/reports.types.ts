@@ -51,10 +51,16 @@ export async function activeUsersReport(ctx: ServiceContext, period: ReportPerio
   const last = new Date(Date.parse(period.to) - 1).toISOString().slice(0, 10);
   const [daily, distinct] = await ctx.db.batch([
     ctx.db
-      .prepare("SELECT day, count(*) AS n FROM activity_daily WHERE day >= ?1 AND day <= ?2 GROUP BY day ORDER BY day")
+      .prepare(
+        `SELECT day, count(*) AS n FROM activity_daily
+         WHERE day >= ?1 AND day <= ?2 AND (events > 0 OR logins > 0) GROUP BY day ORDER BY day`,
+      )
       .bind(from, last),
     ctx.db
-      .prepare("SELECT count(DISTINCT user_id) AS n FROM activity_daily WHERE day >= ?1 AND day <= ?2")
+      .prepare(
+        `SELECT count(DISTINCT user_id) AS n FROM activity_daily
+         WHERE day >= ?1 AND day <= ?2 AND (events > 0 OR logins > 0)`,
+      )
       .bind(from, last),
   ]);
   const points = perDay(period, (daily?.results ?? []) as { day: string; n: number }[]);
