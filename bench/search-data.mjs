@@ -1,5 +1,6 @@
 // The users of the search benchmark (bench/search.mjs): a deterministic, varied population (the same users on every
 // run, so runs compare), the words searched for, the filters, and how many users each should find.
+import { rng } from "../scripts/demo-data.mjs";
 
 /** Custom fields defined on the benchmark tenant before seeding. */
 export const DEPARTMENTS = [
@@ -137,18 +138,6 @@ export const VARIANTS = [
   { name: "list limit=1000 (first page)", params: { limit: "1000" } },
 ];
 
-/** mulberry32: a small seeded generator, so that every run seeds the same users. */
-function generator(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function weighted(pairs) {
   const cumulative = [];
   let total = 0;
@@ -191,7 +180,7 @@ export function population() {
   const parts = Object.fromEntries(words.map((w) => [w, w.toLowerCase().split(/\s+/)]));
 
   function user(i) {
-    const random = generator(i * 2654435761 + 12345);
+    const random = rng(i * 2654435761 + 12345);
     const first = pickFirst(random);
     const last =
       i % RARE_STEP === 7 ? RARE_SURNAMES[Math.floor(i / RARE_STEP) % RARE_SURNAMES.length] : pickLast(random);

@@ -1,19 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { purgeActivity } from "../../src/modules/activity/activity.retention";
+import type { Activity } from "../../src/modules/activity/activity.schema";
 import { call, createKey, createTenant, createUser, expectProblem, json, type TestTenant } from "../helpers/api";
 import { tenantDatabase } from "../helpers/db";
 import { createLoginUser, createPasswordClient, PASSWORD, passwordGrant } from "../login/helpers";
-
-interface Activity {
-  id: string;
-  userId: string | null;
-  type: string;
-  occurredAt: string;
-  ip: string | null;
-  userAgent: string | null;
-  properties: Record<string, unknown> | null;
-  eventId: string | null;
-}
 
 async function activityOf(tenant: TestTenant, userId: string, query = "") {
   const response = await call("GET", `/v1/users/${userId}/activity${query}`, { token: tenant.key });

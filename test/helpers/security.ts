@@ -1,8 +1,8 @@
 import { env } from "cloudflare:test";
 import { generateApiKeySecret } from "../../src/core/auth/api-key-format";
-import { replaceModelStatements } from "../../src/modules/churn/churn.repo";
 import { runScheduledReports } from "../../src/modules/reports/reports.runner";
 import { ADMIN_TOKEN, call, createSubAccount, createTenant, createUser, json, type TestTenant } from "./api";
+import { storeChurnModel } from "./churn";
 import { tenantDatabase } from "./db";
 
 /**
@@ -243,27 +243,9 @@ async function createReportRun(tenant: TestTenant): Promise<string> {
   return run.id;
 }
 
-/**
- * A churn model for the tenant, as a training leaves one (training itself needs weeks of activity history: that is
- * test/churn's subject), so the churn routes have something to answer here.
- */
+/** A churn model for the tenant (helpers/churn.ts), so the churn routes have something to answer here. */
 async function giveChurnModel(tenant: TestTenant): Promise<void> {
-  const db = await tenantDatabase(tenant.id);
-  const report = {
-    trainedAt: new Date().toISOString(),
-    cutoffs: { training: [], holdout: [] },
-    trainingRows: 0,
-    holdoutRows: 0,
-    churnRate: { training: 0, holdout: 0 },
-    features: [],
-    auc: null,
-    precisionAtK: null,
-    k: 1,
-    baseline: { auc: null, precisionAtK: null },
-    coefficients: {},
-    standardisation: {},
-  };
-  await db.batch(replaceModelStatements(db, report, []));
+  await storeChurnModel(await tenantDatabase(tenant.id));
 }
 
 /** A fresh user of the tenant with a churn score (the tenant has a model: createSecurityWorld). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { replaceModelStatements } from "../../src/modules/churn/churn.repo";
 import { call, createTenant, createUser, json } from "../helpers/api";
+import { storeChurnModel } from "../helpers/churn";
 import { tenantDatabase } from "../helpers/db";
 import { createSchedule, download, runReports, runsOf } from "./support";
 
@@ -65,36 +65,15 @@ describe("summary, segments and churn reports", () => {
 
     const db = await tenantDatabase(tenant.id);
     const at = new Date().toISOString();
-    const score = (userId: string, s: number, band: string) => ({
+    const score = (userId: string, s: number, band: "low" | "high") => ({
       userId,
       score: s,
       band,
-      factors: [{ feature: "recencyDays", value: 40, contribution: 1.2, description: "40 days since last active" }],
+      factors: [{ feature: "recencyDays" as const, value: 40, contribution: 1.2, description: "40 days since last active" }],
       suggestion: "send the user.re_engagement template",
       scoredAt: at,
     });
-    const report = {
-      trainedAt: at,
-      cutoffs: { training: [], holdout: [] },
-      trainingRows: 0,
-      holdoutRows: 0,
-      churnRate: { training: 0, holdout: 0 },
-      features: [],
-      auc: null,
-      precisionAtK: null,
-      k: 1,
-      baseline: { auc: null, precisionAtK: null },
-      coefficients: {},
-      standardisation: {},
-    };
-    // a model's stored state, as a training leaves it (training needs weeks of history: test/churn)
-    await db.batch(
-      replaceModelStatements(db, report, [
-        score(a.id, 0.91, "high"),
-        score(b.id, 0.2, "low"),
-        score(c.id, 0.75, "high"),
-      ] as never),
-    );
+    await storeChurnModel(db, [score(a.id, 0.91, "high"), score(b.id, 0.2, "low"), score(c.id, 0.75, "high")]);
     const rows = await csvOf(tenant, "churn");
     expect(rows).toEqual([
       ["user", "score", "suggestion", "top factor"],
