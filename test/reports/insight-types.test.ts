@@ -69,7 +69,9 @@ describe("summary, segments and churn reports", () => {
       userId,
       score: s,
       band,
-      factors: [{ feature: "recencyDays" as const, value: 40, contribution: 1.2, description: "40 days since last active" }],
+      factors: [
+        { feature: "recencyDays" as const, value: 40, contribution: 1.2, description: "40 days since last active" },
+      ],
       suggestion: "send the user.re_engagement template",
       scoredAt: at,
     });
