@@ -20,6 +20,7 @@ import type { Activity, ActivityBatch, ActivityBatchResult, ActivityQuery } from
 const FUTURE_SKEW_MS = 5 * 60_000;
 const MAX_USER_AGENT = 512;
 const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
 
 /** A login's activity row (success or failure), for the login's own batch; `userId` null for an unknown identifier. */
 export function loginActivity(
@@ -51,11 +52,13 @@ export function activityRetentionDays(ctx: Pick<ServiceContext, "tenant">): numb
 interface Resolved {
   byId: Map<string, string>;
   byExternalId: Map<string, string>;
+  /** Each named user's `last_active_at` before this batch. */
+  lastActive: Map<string, string | null>;
 }
 
 /** The live users the batch names, by id and by externalId, in queries of at most 90 names. */
 async function resolveUsers(ctx: ServiceContext, ids: string[], externalIds: string[]): Promise<Resolved> {
-  const resolved: Resolved = { byId: new Map(), byExternalId: new Map() };
+  const resolved: Resolved = { byId: new Map(), byExternalId: new Map(), lastActive: new Map() };
   const lookups: [string, string[], Map<string, string>][] = [
     ["id", [...new Set(ids)], resolved.byId],
     ["external_id", [...new Set(externalIds)], resolved.byExternalId],
@@ -64,12 +67,15 @@ async function resolveUsers(ctx: ServiceContext, ids: string[], externalIds: str
     for (let i = 0; i < names.length; i += 500) {
       const { results } = await ctx.db
         .prepare(
-          `SELECT id, ${column} AS name FROM users
+          `SELECT id, ${column} AS name, last_active_at FROM users
            WHERE ${column} IN (SELECT value FROM json_each(?)) AND status <> 'deleted'`,
         )
         .bind(JSON.stringify(names.slice(i, i + 500)))
-        .all<{ id: string; name: string }>();
-      for (const row of results) into.set(row.name, row.id);
+        .all<{ id: string; name: string; last_active_at: string | null }>();
+      for (const row of results) {
+        into.set(row.name, row.id);
+        resolved.lastActive.set(row.id, row.last_active_at);
+      }
     }
   }
   return resolved;
@@ -140,9 +146,24 @@ export async function recordActivity(ctx: ServiceContext, batch: ActivityBatch):
   const fresh = rows.filter((row) => row.clientEventId === null || !known.has(row.clientEventId));
   duplicates += rows.length - fresh.length;
   if (fresh.length > 0) await ctx.db.batch(activityStatements(ctx.db, fresh));
-  // last_active_at is part of the user's representation: their cached profiles go
-  await forgetCachedUsers(ctx, [...new Set(fresh.map((row) => row.userId as string))]);
+  // last_active_at is part of the user's representation: the cached profiles of the users whose value moved go
+  await forgetCachedUsers(ctx, movedLastActive(fresh, resolved.lastActive));
   return { received: batch.events.length, recorded: fresh.length, duplicates };
+}
+
+/** The users whose `last_active_at` this batch moves (activity.repo.ts: at least an hour after the stored value). */
+function movedLastActive(rows: readonly ActivityRow[], before: ReadonlyMap<string, string | null>): string[] {
+  const latest = new Map<string, string>();
+  for (const row of rows) {
+    const userId = row.userId as string;
+    if (row.occurredAt > (latest.get(userId) ?? "")) latest.set(userId, row.occurredAt);
+  }
+  return [...latest]
+    .filter(([userId, at]) => {
+      const stored = before.get(userId);
+      return !stored || Date.parse(at) >= Date.parse(stored) + HOUR_MS;
+    })
+    .map(([userId]) => userId);
 }
 
 function toActivity(row: StoredActivity): Activity {
