@@ -85,6 +85,13 @@ export async function dumpDatabase(db: D1Database): Promise<string> {
     .join("\n");
 }
 
+/** The tables whose rows differ between two dumps (empty when none do), to say what a request changed. */
+export function changedTables(before: string, after: string): string[] {
+  const rowsOf = (dump: string) => new Map(dump.split("\n").map((line) => [line.slice(0, line.indexOf(":")), line]));
+  const [was, is] = [rowsOf(before), rowsOf(after)];
+  return [...new Set([...was.keys(), ...is.keys()])].filter((table) => was.get(table) !== is.get(table));
+}
+
 const OUTBOX_BOOKKEEPING = {
   sent_at: "(bookkeeping)",
   send_count: "(bookkeeping)",

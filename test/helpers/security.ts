@@ -359,12 +359,22 @@ export async function routeTable(): Promise<{ secured: SecuredRoute[]; open: Pub
         ...(op["x-plan-feature"] ? { feature: op["x-plan-feature"] } : {}),
         ...(op["x-error-format"] === "scim" ? { scimErrors: true } : {}),
         ...(op["x-shared-resource"] ? { sharedResource: true } : {}),
-        body: op.requestBody ? exampleBody(doc, op) : undefined,
+        body: op.requestBody ? (WALK_BODIES[`${method.toUpperCase()} ${path}`] ?? exampleBody(doc, op)) : undefined,
       });
     }
   }
   return { secured, open, problems };
 }
+
+/**
+ * Bodies sent instead of a route's example. The webhook examples subscribe to `user.*`: the endpoint a walk creates
+ * with them would get every later event of the walk, fail to deliver it (its receiver does not exist) and be disabled
+ * after WEBHOOK_DISABLE_AFTER_FAILURES failures, in the background, while another route's request is being checked.
+ */
+const WALK_BODIES: Record<string, unknown> = {
+  "POST /v1/webhooks": { url: "https://receiver.example/uom-webhooks", events: ["webhook.test"] },
+  "PATCH /v1/webhooks/{id}": { events: ["webhook.test"], status: "enabled" },
+};
 
 function exampleBody(doc: Document, op: Operation): unknown {
   const media = op.requestBody?.content["application/json"] ?? Object.values(op.requestBody?.content ?? {})[0];

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { FEATURES, type Feature, PLAN_CONFIG, requiredPlan } from "../../src/core/plans";
 import { call, createTenant, json, type TestTenant } from "../helpers/api";
-import { dumpDatabase, tenantDatabase } from "../helpers/db";
+import { changedTables, dumpDatabase, tenantDatabase } from "../helpers/db";
 import {
   concretePath,
   createSecurityWorld,
@@ -69,7 +69,8 @@ describe("plan features on every tenant route", () => {
             if (problem.requiredPlan !== requiredPlan(feature)) issues.push(`requiredPlan ${problem.requiredPlan}`);
             if (problem.feature !== feature) issues.push(`feature ${problem.feature}`);
           }
-          if ((await dumpDatabase(dbFree)) !== before) issues.push("the free tenant's database changed");
+          const changed = changedTables(before, await dumpDatabase(dbFree));
+          if (changed.length) issues.push(`the free tenant's database changed: ${changed.join(", ")}`);
           if (issues.length > 0) failures.push(`${routeLabel(route)}: ${issues.join("; ")}`);
         } else if (response.status === 403) {
           const problem = (await response.json().catch(() => ({}))) as { code?: string };
@@ -110,7 +111,8 @@ describe("the permission of every tenant route", () => {
         const before = await dumpDatabase(dbA);
         const refused = await send(route, path, `Bearer ${without.get(permission)}`);
         const issues = await problemMismatch(refused, 403, ["FORBIDDEN"], route);
-        if ((await dumpDatabase(dbA)) !== before) issues.push("tenant a's database changed");
+        const changed = changedTables(before, await dumpDatabase(dbA));
+        if (changed.length) issues.push(`tenant a's database changed: ${changed.join(", ")}`);
         if (issues.length > 0) failures.push(`${routeLabel(route)} without ${permission}: ${issues.join("; ")}`);
 
         // let in: past the permission check. A 403 of the route's own rules (a caller may not hand out a role or

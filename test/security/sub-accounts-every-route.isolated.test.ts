@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { dumpDatabase, tenantDatabase } from "../helpers/db";
+import { changedTables, dumpDatabase, tenantDatabase } from "../helpers/db";
 import {
   concretePath,
   createSecurityWorld,
@@ -51,10 +51,11 @@ describe("sub-account isolation on every tenant route", () => {
         const paths = [await concretePath(route, world)];
         if (route.path.startsWith("/v1/tenants/{id}")) paths.push(route.path.replace("{id}", world.a.id));
         for (const path of paths) {
-          const before = [await dumpDatabase(dbA), await subtreeOfA()];
+          const [before, subtreeBefore] = [await dumpDatabase(dbA), await subtreeOfA()];
           const issues = await problemMismatch(await send(route, path, child), 404, undefined, route);
-          if ((await dumpDatabase(dbA)) !== before[0]) issues.push("tenant a's database changed");
-          if ((await subtreeOfA()) !== before[1]) issues.push("tenant a's subtree changed");
+          const changed = changedTables(before, await dumpDatabase(dbA));
+          if (changed.length) issues.push(`tenant a's database changed: ${changed.join(", ")}`);
+          if ((await subtreeOfA()) !== subtreeBefore) issues.push("tenant a's subtree changed");
           if (issues.length > 0)
             failures.push(`${routeLabel(route)} ${path} with a's sub-account's key: ${issues.join("; ")}`);
         }
@@ -79,7 +80,8 @@ describe("sub-account isolation on every tenant route", () => {
           route.scimErrors ? undefined : ["ACCOUNT_NOT_FOUND"],
           route,
         );
-        if ((await dumpDatabase(dbA)) !== before) issues.push("tenant a's database changed");
+        const changed = changedTables(before, await dumpDatabase(dbA));
+        if (changed.length) issues.push(`tenant a's database changed: ${changed.join(", ")}`);
         if (issues.length > 0) failures.push(`${routeLabel(route)}: ${issues.join("; ")}`);
       }
       expect(failures).toEqual([]);
