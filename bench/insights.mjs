@@ -135,6 +135,22 @@ async function measure(server, path, token) {
 }
 
 const day = (ms) => new Date(ms).toISOString().slice(0, 10);
+const addDays = (d, n) => day(Date.parse(`${d}T00:00:00Z`) + n * DAY_MS);
+
+/** How many ISO weeks and calendar months from the one holding `first` end on or before `today`. */
+function closedWeeksAndMonths(first, today) {
+  let n = 0;
+  const weekday = (new Date(`${first}T00:00:00Z`).getUTCDay() + 6) % 7;
+  for (let monday = addDays(first, -weekday); addDays(monday, 7) <= today; monday = addDays(monday, 7)) n++;
+  for (let month = `${first.slice(0, 7)}-01`; ; ) {
+    const date = new Date(`${month}T00:00:00Z`);
+    const next = day(Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1));
+    if (next > today) break;
+    n++;
+    month = next;
+  }
+  return n;
+}
 
 /** Runs the scenario; returns its markdown section and its failures. */
 export async function runInsightsScenario({ root, log, command }) {
@@ -225,24 +241,33 @@ export async function runInsightsScenario({ root, log, command }) {
     log("  running the daily cron (rollups)…");
     const cron = await fetch(`${server.origin}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent(DAILY_CRON)}`);
     await cron.arrayBuffer();
+    // the cron rolls up the days, then the closed weeks and months: wait for the last of them
+    const today = day(Date.now());
+    const closedPeriods = closedWeeksAndMonths(day(now - (SIGNUP_SPREAD_DAYS - 1) * DAY_MS), today);
     let rolled = 0;
-    for (let tries = 0; tries < 60 && rolled === 0; tries++) {
+    let periods = 0;
+    for (let tries = 0; tries < 150 && periods < closedPeriods; tries++) {
       await new Promise((resolve) => setTimeout(resolve, 2000));
-      rolled = (await sql(server, database, "SELECT count(*) AS n FROM insights_daily"))[0]?.n ?? 0;
+      [{ rolled, periods }] = await sql(
+        server,
+        database,
+        "SELECT (SELECT count(*) FROM insights_daily) AS rolled, (SELECT count(*) FROM insights_periods) AS periods",
+      );
     }
-    log(`  ${rolled} days rolled up (cron answered ${cron.status})`);
+    log(`  ${rolled} days, ${periods} of ${closedPeriods} weeks and months rolled up (cron answered ${cron.status})`);
     const withRollups = await runAll("rolled up");
 
     const summary = await callApi(server, "GET", "/v1/insights/summary", { token });
     const activity = await callApi(server, "GET", `/v1/insights/activity?from=${from120}&period=week`, { token });
     const failures = [];
     if (rolled === 0) failures.push("the daily cron rolled up no day");
+    if (periods < closedPeriods) failures.push(`the daily cron rolled up ${periods} of ${closedPeriods} periods`);
     const worst = Math.max(...withRollups.slice(1).map((r) => r.p95));
     const markdown = insightsMarkdown({
       env,
       command,
       server: server.printableCommand,
-      seed: { users: ids.length, usersSeconds, events: events.length, activitySeconds, ...facts, rolled },
+      seed: { users: ids.length, usersSeconds, events: events.length, activitySeconds, ...facts, rolled, periods },
       live,
       withRollups,
       summary,
@@ -277,7 +302,7 @@ function insightsMarkdown({ env, command, server, seed, live, withRollups, summa
       `over ${SIGNUP_SPREAD_DAYS} days; ${seed.events.toLocaleString("en-US")} product events over ${ACTIVITY_DAYS} ` +
       `days (POST /v1/activity, ${seed.activitySeconds.toFixed(0)} s) making ` +
       `${Number(seed.activeDays).toLocaleString("en-US")} user-days of activity_daily, a third of them given one ` +
-      `login; ${seed.rolled} closed days rolled up by the daily cron.`,
+      `login; ${seed.rolled} closed days and ${seed.periods} closed weeks and months rolled up by the daily cron.`,
     `Figures: ${summary.totalUsers} users, ${summary.activeUsers} active in 30 days; DAU ${activity.dau}, WAU ` +
       `${activity.wau}, MAU ${activity.mau}, stickiness ${(activity.stickiness ?? 0).toFixed(3)}.`,
     "",

@@ -103,24 +103,32 @@ describe("POST /v1/activity", () => {
     expect((await activityOf(tenant, bob.id)).data).toMatchObject([{ type: "invoice.paid", eventId: "inv-1" }]);
   });
 
-  it("lastActiveAt moves only for activity at least an hour after it, so busy users' rows change hourly", async () => {
+  it("lastActiveAt moves only for activity at least an hour after it or on a later day: hourly, exact to the day", async () => {
     const tenant = await createTenant();
     const ada = await createUser(tenant);
-    const start = Date.now() - 2 * 3_600_000;
+    // 23:10 UTC two days ago: the day changes 50 minutes in
+    const start = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000 - 50 * 60_000;
     const at = (minutes: number) => new Date(start + minutes * 60_000).toISOString();
     await send(tenant, [{ userId: ada.id, type: "a.b", occurredAt: at(0) }]);
     const first = await user(tenant, ada.id);
     expect(first.body.lastActiveAt).toBe(at(0));
-    for (const minutes of [30, 59]) {
+    for (const minutes of [30, 49]) {
       await send(tenant, [{ userId: ada.id, type: "a.b", occurredAt: at(minutes) }]);
       const later = await user(tenant, ada.id);
       expect(later.body.lastActiveAt).toBe(at(0));
       expect(later.etag).toBe(first.etag);
     }
-    await send(tenant, [{ userId: ada.id, type: "a.b", occurredAt: at(60) }]);
+    // 00:05 the next day, 55 minutes after: a later day
+    await send(tenant, [{ userId: ada.id, type: "a.b", occurredAt: at(55) }]);
+    const nextDay = await user(tenant, ada.id);
+    expect(nextDay.body.lastActiveAt).toBe(at(55));
+    expect(nextDay.etag).not.toBe(first.etag);
+    await send(tenant, [{ userId: ada.id, type: "a.b", occurredAt: at(100) }]);
+    expect((await user(tenant, ada.id)).body.lastActiveAt).toBe(at(55));
+    await send(tenant, [{ userId: ada.id, type: "a.b", occurredAt: at(115) }]);
     const moved = await user(tenant, ada.id);
-    expect(moved.body.lastActiveAt).toBe(at(60));
-    expect(moved.etag).not.toBe(first.etag);
+    expect(moved.body.lastActiveAt).toBe(at(115));
+    expect(moved.etag).not.toBe(nextDay.etag);
   });
 
   it("an event id recorded before, or twice in a batch, is a duplicate: recorded and counted once", async () => {

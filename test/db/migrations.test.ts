@@ -23,6 +23,10 @@ const INSIGHTS_TRIGGERS = [
   "insights_daily_on_user_delete",
   "insights_daily_on_user_insert",
   "insights_daily_on_user_update",
+  "insights_periods_on_activity_delete",
+  "insights_periods_on_activity_insert",
+  "insights_periods_on_activity_update",
+  "insights_periods_on_user_signup_update",
 ];
 const LAST_TENANT_VERSION = tenantMigrations.at(-1)?.version;
 const LAST_CONTROL_VERSION = controlMigrations.at(-1)?.version;
@@ -81,8 +85,10 @@ describe("tenant databases", () => {
     );
     // tenant databases also un-verify an email when it changes (migrations/tenant/0004_user_tokens.sql)
     // and keeps the search tables in step with users (migrations/tenant/0010_search.sql), and every audited change
-    // writes its outbox event (migrations/tenant/0013_event_sequence.sql)
+    // writes its outbox event (migrations/tenant/0013_event_sequence.sql), and a purged user's activity goes with it
+    // (migrations/tenant/0027_insights_periods.sql)
     expect(await triggerNames(db)).toEqual([
+      "activity_on_user_purge",
       "audit_events_emit",
       ...AUDIT_TRIGGERS,
       ...INSIGHTS_TRIGGERS,

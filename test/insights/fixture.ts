@@ -1,4 +1,6 @@
 import { expect } from "vitest";
+import { newId } from "../../src/core/ids";
+import { activityStatements, LOGIN } from "../../src/modules/activity/activity.repo";
 import { call, createTenant, createUser, type TestTenant } from "../helpers/api";
 import { tenantDatabase } from "../helpers/db";
 
@@ -21,8 +23,8 @@ export interface Fixture {
 /**
  * A small tenant whose every figure is known (docs in test/insights/insights.test.ts). D(k) is k days before T, a
  * Monday; users' created_at and deleted_at are set in D1 (the API stamps "now"); product events go through
- * POST /v1/activity; logins (recorded by the logins themselves, at the time of the login) are written to
- * activity_daily as the login would have, on past days.
+ * POST /v1/activity; logins (recorded by the logins themselves, at the time of the login) are written with the
+ * login's own statements, on past days.
  *
  *   u1 created D100, login D20, event D15
  *   u2 created D40,  logins D3 (2) and D2 (3), event D1
@@ -59,16 +61,21 @@ export async function buildFixture(): Promise<Fixture> {
     [users.u2, 2, 3],
     [users.u3, 1, 1],
   ];
-  await db.batch(
-    logins.map(([userId, k, n]) =>
-      db
-        .prepare(
-          `INSERT INTO activity_daily (user_id, day, logins) VALUES (?, ?, ?)
-           ON CONFLICT (user_id, day) DO UPDATE SET logins = logins + excluded.logins`,
-        )
-        .bind(userId, day(k), n),
-    ),
+  // as the login itself records them (activity_events, activity_daily, lastActiveAt), on past days
+  const rows = logins.flatMap(([userId, k, n]) =>
+    Array.from({ length: n }, (_, i) => ({
+      id: newId("act"),
+      userId,
+      type: LOGIN,
+      occurredAt: at(k, 8 + i),
+      ip: null,
+      userAgent: null,
+      properties: null,
+      clientEventId: null,
+      receivedAt: at(k, 8 + i),
+    })),
   );
+  await db.batch(activityStatements(db, rows));
   expect((await call("DELETE", `/v1/users/${users.u6}`, { token: tenant.key })).status).toBe(200);
   await db.prepare("UPDATE users SET deleted_at = ? WHERE id = ?").bind(at(4, 18), users.u6).run();
   return { tenant, to: day(0), day, users };

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { LIVE_PERIOD } from "../../src/modules/insights/insights.periods";
 import * as repo from "../../src/modules/insights/insights.repo";
 import { LIVE_DAY_FIGURES } from "../../src/modules/insights/insights.rollup";
 import { createTenant } from "../helpers/api";
@@ -32,10 +33,15 @@ describe("query plans", () => {
       active: repo.activeUsersStatement(db, day1, day2),
       tenure: repo.tenureStatement(db, to, [to, to, to, to]),
       logins: repo.loginFrequencyStatement(db, day1, day2, to),
-      churnWeek: repo.churnStatement(db, "week", day1, day2, day2),
-      churnMonth: repo.churnStatement(db, "month", day1, day2, day2),
-      cohortSizes: repo.cohortSizesStatement(db, from, to),
-      cohortActivity: repo.cohortActivityStatement(db, from, to, day2),
+      latest: repo.latestActiveDayStatement(db),
+      activeSince: repo.activeSinceStatement(db, day1),
+      activeCurrentSince: repo.activeCurrentSinceStatement(db, day1, to),
+      lastActiveWithin: repo.lastActiveWithinStatement(db, day1, day2),
+      cohortsActiveSince: repo.cohortsActiveSinceStatement(db, day1, from, to),
+      churned: repo.churnedStatement(db, day1, day2, day2),
+      cohortsActive: repo.cohortsActiveStatement(db, day1, day2, from, to),
+      cohort: repo.cohortStatement(db, day1, day2, from, to),
+      period: db.prepare(LIVE_PERIOD).bind(day1, day2, day2, 1, 1),
       days: db.prepare(LIVE_DAY_FIGURES).bind(JSON.stringify([day1, day2])),
     };
     const plans: Record<string, string[]> = {};

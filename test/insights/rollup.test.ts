@@ -1,30 +1,69 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { addDays, mondayOf } from "../../src/modules/insights/insights.days";
+import { previousPeriod } from "../../src/modules/insights/insights.periods";
+import { insightsRetention } from "../../src/modules/insights/insights.retention";
 import { rollUpInsights } from "../../src/modules/insights/insights.rollup";
-import type { InsightsActivity } from "../../src/modules/insights/insights.schema";
+import {
+  ActivityInsightsQuerySchema,
+  type InsightsActivity,
+  RetentionQuerySchema,
+  SummaryQuerySchema,
+} from "../../src/modules/insights/insights.schema";
+import { insightsActivity, insightsSummary } from "../../src/modules/insights/insights.service";
 import { call } from "../helpers/api";
 import { count, runCron, tenantDatabase } from "../helpers/db";
 import { buildFixture, type Fixture, getInsight } from "./fixture";
 
 const DAILY_CRON = "17 3 * * *";
+const previousMonth = (day: string) => previousPeriod("month", `${day.slice(0, 7)}-01`);
 
 /**
  * Every insight of the fixture: over its own period (weekly and monthly churn), over 400 days, and over the default
  * 30 days up to an instant of today (today is never rolled up).
  */
-async function everyInsight(f: Fixture, now: string) {
+function queries(f: Fixture, now: string) {
   const period = { from: f.day(28), to: f.to };
   const long = { from: f.day(399), to: f.to };
   const recent = { to: now };
-  return Promise.all([
-    getInsight(f.tenant, "summary", period),
-    getInsight(f.tenant, "summary", recent),
-    getInsight(f.tenant, "activity", { ...period, period: "week" }),
-    getInsight(f.tenant, "activity", long),
-    getInsight(f.tenant, "activity", recent),
-    getInsight(f.tenant, "retention", period),
-    getInsight(f.tenant, "retention", long),
-  ]);
+  // a period `to` cuts mid-week and mid-day, with activity after it (no open path)
+  const cut = { from: f.day(45), to: `${f.day(3)}T15:00:00.000Z` };
+  return [
+    ["summary", period],
+    ["summary", recent],
+    ["summary", cut],
+    ["activity", { ...period, period: "week" }],
+    ["activity", long],
+    ["activity", { ...long, period: "week" }],
+    ["activity", recent],
+    ["activity", { ...recent, period: "week" }],
+    ["activity", { ...cut, period: "week" }],
+    ["retention", period],
+    ["retention", long],
+    ["retention", recent],
+    ["retention", cut],
+  ] as const;
+}
+
+async function everyInsight(f: Fixture, now: string) {
+  return Promise.all(queries(f, now).map(([path, query]) => getInsight(f.tenant, path, query)));
+}
+
+/** The same figures computed from activity_daily alone: no rollup, no open path (what both must equal). */
+async function everyInsightLive(f: Fixture, now: string) {
+  const db = await tenantDatabase(f.tenant.id);
+  const options = { live: true, now: Date.parse(now) };
+  const answers = [];
+  for (const [path, query] of queries(f, now)) {
+    const answer =
+      path === "summary"
+        ? await insightsSummary(db, SummaryQuerySchema.parse(query), options)
+        : path === "activity"
+          ? await insightsActivity(db, ActivityInsightsQuerySchema.parse(query), options)
+          : await insightsRetention(db, RetentionQuerySchema.parse(query), options);
+    answers.push(JSON.parse(JSON.stringify(answer)));
+  }
+  return answers;
 }
 
 async function dailyActive(f: Fixture, day: string) {
@@ -39,6 +78,7 @@ describe("daily rollups", () => {
     const db = await tenantDatabase(f.tenant.id);
     expect(await count(db, "insights_daily")).toBe(0);
     const live = await everyInsight(f, now);
+    expect(live).toEqual(await everyInsightLive(f, now));
 
     await runCron(DAILY_CRON);
     const today = new Date().toISOString().slice(0, 10);
@@ -52,11 +92,39 @@ describe("daily rollups", () => {
     expect(await row(f.day(4))).toEqual({ signups: 0, deletions: 1, active_users: 1 });
     expect(await row(f.day(10))).toEqual({ signups: 1, deletions: 0, active_users: 1 });
 
+    // every closed week and month from the first sign-up on, the churn of each known but the last's
+    const periods = (period: string) =>
+      db
+        .prepare("SELECT start, active_users, churned FROM insights_periods WHERE period = ? ORDER BY start")
+        .bind(period)
+        .all<{ start: string; active_users: number; churned: number | null }>()
+        .then((r) => r.results);
+    const weeks = await periods("week");
+    expect(weeks[0]?.start).toBe(mondayOf(f.day(400)));
+    expect(weeks.at(-1)?.start).toBe(addDays(mondayOf(today), -7));
+    expect(weeks.at(-1)?.churned).toBeNull();
+    expect(weeks.slice(0, -1).every((w) => w.churned !== null)).toBe(true);
+    // the week of D14–D8 (u3 on D10) and the one before (u1 on D20, D15): u1 churned
+    expect(weeks.find((w) => w.start === f.day(14))).toMatchObject({ active_users: 1, churned: 0 });
+    expect(weeks.find((w) => w.start === f.day(21))).toMatchObject({ active_users: 1, churned: 1 });
+    expect((await periods("month")).at(-1)?.start).toBe(previousMonth(today));
+
     expect(await everyInsight(f, now)).toEqual(live);
     // a second run has nothing left to do
-    expect(await rollUpInsights(env, f.tenant.id, db)).toEqual({ rolledUp: 0 });
+    expect(await rollUpInsights(env, f.tenant.id, db)).toEqual({ rolledUp: 0, periods: 0 });
 
     // the rolled-up rows are what is read: a row changed behind the API shows (then goes, and the day is live again)
+    await db
+      .prepare("UPDATE insights_periods SET churned = 7, active_users = 9 WHERE period = 'week' AND start = ?")
+      .bind(f.day(21))
+      .run();
+    const weekly = await getInsight<InsightsActivity>(f.tenant, "activity", {
+      from: f.day(28),
+      to: f.to,
+      period: "week",
+    });
+    expect(weekly.churn.periods.find((p) => p.start === f.day(14))).toMatchObject({ base: 9, churned: 7 });
+    await db.prepare("DELETE FROM insights_periods").run();
     await db.prepare("UPDATE insights_daily SET active_users = 99 WHERE day = ?").bind(f.day(20)).run();
     expect(await dailyActive(f, f.day(20))).toBe(99);
     await db.prepare("DELETE FROM insights_daily WHERE day = ?").bind(f.day(20)).run();
@@ -69,6 +137,7 @@ describe("daily rollups", () => {
     const db = await tenantDatabase(f.tenant.id);
     await rollUpInsights(env, f.tenant.id, db);
     const rolled = await count(db, "insights_daily");
+    const rolledPeriods = await count(db, "insights_periods");
 
     // activity sent late for D3 (u4's first)
     const late = await call("POST", "/v1/activity", {
@@ -78,6 +147,11 @@ describe("daily rollups", () => {
     expect(late.status).toBe(200);
     expect(await count(db, "insights_daily", "day = ?", f.day(3))).toBe(0);
     expect(await dailyActive(f, f.day(3))).toBe(2);
+    // its week's row goes, and the week before forgets its churn
+    const week = (start: string) =>
+      db.prepare("SELECT churned FROM insights_periods WHERE period = 'week' AND start = ?").bind(start).first();
+    expect(await week(mondayOf(f.day(3)))).toBeNull();
+    expect(await week(addDays(mondayOf(f.day(3)), -7))).toEqual({ churned: null });
 
     // u6 restored: its deletion day's row goes
     expect((await call("POST", `/v1/users/${f.users.u6}/restore`, { token: f.tenant.key })).status).toBe(200);
@@ -86,12 +160,19 @@ describe("daily rollups", () => {
     expect((await call("DELETE", `/v1/users/${f.users.u3}?permanent=true`, { token: f.tenant.key })).status).toBe(204);
     expect(await count(db, "insights_daily", "day = ?", f.day(10))).toBe(0);
 
+    // and its activity went with it
+    expect(await count(db, "activity_daily", "user_id = ?", f.users.u3)).toBe(0);
+    expect(await count(db, "activity_events", "user_id = ?", f.users.u3)).toBe(0);
+
     const mixed = await everyInsight(f, now);
+    expect(mixed).toEqual(await everyInsightLive(f, now));
     await db.prepare("DELETE FROM insights_daily").run();
+    await db.prepare("DELETE FROM insights_periods").run();
     expect(await everyInsight(f, now)).toEqual(mixed);
 
     await rollUpInsights(env, f.tenant.id, db);
     expect(await count(db, "insights_daily")).toBe(rolled);
+    expect(await count(db, "insights_periods")).toBe(rolledPeriods);
     expect(await everyInsight(f, now)).toEqual(mixed);
   });
 });

@@ -34,6 +34,7 @@ import tenantSegments from "../../../migrations/tenant/0023_segments.sql";
 import tenantChurn from "../../../migrations/tenant/0024_churn.sql";
 import tenantReports from "../../../migrations/tenant/0025_reports.sql";
 import tenantInsightsRollups from "../../../migrations/tenant/0026_insights_rollups.sql";
+import tenantInsightsPeriods from "../../../migrations/tenant/0027_insights_periods.sql";
 
 export interface Migration {
   version: number;
@@ -83,6 +84,7 @@ export const tenantMigrations: readonly Migration[] = [
   { version: 24, name: "0024_churn", sql: [tenantChurn] },
   { version: 25, name: "0025_reports", sql: [tenantReports] },
   { version: 26, name: "0026_insights_rollups", sql: [tenantInsightsRollups] },
+  { version: 27, name: "0027_insights_periods", sql: [tenantInsightsPeriods] },
 ];
 
 export function statementsOf(migration: Migration): string[] {

@@ -34,5 +34,10 @@ export const activityDaily = sqliteTable(
     logins: integer("logins").notNull().default(0),
     failedLogins: integer("failed_logins").notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.userId, t.day] }), index("activity_daily_day_idx").on(t.day, t.userId)],
+  (t) => [
+    primaryKey({ columns: [t.userId, t.day] }),
+    index("activity_daily_day_idx").on(t.day, t.userId),
+    // covering (0027_insights_periods.sql): each user's logins within a period
+    index("activity_daily_logins_idx").on(t.day, t.userId, t.logins).where(sql`${t.logins} > 0`),
+  ],
 );

@@ -54,7 +54,8 @@ export const users = sqliteTable(
     uniqueIndex("users_external_id_idx").on(t.externalId).where(sql`${t.externalId} IS NOT NULL`),
     index("users_deleted_idx").on(t.status).where(sql`${t.status} = 'deleted'`),
     index("users_grams_missing_idx").on(t.id).where(sql`${t.contactGrams} IS NULL`),
-    index("users_last_active_idx").on(t.lastActiveAt, t.id),
+    // covering (0027_insights_periods.sql): the users active since a day, by status and sign-up
+    index("users_last_active_idx").on(t.lastActiveAt, t.id, t.status, t.createdAt),
     // insights (migrations/tenant/0026_insights_rollups.sql): totals by status as of a date, deletions in a period
     index("users_status_created_idx").on(t.status, t.createdAt),
     index("users_deleted_at_idx").on(t.deletedAt).where(sql`${t.deletedAt} IS NOT NULL`),

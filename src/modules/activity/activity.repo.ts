@@ -53,8 +53,9 @@ const ROLLUP = `INSERT INTO activity_daily (user_id, day, events, logins, failed
 
 /**
  * Moves `last_active_at` (and so the row's version: it is part of the user's representation) only when an inserted
- * event is at least an hour after it, so a busy user's row is rewritten at most hourly. Failed logins are not
- * activity.
+ * event is at least an hour after it or on a later UTC day, so a busy user's row is rewritten about hourly and its day
+ * is always the user's latest active day (what the insights count users active since a day by). Failed logins are
+ * not activity.
  */
 const LAST_ACTIVE = `UPDATE users SET last_active_at = latest.at, version = version + 1
   FROM (SELECT user_id, max(occurred_at) AS at FROM activity_events
@@ -62,7 +63,8 @@ const LAST_ACTIVE = `UPDATE users SET last_active_at = latest.at, version = vers
         GROUP BY user_id) AS latest
   WHERE users.id = latest.user_id
     AND (users.last_active_at IS NULL
-         OR latest.at >= strftime('%Y-%m-%dT%H:%M:%fZ', users.last_active_at, '+1 hour'))`;
+         OR latest.at >= strftime('%Y-%m-%dT%H:%M:%fZ', users.last_active_at, '+1 hour')
+         OR substr(latest.at, 1, 10) > substr(users.last_active_at, 1, 10))`;
 
 function valuesOf(row: ActivityRow): unknown[] {
   return [

@@ -151,7 +151,10 @@ export async function recordActivity(ctx: ServiceContext, batch: ActivityBatch):
   return { received: batch.events.length, recorded: fresh.length, duplicates };
 }
 
-/** The users whose `last_active_at` this batch moves (activity.repo.ts: at least an hour after the stored value). */
+/**
+ * The users whose `last_active_at` this batch moves (activity.repo.ts: at least an hour after the stored value, or on
+ * a later day).
+ */
 function movedLastActive(rows: readonly ActivityRow[], before: ReadonlyMap<string, string | null>): string[] {
   const latest = new Map<string, string>();
   for (const row of rows) {
@@ -161,7 +164,7 @@ function movedLastActive(rows: readonly ActivityRow[], before: ReadonlyMap<strin
   return [...latest]
     .filter(([userId, at]) => {
       const stored = before.get(userId);
-      return !stored || Date.parse(at) >= Date.parse(stored) + HOUR_MS;
+      return !stored || Date.parse(at) >= Date.parse(stored) + HOUR_MS || at.slice(0, 10) > stored.slice(0, 10);
     })
     .map(([userId]) => userId);
 }

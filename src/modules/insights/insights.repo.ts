@@ -1,6 +1,6 @@
 // The insights' SQL (docs/insights.md). Every query is a range over an index: users by (status, created_at),
-// created_at or deleted_at; activity_daily by (day, user_id) or by its primary key (user_id, day). None reads every
-// user per day (test/insights/plans.test.ts checks the plans).
+// (last_active_at, …), created_at or deleted_at; activity_daily by (day, user_id), (day, user_id, logins) or its primary
+// key (user_id, day). None reads every user per day (test/insights/plans.test.ts checks the plans).
 
 /** activity_daily rows that make a user active that day: a login or a product event (failed logins do not). */
 const ACTIVE = "(events > 0 OR logins > 0)";
@@ -57,20 +57,26 @@ export function activeUsersStatement(db: D1Database, firstDay: string, lastDay: 
 
 /**
  * Users signed up before `to`, not deleted, by tenure: the bounds are the sign-up instants 7, 30, 90 and 365 days
- * before `to`. A covered range on users_status_created_idx.
+ * before `to`. Five covered range counts on users_status_created_idx (counting, not evaluating each row).
  */
 export function tenureStatement(db: D1Database, to: string, bounds: readonly string[]): D1PreparedStatement {
+  const current = "SELECT count(*) FROM users WHERE status IN ('active', 'disabled')";
   return db
     .prepare(
-      `SELECT sum(created_at >= ?2) AS b0, sum(created_at < ?2 AND created_at >= ?3) AS b1,
-              sum(created_at < ?3 AND created_at >= ?4) AS b2, sum(created_at < ?4 AND created_at >= ?5) AS b3,
-              sum(created_at < ?5) AS b4
-       FROM users WHERE status IN ('active', 'disabled') AND created_at < ?1`,
+      `SELECT (${current} AND created_at >= ?2 AND created_at < ?1) AS b0,
+              (${current} AND created_at >= ?3 AND created_at < ?2) AS b1,
+              (${current} AND created_at >= ?4 AND created_at < ?3) AS b2,
+              (${current} AND created_at >= ?5 AND created_at < ?4) AS b3,
+              (${current} AND created_at < ?5) AS b4`,
     )
     .bind(to, ...bounds);
 }
 
-/** Of the users signed up before `to` and not deleted: how many had 1, 2–4, 5–9 and 10+ logins in the days. */
+/**
+ * Of the users signed up before `to` and not deleted: how many had 1, 2–4, 5–9 and 10+ logins in the days. Every
+ * user's logins, from the covering activity_daily_logins_idx, less those of the few users left out (deleted, or
+ * signed up since `to`): cheaper than joining every user to check its status.
+ */
 export function loginFrequencyStatement(
   db: D1Database,
   firstDay: string,
@@ -79,78 +85,119 @@ export function loginFrequencyStatement(
 ): D1PreparedStatement {
   return db
     .prepare(
-      `SELECT coalesce(sum(n = 1), 0) AS b1, coalesce(sum(n BETWEEN 2 AND 4), 0) AS b2,
-              coalesce(sum(n BETWEEN 5 AND 9), 0) AS b3, coalesce(sum(n >= 10), 0) AS b4
-       FROM (SELECT user_id, sum(logins) AS n FROM activity_daily
-             WHERE day >= ?1 AND day <= ?2 AND logins > 0 GROUP BY user_id) AS l
-       JOIN users u ON u.id = l.user_id
-       WHERE u.status <> 'deleted' AND u.created_at < ?3`,
+      `SELECT coalesce(sum(s * (n = 1)), 0) AS b1, coalesce(sum(s * (n BETWEEN 2 AND 4)), 0) AS b2,
+              coalesce(sum(s * (n BETWEEN 5 AND 9)), 0) AS b3, coalesce(sum(s * (n >= 10)), 0) AS b4
+       FROM (
+         SELECT sum(logins) AS n, 1 AS s FROM activity_daily
+         WHERE day >= ?1 AND day <= ?2 AND logins > 0 GROUP BY user_id
+         UNION ALL
+         SELECT (SELECT sum(d.logins) FROM activity_daily d WHERE d.user_id = u.id AND d.day >= ?1 AND d.day <= ?2),
+                -1 AS s
+         FROM users u WHERE u.status = 'deleted' OR u.created_at >= ?3
+       )`,
     )
     .bind(firstDay, lastDay, to);
 }
 
-const PERIOD_START = {
-  week: (day: string) => `date(${day}, '-6 days', 'weekday 1')`,
-  month: (day: string) => `date(${day}, 'start of month')`,
-};
-const NEXT_PERIOD = { week: "'+7 days'", month: "'+1 month'" };
+// The open path (docs/insights.md): when nobody was active after a window's last day, the users active in the window
+// are those whose latest active day (users.last_active_at, exact to the day: docs/activity.md) is in it. Each figure is
+// then a range of users_last_active_idx (last_active_at, id, status, created_at), which covers it.
 
-/**
- * Per period P−1 starting from `firstStart` and before `lastStart`: its active users (base) and how many of them
- * were not active in P (churned). Activity is read from `firstStart` to `lastDay`. One pass: each user's active
- * periods in order, a user churned after P−1 when their next active period is not P.
- */
-export function churnStatement(
-  db: D1Database,
-  period: "week" | "month",
-  firstStart: string,
-  lastStart: string,
-  lastDay: string,
-): D1PreparedStatement {
-  return db
-    .prepare(
-      `WITH a AS (
-         SELECT DISTINCT user_id, ${PERIOD_START[period]("day")} AS p FROM activity_daily
-         WHERE day >= ?1 AND day <= ?3 AND ${ACTIVE}
-       ), b AS (
-         SELECT p, lead(p) OVER (PARTITION BY user_id ORDER BY p) AS next FROM a
-       )
-       SELECT p AS start, count(*) AS base,
-              sum(next IS NULL OR next <> date(p, ${NEXT_PERIOD[period]})) AS churned
-       FROM b WHERE p < ?2 GROUP BY p`,
-    )
-    .bind(firstStart, lastStart, lastDay);
+/** The tenant's latest active day: the latest `last_active_at` of its users (one index seek). */
+export function latestActiveDayStatement(db: D1Database): D1PreparedStatement {
+  return db.prepare("SELECT substr(max(last_active_at), 1, 10) AS day FROM users");
 }
 
-/** The sizes of the sign-up week cohorts of [from, to), by the cohort week's Monday. */
-export function cohortSizesStatement(db: D1Database, from: string, to: string): D1PreparedStatement {
-  return db
-    .prepare(
-      `SELECT ${PERIOD_START.week("substr(created_at, 1, 10)")} AS week, count(*) AS size FROM users
-       WHERE created_at >= ?1 AND created_at < ?2 GROUP BY week`,
-    )
-    .bind(from, to);
+/** Users active since `firstDay` (deleted since or not). */
+export function activeSinceStatement(db: D1Database, firstDay: string): D1PreparedStatement {
+  return db.prepare("SELECT count(*) AS users FROM users WHERE last_active_at >= ?1").bind(firstDay);
 }
 
-/** Per cohort week and week offset: the cohort's users active that week (up to `lastDay`). */
-export function cohortActivityStatement(
+/** Users active since `firstDay`, signed up before `to` and not deleted. */
+export function activeCurrentSinceStatement(db: D1Database, firstDay: string, to: string): D1PreparedStatement {
+  return db
+    .prepare(
+      // +created_at: a sign-up bound must not lure the planner off the last_active_at range
+      "SELECT count(*) AS users FROM users WHERE last_active_at >= ?1 AND status <> 'deleted' AND +created_at < ?2",
+    )
+    .bind(firstDay, to);
+}
+
+/** Users whose latest active day is within [firstDay, endDay): active then, and on no day since. */
+export function lastActiveWithinStatement(db: D1Database, firstDay: string, endDay: string): D1PreparedStatement {
+  return db
+    .prepare("SELECT count(*) AS users FROM users WHERE last_active_at >= ?1 AND last_active_at < ?2")
+    .bind(firstDay, endDay);
+}
+
+/** Users signed up within [from, to) and active since `firstDay`, by sign-up week (its Monday). */
+export function cohortsActiveSinceStatement(
   db: D1Database,
+  firstDay: string,
   from: string,
   to: string,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `SELECT date(substr(created_at, 1, 10), '-6 days', 'weekday 1') AS cohort, count(*) AS users FROM users
+       WHERE last_active_at >= ?1 AND +created_at >= ?2 AND +created_at < ?3 GROUP BY cohort`,
+    )
+    .bind(firstDay, from, to);
+}
+
+// The live path: what the open path and the rollups (insights.periods.ts) stand for, read from activity_daily.
+
+/** Of the users active from `firstDay` to before `startDay`: those active on no day from `startDay` to `lastDay`. */
+export function churnedStatement(
+  db: D1Database,
+  firstDay: string,
+  startDay: string,
   lastDay: string,
 ): D1PreparedStatement {
   return db
     .prepare(
-      `WITH c AS MATERIALIZED (
-         SELECT id, ${PERIOD_START.week("substr(created_at, 1, 10)")} AS week FROM users
-         WHERE created_at >= ?1 AND created_at < ?2
-       )
-       SELECT c.week AS week,
-              CAST(round((julianday(${PERIOD_START.week("d.day")}) - julianday(c.week)) / 7) AS INTEGER) AS week_offset,
-              count(DISTINCT d.user_id) AS users
-       FROM c JOIN activity_daily d ON d.user_id = c.id AND d.day >= c.week AND d.day <= ?3
-       WHERE (d.events > 0 OR d.logins > 0)
-       GROUP BY c.week, week_offset`,
+      `SELECT count(*) AS users
+       FROM (SELECT DISTINCT user_id FROM activity_daily WHERE day >= ?1 AND day < ?2 AND ${ACTIVE}) AS a
+       WHERE NOT EXISTS (SELECT 1 FROM activity_daily n WHERE n.user_id = a.user_id AND n.day >= ?2 AND n.day <= ?3
+                           AND (n.events > 0 OR n.logins > 0))`,
     )
-    .bind(from, to, lastDay);
+    .bind(firstDay, startDay, lastDay);
+}
+
+/** Users signed up within [from, to) and active on some day from `firstDay` to `lastDay`, by sign-up week. */
+export function cohortsActiveStatement(
+  db: D1Database,
+  firstDay: string,
+  lastDay: string,
+  from: string,
+  to: string,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `SELECT date(substr(created_at, 1, 10), '-6 days', 'weekday 1') AS cohort, count(*) AS users FROM users
+       WHERE created_at >= ?3 AND created_at < ?4
+         AND id IN (SELECT user_id FROM activity_daily WHERE day >= ?1 AND day <= ?2 AND ${ACTIVE})
+       GROUP BY cohort`,
+    )
+    .bind(firstDay, lastDay, from, to);
+}
+
+/** One sign-up cohort, the users signed up within [from, to): how many, and of them the active per week up to `lastDay`. */
+export function cohortStatement(
+  db: D1Database,
+  monday: string,
+  lastDay: string,
+  from: string,
+  to: string,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `SELECT NULL AS week, count(*) AS users FROM users WHERE created_at >= ?3 AND created_at < ?4
+       UNION ALL
+       SELECT date(d.day, '-6 days', 'weekday 1') AS week, count(DISTINCT d.user_id) AS users
+       FROM users u JOIN activity_daily d ON d.user_id = u.id AND d.day >= ?1 AND d.day <= ?2
+       WHERE u.created_at >= ?3 AND u.created_at < ?4 AND (d.events > 0 OR d.logins > 0)
+       GROUP BY week`,
+    )
+    .bind(monday, lastDay, from, to);
 }

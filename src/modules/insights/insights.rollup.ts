@@ -1,5 +1,6 @@
 import { ACTIVITY_ROLLUP_RETENTION_DAYS } from "../activity/activity.retention";
 import { addDays, dayOf, daysBetween } from "./insights.days";
+import { rollUpPeriods } from "./insights.periods";
 
 /** A day's figures: what a day's rollup row holds. */
 export interface DayFigures {
@@ -23,14 +24,21 @@ export const LIVE_DAY_FIGURES = `
  * Each day's figures from `firstDay` to `lastDay`: the rolled-up days from insights_daily, the others (today, days
  * not rolled up yet, days whose row a late change deleted) live.
  */
-export async function dayFigures(db: D1Database, firstDay: string, lastDay: string): Promise<DayFigures[]> {
-  const { results: rolled } = await db
-    .prepare(
-      `SELECT day, signups, deletions, active_users AS activeUsers FROM insights_daily
-       WHERE day >= ? AND day <= ?`,
-    )
-    .bind(firstDay, lastDay)
-    .all<DayFigures>();
+export async function dayFigures(
+  db: D1Database,
+  firstDay: string,
+  lastDay: string,
+  useRollups = true,
+): Promise<DayFigures[]> {
+  const { results: rolled } = useRollups
+    ? await db
+        .prepare(
+          `SELECT day, signups, deletions, active_users AS activeUsers FROM insights_daily
+           WHERE day >= ? AND day <= ?`,
+        )
+        .bind(firstDay, lastDay)
+        .all<DayFigures>()
+    : { results: [] };
   const byDay = new Map(rolled.map((row) => [row.day, row]));
   const missing = daysBetween(firstDay, lastDay).filter((day) => !byDay.has(day));
   if (missing.length > 0) {
@@ -46,13 +54,14 @@ export async function dayFigures(db: D1Database, firstDay: string, lastDay: stri
  * Daily (dailyMaintenance): rolls up every closed day (before today, UTC) that has no row, from the tenant's first
  * sign-up or activity on, within the activity rollups' retention. One statement reads and writes, so activity that
  * lands meanwhile either is counted or deletes the row it made stale (the triggers of 0026_insights_rollups.sql).
+ * Then the closed weeks and months (insights.periods.ts).
  */
 export async function rollUpInsights(
   _env: Env,
   _tenantId: string,
   db: D1Database,
   now = Date.now(),
-): Promise<{ rolledUp: number }> {
+): Promise<{ rolledUp: number; periods: number }> {
   const today = dayOf(now);
   const oldest = addDays(today, -ACTIVITY_ROLLUP_RETENTION_DAYS);
   const first = await db
@@ -61,7 +70,7 @@ export async function rollUpInsights(
                   coalesce((SELECT min(day) FROM activity_daily), '9999-12-31')) AS day`,
     )
     .first<{ day: string | null }>();
-  if (!first?.day || first.day >= today) return { rolledUp: 0 };
+  if (!first?.day || first.day >= today) return { rolledUp: 0, periods: 0 };
   const [start = oldest] = [first.day, oldest].sort().reverse(); // the later of the two days
   const days = daysBetween(start, addDays(today, -1));
   const { meta } = await db
@@ -73,5 +82,6 @@ export async function rollUpInsights(
     .bind(JSON.stringify(days), new Date(now).toISOString())
     .run();
   // rows past the rollups' retention go with the activity they summed (the activity_daily delete trigger)
-  return { rolledUp: meta.changes };
+  const periods = await rollUpPeriods(db, start, today, new Date(now).toISOString());
+  return { rolledUp: meta.changes, periods };
 }

@@ -4,6 +4,7 @@ import { ApiError, CoreErrors } from "../../core/errors";
 import { defineRoute } from "../../core/http/route";
 import { validationHook } from "../../core/http/validation";
 import type { AppEnv, Auth } from "../../env";
+import { insightsRetention } from "./insights.retention";
 import {
   ActivityInsightsQuerySchema,
   InsightsActivitySchema,
@@ -13,7 +14,7 @@ import {
   RetentionQuerySchema,
   SummaryQuerySchema,
 } from "./insights.schema";
-import { insightsActivity, insightsRetention, insightsSummary } from "./insights.service";
+import { insightsActivity, insightsSummary } from "./insights.service";
 
 const PERIOD = `\`from\`/\`to\`: a date or an RFC 3339 date-time, \`to\` exclusive, default the last 30 days, at most ${MAX_SPAN_DAYS} days.`;
 

@@ -1,11 +1,14 @@
 import { addDays, dayOf, isoWeekOf, mondayOf, periodDays } from "./insights.days";
+import { closedPeriodFigures, nextPeriod, type Period, periodStart, previousPeriod } from "./insights.periods";
 import {
+  activeCurrentSinceStatement,
   activeCurrentUsersStatement,
+  activeSinceStatement,
   activeUsersStatement,
-  churnStatement,
-  cohortActivityStatement,
-  cohortSizesStatement,
+  churnedStatement,
   createdAndDeletedStatement,
+  lastActiveWithinStatement,
+  latestActiveDayStatement,
   loginFrequencyStatement,
   type StatusCounts,
   statusCountsStatement,
@@ -28,22 +31,45 @@ const ACTIVE_DAYS = 30;
 const iso = (ms: number) => new Date(ms).toISOString();
 const rate = (part: number, whole: number) => (whole === 0 ? null : part / whole);
 
-async function rows<T>(statements: D1PreparedStatement[], db: D1Database): Promise<T[]> {
+export async function rows<T>(statements: D1PreparedStatement[], db: D1Database): Promise<T[]> {
   const results = await db.batch(statements);
   return results.map((result) => result.results[0] as T);
 }
 
+export interface InsightsOptions {
+  now?: number;
+  /** Every figure from activity_daily, neither rollups nor the open path: what they must equal (tests). */
+  live?: boolean;
+}
+
+/**
+ * Whether the open path holds for windows ending on `lastDay`: nobody was active after it, so the users active in a
+ * window are those whose latest active day is in it (docs/insights.md).
+ */
+export async function openPath(db: D1Database, lastDay: string, options: InsightsOptions): Promise<boolean> {
+  if (options.live) return false;
+  const latest = await latestActiveDayStatement(db).first<{ day: string | null }>();
+  return latest?.day == null || latest.day <= lastDay;
+}
+
 /** Totals by status, active and inactive users as of `to`, sign-ups and deletions within [from, to). */
-export async function insightsSummary(db: D1Database, query: SummaryQuery, now = Date.now()): Promise<InsightsSummary> {
-  const { from, to } = resolvePeriod(query, now);
+export async function insightsSummary(
+  db: D1Database,
+  query: SummaryQuery,
+  options: InsightsOptions = {},
+): Promise<InsightsSummary> {
+  const { from, to } = resolvePeriod(query, options.now ?? Date.now());
   const { lastDay } = periodDays(from, to);
   const toIso = iso(to);
+  const open = await openPath(db, lastDay, options);
+  const activeSince = (firstDay: string) =>
+    open ? activeCurrentSinceStatement(db, firstDay, toIso) : activeCurrentUsersStatement(db, firstDay, lastDay, toIso);
   const [status, changes, active, notInactive] = await rows<Record<string, number>>(
     [
       statusCountsStatement(db, toIso),
       createdAndDeletedStatement(db, iso(from), toIso),
-      activeCurrentUsersStatement(db, addDays(lastDay, 1 - ACTIVE_DAYS), lastDay, toIso),
-      activeCurrentUsersStatement(db, addDays(lastDay, 1 - query.inactiveDays), lastDay, toIso),
+      activeSince(addDays(lastDay, 1 - ACTIVE_DAYS)),
+      activeSince(addDays(lastDay, 1 - query.inactiveDays)),
     ],
     db,
   );
@@ -76,20 +102,20 @@ const LOGIN_BUCKETS = ["0", "1", "2-4", "5-9", "10+"];
 export async function insightsActivity(
   db: D1Database,
   query: ActivityInsightsQuery,
-  now = Date.now(),
+  options: InsightsOptions = {},
 ): Promise<InsightsActivity> {
+  const now = options.now ?? Date.now();
   const { from, to } = resolvePeriod(query, now);
   const { firstDay, lastDay } = periodDays(from, to);
   const toIso = iso(to);
-  const start = periodStart(query.period);
-  const firstPeriod = start(firstDay);
-  const lastPeriod = start(lastDay);
-  const [days, [wau, mau, tenure, logins], churnRows] = await Promise.all([
-    dayFigures(db, firstDay, lastDay),
+  const open = await openPath(db, lastDay, options);
+  const activeSince = (day: string) => (open ? activeSinceStatement(db, day) : activeUsersStatement(db, day, lastDay));
+  const [days, [wau, mau, tenure, logins], periods] = await Promise.all([
+    dayFigures(db, firstDay, lastDay, !options.live),
     rows<Record<string, number | null>>(
       [
-        activeUsersStatement(db, addDays(lastDay, -6), lastDay),
-        activeUsersStatement(db, addDays(lastDay, -29), lastDay),
+        activeSince(addDays(lastDay, -6)),
+        activeSince(addDays(lastDay, -29)),
         tenureStatement(
           db,
           toIso,
@@ -99,9 +125,7 @@ export async function insightsActivity(
       ],
       db,
     ),
-    churnStatement(db, query.period, previousPeriod(query.period, firstPeriod), lastPeriod, lastDay)
-      .all<{ start: string; base: number; churned: number }>()
-      .then((result) => result.results),
+    churnPeriods(db, query.period, { firstDay, lastDay, to, today: dayOf(now), open, live: options.live === true }),
   ]);
   const tenureCounts = [0, 1, 2, 3, 4].map((i) => Number(tenure?.[`b${i}`] ?? 0));
   const totalUsers = tenureCounts.reduce((a, b) => a + b, 0);
@@ -109,15 +133,6 @@ export async function insightsActivity(
   const withLogins = loginCounts.reduce((a, b) => a + b, 0);
   const averageDau = days.reduce((sum, d) => sum + d.activeUsers, 0) / days.length;
   const mauCount = Number(mau?.users ?? 0);
-  const churnByPrevious = new Map(churnRows.map((row) => [row.start, row]));
-  const periods = [];
-  for (let p = firstPeriod; p <= lastPeriod; p = nextPeriod(query.period, p)) {
-    const prev = churnByPrevious.get(previousPeriod(query.period, p));
-    const base = prev?.base ?? 0;
-    const churned = prev?.churned ?? 0;
-    const complete = Date.parse(`${nextPeriod(query.period, p)}T00:00:00Z`) <= to;
-    periods.push({ start: p, complete, base, churned, rate: rate(churned, base) });
-  }
   return {
     from: iso(from),
     to: toIso,
@@ -138,6 +153,59 @@ export async function insightsActivity(
   };
 }
 
+interface ChurnWindow {
+  firstDay: string;
+  lastDay: string;
+  to: number;
+  today: string;
+  open: boolean;
+  live: boolean;
+}
+
+/**
+ * Per period P the days touch: P−1's active users (base), and of them those active on no day of P up to the last day
+ * (churned). P−1's figures are rolled up once it is closed; P's churned too once P is, when P is whole. The last P,
+ * cut short or open, is read on the open path (those whose latest active day is in P−1), or live.
+ */
+async function churnPeriods(db: D1Database, period: Period, w: ChurnWindow) {
+  const starts: string[] = [];
+  for (let p = periodStart(period, w.firstDay); p <= w.lastDay; p = nextPeriod(period, p)) starts.push(p);
+  const figures = await closedPeriodFigures(
+    db,
+    period,
+    starts.map((p) => previousPeriod(period, p)),
+    w.today,
+    !w.live,
+  );
+  const last = starts.at(-1);
+  const pending: { start: string; statement: D1PreparedStatement }[] = [];
+  const churned = new Map<string, number>();
+  for (const p of starts) {
+    const before = previousPeriod(period, p);
+    const rolled = figures.get(before)?.churned;
+    const complete = Date.parse(`${nextPeriod(period, p)}T00:00:00Z`) <= w.to;
+    if (complete && rolled != null) churned.set(p, rolled);
+    else if (w.open && p === last) pending.push({ start: p, statement: lastActiveWithinStatement(db, before, p) });
+    else {
+      const end = complete ? addDays(nextPeriod(period, p), -1) : w.lastDay;
+      pending.push({ start: p, statement: churnedStatement(db, before, p, end) });
+    }
+  }
+  if (pending.length > 0) {
+    const counts = await rows<{ users: number }>(
+      pending.map((x) => x.statement),
+      db,
+    );
+    pending.forEach((x, i) => churned.set(x.start, counts[i]?.users ?? 0));
+  }
+  return starts.map((start) => {
+    const base = figures.get(previousPeriod(period, start))?.activeUsers ?? 0;
+    const lost = churned.get(start) ?? 0;
+    const complete = Date.parse(`${nextPeriod(period, start)}T00:00:00Z`) <= w.to;
+    return { start, complete, base, churned: lost, rate: rate(lost, base) };
+  });
+}
+
 function byWeek(days: { day: string; signups: number }[]): InsightsActivity["signupsByWeek"] {
   const weeks = new Map<string, number>();
   for (const { day, signups } of days) {
@@ -145,53 +213,4 @@ function byWeek(days: { day: string; signups: number }[]): InsightsActivity["sig
     weeks.set(monday, (weeks.get(monday) ?? 0) + signups);
   }
   return [...weeks].map(([start, signups]) => ({ week: isoWeekOf(start), start, signups }));
-}
-
-const periodStart = (period: "week" | "month") => (day: string) =>
-  period === "week" ? mondayOf(day) : `${day.slice(0, 7)}-01`;
-
-function nextPeriod(period: "week" | "month", start: string): string {
-  if (period === "week") return addDays(start, 7);
-  const date = new Date(`${start}T00:00:00Z`);
-  return dayOf(Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1));
-}
-
-function previousPeriod(period: "week" | "month", start: string): string {
-  if (period === "week") return addDays(start, -7);
-  const date = new Date(`${start}T00:00:00Z`);
-  return dayOf(Date.UTC(date.getUTCFullYear(), date.getUTCMonth() - 1, 1));
-}
-
-/** Weekly sign-up cohorts of [from, to), each with the share of it active in each week since. */
-export async function insightsRetention(
-  db: D1Database,
-  query: RetentionQuery,
-  now = Date.now(),
-): Promise<InsightsRetention> {
-  const { from, to } = resolvePeriod(query, now);
-  const { lastDay } = periodDays(from, to);
-  const lastMonday = mondayOf(lastDay);
-  const [sizes, activity] = await db.batch([
-    cohortSizesStatement(db, iso(from), iso(to)),
-    cohortActivityStatement(db, iso(from), iso(to), lastDay),
-  ]);
-  const active = new Map<string, number>();
-  for (const row of (activity?.results ?? []) as { week: string; week_offset: number; users: number }[]) {
-    active.set(`${row.week}+${row.week_offset}`, row.users);
-  }
-  const cohorts = ((sizes?.results ?? []) as { week: string; size: number }[])
-    .sort((a, b) => a.week.localeCompare(b.week))
-    .map(({ week, size }) => {
-      const weeks = Math.round((Date.parse(lastMonday) - Date.parse(week)) / (7 * DAY_MS));
-      return {
-        week: isoWeekOf(week),
-        start: week,
-        size,
-        retention: Array.from({ length: weeks + 1 }, (_, offset) => {
-          const activeUsers = active.get(`${week}+${offset}`) ?? 0;
-          return { week: offset, activeUsers, rate: rate(activeUsers, size) };
-        }),
-      };
-    });
-  return { from: iso(from), to: iso(to), cohorts };
 }
