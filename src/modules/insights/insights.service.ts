@@ -19,9 +19,7 @@ import {
   type ActivityInsightsQuery,
   DAY_MS,
   type InsightsActivity,
-  type InsightsRetention,
   type InsightsSummary,
-  type RetentionQuery,
   resolvePeriod,
   type SummaryQuery,
 } from "./insights.schema";
@@ -196,7 +194,7 @@ async function churnPeriods(db: D1Database, period: Period, w: ChurnWindow) {
       pending.map((x) => x.statement),
       db,
     );
-    pending.forEach((x, i) => churned.set(x.start, counts[i]?.users ?? 0));
+    for (const [i, x] of pending.entries()) churned.set(x.start, counts[i]?.users ?? 0);
   }
   return starts.map((start) => {
     const base = figures.get(previousPeriod(period, start))?.activeUsers ?? 0;
