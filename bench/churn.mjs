@@ -1,10 +1,11 @@
-// Churn model evaluation (`npm run bench:churn`): starts the worker under `wrangler dev` (bench/server.mjs), seeds the
-// demo tenant (scripts/seed-demo.mjs: 2,000 users over 180 days, seeded), trains the churn model and writes its
-// holdout figures beside the recency-only baseline's into bench/results.md, between the churn markers.
-// Options: --users <n> (2000) --days <n> (180) --seed <n> (20261128) --no-write
+// Churn model evaluation: starts the worker under `wrangler dev` (bench/server.mjs), seeds the demo tenant
+// (scripts/seed-demo.mjs: 2,000 users over 180 days, seeded), trains the churn model and writes its holdout figures
+// beside the recency-only baseline's into bench/results.md, between the churn markers. Part of `npm run bench` (after
+// the insights; --skip-churn, --only-churn), or alone: `npm run bench:churn`.
+// Options of `npm run bench:churn`: --users <n> (2000) --days <n> (180) --seed <n> (20261128) --no-write
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { seedDemoTenant } from "../scripts/seed-demo.mjs";
 import { startServer } from "./server.mjs";
@@ -13,19 +14,11 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const RESULTS = join(root, "bench", "results.md");
 const BEGIN = "<!-- churn:begin -->";
 const END = "<!-- churn:end -->";
-
-const { values } = parseArgs({
-  options: {
-    users: { type: "string", default: "2000" },
-    days: { type: "string", default: "180" },
-    seed: { type: "string", default: "20261128" },
-    "no-write": { type: "boolean", default: false },
-  },
-});
+const DEFAULTS = { users: 2000, days: 180, seed: 20261128 };
 
 const pct = (x) => (x === null ? "n/a" : x.toFixed(4));
 
-function markdown(result, command) {
+function markdown(result, command, values) {
   const m = result.model;
   const truth = Object.entries(result.truth)
     .map(
@@ -61,7 +54,26 @@ ${truth}
 ${END}`;
 }
 
-function writeSection(section) {
+/**
+ * Seeds the demo tenant on a worker of its own, trains the model; returns the section and its failures (the model
+ * must beat the recency-only baseline's AUC: issue 8 §4).
+ */
+export async function runChurnScenario({ log, command, users, days, seed } = {}) {
+  const values = { users: users ?? DEFAULTS.users, days: days ?? DEFAULTS.days, seed: seed ?? DEFAULTS.seed };
+  log(`Churn: starting wrangler dev; seeding the demo tenant (${values.users} users over ${values.days} days)…`);
+  const server = await startServer({ cwd: root });
+  try {
+    const result = await seedDemoTenant(server.origin, server.adminToken, { ...values, log });
+    const { auc, baseline } = result.model;
+    const failures =
+      auc > baseline.auc ? [] : [`churn: the model's AUC ${auc} does not beat the baseline's ${baseline.auc}`];
+    return { markdown: markdown(result, command, values), failures, verdict: { auc, baseline: baseline.auc } };
+  } finally {
+    await server.stop();
+  }
+}
+
+export function writeChurnSection(section) {
   const current = readFileSync(RESULTS, "utf8");
   const start = current.indexOf(BEGIN);
   const end = current.indexOf(END);
@@ -72,20 +84,25 @@ function writeSection(section) {
   writeFileSync(RESULTS, next);
 }
 
-const server = await startServer({ cwd: root });
-process.on("exit", () => server.stopSync());
-try {
-  console.log(`wrangler dev at ${server.origin}; seeding the demo tenant…`);
-  const result = await seedDemoTenant(server.origin, server.adminToken, {
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const { values } = parseArgs({
+    options: {
+      users: { type: "string", default: String(DEFAULTS.users) },
+      days: { type: "string", default: String(DEFAULTS.days) },
+      seed: { type: "string", default: String(DEFAULTS.seed) },
+      "no-write": { type: "boolean", default: false },
+    },
+  });
+  const command = `npm run bench:churn${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
+  const churn = await runChurnScenario({
+    log: console.log,
+    command,
     users: Number(values.users),
     days: Number(values.days),
     seed: Number(values.seed),
-    log: console.log,
   });
-  const command = `npm run bench:churn${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
-  const section = markdown(result, command);
-  console.log(`\n${section}`);
-  if (!values["no-write"]) writeSection(section);
-} finally {
-  await server.stop();
+  console.log(`\n${churn.markdown}`);
+  if (!values["no-write"]) writeChurnSection(churn.markdown);
+  for (const failure of churn.failures) console.error(failure);
+  process.exitCode = churn.failures.length > 0 ? 1 : 0;
 }

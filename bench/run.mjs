@@ -10,6 +10,7 @@
 //          Traffic control (bench/traffic.mjs, last; two workers of its own): --skip-traffic --only-traffic
 //          Insights at 100,000 users (bench/insights.mjs, after traffic; a worker of its own): --skip-insights
 //          --only-insights
+//          Churn model on the demo tenant (bench/churn.mjs, last; a worker of its own): --skip-churn --only-churn
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -18,6 +19,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
+import { runChurnScenario, writeChurnSection } from "./churn.mjs";
 import { measureHashCost, measureLoginOverhead, seedIdentity, startHashWorker } from "./identity.mjs";
 import { runInsightsScenario } from "./insights.mjs";
 import { outboxMarkdown, runOutboxScenario } from "./outbox.mjs";
@@ -50,6 +52,8 @@ const { values: opts } = parseArgs({
     "only-traffic": { type: "boolean", default: false },
     "skip-insights": { type: "boolean", default: false },
     "only-insights": { type: "boolean", default: false },
+    "skip-churn": { type: "boolean", default: false },
+    "only-churn": { type: "boolean", default: false },
   },
 });
 const DURATION = Number(opts.duration);
@@ -257,8 +261,18 @@ async function measureInsights() {
   return insights;
 }
 
+/** The churn scenario (bench/churn.mjs): its own worker; prints its verdict. */
+async function measureChurn() {
+  const churn = await runChurnScenario({ log, command: benchCommand() });
+  const { auc, baseline } = churn.verdict;
+  log(
+    `${auc > baseline ? "met   " : "MISSED"}  churn model AUC ${auc.toFixed(4)} > recency baseline ${baseline.toFixed(4)}`,
+  );
+  return churn;
+}
+
 /** Writes bench/results.md: what this run measured replaces its part; the rest stays (mergeResults). */
-function writeResults({ main, search, outbox, traffic, insights, started }) {
+function writeResults({ main, search, outbox, traffic, insights, churn, started }) {
   const path = join(here, "results.md");
   let previous = null;
   try {
@@ -270,6 +284,7 @@ function writeResults({ main, search, outbox, traffic, insights, started }) {
     ? { main, oneOff: search && { users: SEARCH_USERS, markdown: search } }
     : { main, search, outbox, traffic, insights };
   writeFileSync(path, mergeResults(previous, parts));
+  if (churn && !SEARCH_ONE_OFF) writeChurnSection(churn);
   log(`\nWrote bench/results.md (total ${((Date.now() - started) / 1000).toFixed(0)} s).`);
 }
 
@@ -307,6 +322,11 @@ async function main() {
     const insights = await measureInsights();
     if (!opts["no-write"]) writeResults({ insights: insights.markdown, started });
     return insights.failures.length > 0 ? 1 : 0;
+  }
+  if (opts["only-churn"]) {
+    const churn = await measureChurn();
+    if (!opts["no-write"]) writeResults({ churn: churn.markdown, started });
+    return churn.failures.length > 0 ? 1 : 0;
   }
   if (opts["only-outbox"]) {
     log("Starting wrangler dev…");
@@ -405,6 +425,7 @@ async function main() {
   const search = opts["skip-search"] ? null : await measureSearch(env);
   const traffic = opts["skip-traffic"] ? null : await measureTraffic();
   const insights = opts["skip-insights"] ? null : await measureInsights();
+  const churn = opts["skip-churn"] ? null : await measureChurn();
 
   const failures = measurements.flatMap((m) => {
     const out = [];
@@ -451,6 +472,7 @@ async function main() {
   if (outbox) failures.push(...outbox.result.failures);
   if (traffic?.failures.length > 0) failures.push(`traffic: ${traffic.failures.length} runs with errors`);
   if (insights) failures.push(...insights.failures);
+  if (churn) failures.push(...churn.failures);
   if (failures.length > 0) {
     log("\n⚠⚠⚠ THIS RUN HAD ERRORS — the figures are not valid ⚠⚠⚠");
     for (const f of failures) log(`  - ${f}`);
@@ -480,6 +502,7 @@ async function main() {
       outbox: outbox?.markdown,
       traffic: traffic?.markdown,
       insights: insights?.markdown,
+      churn: churn?.markdown,
       started,
     });
   }

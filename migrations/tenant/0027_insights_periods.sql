@@ -21,6 +21,9 @@ CREATE INDEX users_last_active_idx ON users (last_active_at, id, status, created
 -- covering: each user's logins within a period (the login-frequency figure) without reading idle days
 CREATE INDEX activity_daily_logins_idx ON activity_daily (day, user_id, logins) WHERE logins > 0;
 --> statement-breakpoint
+-- covering: the users active within a period (a failed login alone is not activity) without reading the rows
+CREATE INDEX activity_daily_active_idx ON activity_daily (day, user_id) WHERE events > 0 OR logins > 0;
+--> statement-breakpoint
 -- One row per closed ISO week or calendar month (UTC): its distinct active users; of them, how many were not active
 -- in the next period (NULL until that period is closed too); for weeks, the active users by sign-up week (cohort
 -- Monday → users, JSON). A change of activity in a period deletes its row and forgets the churn of the one before.

@@ -55,6 +55,10 @@ export const LIVE_PERIOD = `
         GROUP BY cohort)
     ) END AS cohorts`;
 
+/** LIVE_PERIOD written as the row of the period (?6 its kind, ?7 the time). */
+const WRITE_PERIOD = `INSERT OR REPLACE INTO insights_periods (period, start, active_users, churned, cohorts, rolled_up_at)
+  SELECT ?6, ?1, active_users, churned, cohorts, ?7 FROM (${LIVE_PERIOD})`;
+
 interface PeriodRow {
   start: string;
   active_users: number;
@@ -77,8 +81,9 @@ const figuresOf = (row: PeriodRow): PeriodFigures => ({
 });
 
 /**
- * The figures of closed periods `starts` (each ending on or before `today`): rolled up where a row is, live
- * otherwise. A row whose `churned` is null while the next period is closed too is computed live as well.
+ * The figures of periods `starts`: rolled up where a row is, live otherwise. A row whose `churned` is null while the
+ * next period is closed too is computed again. What is computed for a closed period is stored as the cron would
+ * (read-through: a large tenant's first read before the cron pays once, not every read).
  */
 export async function closedPeriodFigures(
   db: D1Database,
@@ -105,9 +110,14 @@ export async function closedPeriodFigures(
   }
   const missing = starts.filter((start) => !figures.has(start));
   if (missing.length > 0) {
+    const now = new Date().toISOString();
     const live = await db.batch(
       missing.map((start) =>
-        db.prepare(`SELECT ?1 AS start, * FROM (${LIVE_PERIOD})`).bind(...liveParams(period, start, today)),
+        useRollups && nextPeriod(period, start) <= today
+          ? db
+              .prepare(`${WRITE_PERIOD} RETURNING start, active_users, churned, cohorts`)
+              .bind(...liveParams(period, start, today), period, now)
+          : db.prepare(`SELECT ?1 AS start, * FROM (${LIVE_PERIOD})`).bind(...liveParams(period, start, today)),
       ),
     );
     for (const result of live) {
@@ -147,11 +157,9 @@ export async function rollUpPeriods(db: D1Database, firstDay: string, today: str
       .reverse()
       .slice(0, ROLLUP_LIMIT);
     if (due.length === 0) continue;
-    const write = `INSERT OR REPLACE INTO insights_periods (period, start, active_users, churned, cohorts, rolled_up_at)
-      SELECT ?6, ?1, active_users, churned, cohorts, ?7 FROM (${LIVE_PERIOD})`;
     for (const start of due) {
       const { meta } = await db
-        .prepare(write)
+        .prepare(WRITE_PERIOD)
         .bind(...liveParams(period, start, today), period, now)
         .run();
       written += meta.changes;

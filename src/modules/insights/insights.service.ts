@@ -29,7 +29,7 @@ const ACTIVE_DAYS = 30;
 const iso = (ms: number) => new Date(ms).toISOString();
 const rate = (part: number, whole: number) => (whole === 0 ? null : part / whole);
 
-export async function rows<T>(statements: D1PreparedStatement[], db: D1Database): Promise<T[]> {
+async function rows<T>(statements: D1PreparedStatement[], db: D1Database): Promise<T[]> {
   const results = await db.batch(statements);
   return results.map((result) => result.results[0] as T);
 }
@@ -74,7 +74,7 @@ export async function insightsSummary(
   const byStatus = status as unknown as StatusCounts;
   const totalUsers = byStatus.active + byStatus.disabled;
   // inactive = no active day in the window, so not active since the window's first midnight (lastActiveAt is the
-  // latest activity, accurate to the hour: docs/activity.md)
+  // latest activity, exact to the day: docs/activity.md)
   const since = `${addDays(lastDay, 1 - query.inactiveDays)}T00:00:00.000Z`;
   const inactiveFilter = `lastActiveAt lt "${since}" or not (lastActiveAt pr)`;
   return {
