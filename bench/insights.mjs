@@ -264,9 +264,12 @@ export async function runInsightsScenario({ root, log, command }) {
     log("  running the daily cron (rollups)…");
     const cron = await fetch(`${server.origin}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent(DAILY_CRON)}`);
     await cron.arrayBuffer();
-    // the cron rolls up the days, then the closed weeks and months: wait for the last of them
+    // the cron rolls up the days, then the closed weeks and months from the first sign-up on (the first requests
+    // stored some of them already, and some before it): wait until each has its row
     const today = day(Date.now());
-    const closedPeriods = closedWeeksAndMonths(day(now - (SIGNUP_SPREAD_DAYS - 1) * DAY_MS), today);
+    const firstDay = day(now - (SIGNUP_SPREAD_DAYS - 1) * DAY_MS);
+    const closedPeriods = closedWeeksAndMonths(firstDay, today);
+    const firstWeek = addDays(firstDay, -((new Date(`${firstDay}T00:00:00Z`).getUTCDay() + 6) % 7));
     let rolled = 0;
     let periods = 0;
     for (let tries = 0; tries < 150 && periods < closedPeriods; tries++) {
@@ -274,7 +277,10 @@ export async function runInsightsScenario({ root, log, command }) {
       [{ rolled, periods }] = await sql(
         server,
         database,
-        "SELECT (SELECT count(*) FROM insights_daily) AS rolled, (SELECT count(*) FROM insights_periods) AS periods",
+        `SELECT (SELECT count(*) FROM insights_daily) AS rolled,
+                (SELECT count(*) FROM insights_periods
+                 WHERE (period = 'week' AND start >= '${firstWeek}')
+                    OR (period = 'month' AND start >= '${firstDay.slice(0, 8)}01')) AS periods`,
       );
     }
     log(`  ${rolled} days, ${periods} of ${closedPeriods} weeks and months rolled up (cron answered ${cron.status})`);

@@ -18,8 +18,11 @@ DROP INDEX users_last_active_idx;
 --> statement-breakpoint
 CREATE INDEX users_last_active_idx ON users (last_active_at, id, status, created_at);
 --> statement-breakpoint
--- covering: each user's logins within a period (the login-frequency figure) without reading idle days
+-- covering, the login days only: each user's logins within a period (the login-frequency figure). A short period reads
+-- its days' range and sums per user after a sort; a long one reads every login day in user order, without the sort
 CREATE INDEX activity_daily_logins_idx ON activity_daily (day, user_id, logins) WHERE logins > 0;
+--> statement-breakpoint
+CREATE INDEX activity_daily_user_logins_idx ON activity_daily (user_id, day, logins) WHERE logins > 0;
 --> statement-breakpoint
 -- covering: the users active within a period (a failed login alone is not activity) without reading the rows
 CREATE INDEX activity_daily_active_idx ON activity_daily (day, user_id) WHERE events > 0 OR logins > 0;

@@ -37,8 +37,9 @@ export const activityDaily = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.userId, t.day] }),
     index("activity_daily_day_idx").on(t.day, t.userId),
-    // covering (0027_insights_periods.sql): each user's logins within a period
+    // covering (0027_insights_periods.sql): each user's logins within a short period, and within a long one
     index("activity_daily_logins_idx").on(t.day, t.userId, t.logins).where(sql`${t.logins} > 0`),
+    index("activity_daily_user_logins_idx").on(t.userId, t.day, t.logins).where(sql`${t.logins} > 0`),
     // covering (0027_insights_periods.sql): the users active within a period
     index("activity_daily_active_idx").on(t.day, t.userId).where(sql`${t.events} > 0 OR ${t.logins} > 0`),
   ],

@@ -85,7 +85,7 @@ const figuresOf = (row: PeriodRow): PeriodFigures => ({
  * next period is closed too is computed again. What is computed for a closed period is stored as the cron would
  * (read-through: a large tenant's first read before the cron pays once, not every read).
  */
-export async function closedPeriodFigures(
+export async function periodFigures(
   db: D1Database,
   period: Period,
   starts: readonly string[],

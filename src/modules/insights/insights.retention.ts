@@ -1,5 +1,5 @@
 import { addDays, dayOf, isoWeekOf, mondayOf, periodDays } from "./insights.days";
-import { closedPeriodFigures } from "./insights.periods";
+import { periodFigures } from "./insights.periods";
 import { cohortStatement, cohortsActiveSinceStatement, cohortsActiveStatement } from "./insights.repo";
 import { dayFigures } from "./insights.rollup";
 import { DAY_MS, type InsightsRetention, type RetentionQuery, resolvePeriod } from "./insights.schema";
@@ -97,7 +97,7 @@ async function wholeCohortActivity(
   const others = weeks.filter((w) => !closed.includes(w));
   const open = others.length > 0 && (await openPath(db, lastDay, options));
   const [rolled, live] = await Promise.all([
-    closedPeriodFigures(db, "week", closed, today, !options.live),
+    periodFigures(db, "week", closed, today, !options.live),
     others.length === 0
       ? []
       : db.batch(

@@ -1,5 +1,5 @@
 import { addDays, dayOf, isoWeekOf, mondayOf, periodDays } from "./insights.days";
-import { closedPeriodFigures, nextPeriod, type Period, periodStart, previousPeriod } from "./insights.periods";
+import { nextPeriod, type Period, periodFigures, periodStart, previousPeriod } from "./insights.periods";
 import {
   activeCurrentSinceStatement,
   activeCurrentUsersStatement,
@@ -168,7 +168,7 @@ interface ChurnWindow {
 async function churnPeriods(db: D1Database, period: Period, w: ChurnWindow) {
   const starts: string[] = [];
   for (let p = periodStart(period, w.firstDay); p <= w.lastDay; p = nextPeriod(period, p)) starts.push(p);
-  const figures = await closedPeriodFigures(
+  const figures = await periodFigures(
     db,
     period,
     starts.map((p) => previousPeriod(period, p)),
