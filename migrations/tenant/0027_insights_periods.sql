@@ -24,8 +24,9 @@ CREATE INDEX activity_daily_logins_idx ON activity_daily (day, user_id, logins) 
 --> statement-breakpoint
 CREATE INDEX activity_daily_user_logins_idx ON activity_daily (user_id, day, logins) WHERE logins > 0;
 --> statement-breakpoint
--- covering: the users active within a period (a failed login alone is not activity) without reading the rows
-CREATE INDEX activity_daily_active_idx ON activity_daily (day, user_id) WHERE events > 0 OR logins > 0;
+-- covering: the users active within a period (a failed login alone is not activity) without reading the rows; events
+-- and logins are in it because SQLite checks the activity condition on the index's own columns
+CREATE INDEX activity_daily_active_idx ON activity_daily (day, user_id, events, logins) WHERE events > 0 OR logins > 0;
 --> statement-breakpoint
 -- One row per closed ISO week or calendar month (UTC): its distinct active users; of them, how many were not active
 -- in the next period (NULL until that period is closed too); for weeks, the active users by sign-up week (cohort

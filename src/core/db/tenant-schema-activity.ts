@@ -41,6 +41,8 @@ export const activityDaily = sqliteTable(
     index("activity_daily_logins_idx").on(t.day, t.userId, t.logins).where(sql`${t.logins} > 0`),
     index("activity_daily_user_logins_idx").on(t.userId, t.day, t.logins).where(sql`${t.logins} > 0`),
     // covering (0027_insights_periods.sql): the users active within a period
-    index("activity_daily_active_idx").on(t.day, t.userId).where(sql`${t.events} > 0 OR ${t.logins} > 0`),
+    index("activity_daily_active_idx")
+      .on(t.day, t.userId, t.events, t.logins)
+      .where(sql`${t.events} > 0 OR ${t.logins} > 0`),
   ],
 );
