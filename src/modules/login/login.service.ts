@@ -83,8 +83,9 @@ export async function authenticateUser(ctx: ServiceContext, attempt: LoginAttemp
         return refused;
       }
       const newHash = verdict.needsRehash ? await hashPassword(ctx.env, attempt.password) : null;
-      // the reset need not hold up the answer: the attempt was counted, and the count only errs on the safe side
-      ctx.waitUntil(throttle.succeeded());
+      // reset before answering: a failure right after this success starts afresh (in the background it could still
+      // find the old count, and lock the account for a typo)
+      await throttle.succeeded();
       return {
         ok: true,
         user: { id: verdict.user.id, roles: verdict.user.roles },
