@@ -12,8 +12,8 @@ import { startServer } from "./server.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const RESULTS = join(root, "bench", "results.md");
-const BEGIN = "<!-- churn:begin -->";
-const END = "<!-- churn:end -->";
+export const CHURN_BEGIN = "<!-- churn:begin -->";
+export const CHURN_END = "<!-- churn:end -->";
 const DEFAULTS = { users: 2000, days: 180, seed: 20261128 };
 
 const pct = (x) => (x === null ? "n/a" : x.toFixed(4));
@@ -26,8 +26,7 @@ function markdown(result, command, values) {
         `| ${name} | ${t.users} | ${(t.weeklyHazard * 100).toFixed(0)}% | ${t.activeDayRate} | ${t.left} | ${t.leftInLast30Days} |`,
     )
     .join("\n");
-  return `${BEGIN}
-## Churn model (demo tenant)
+  return `## Churn model (demo tenant)
 
 ${new Date().toISOString().slice(0, 10)}, \`${command}\`: the demo tenant of \`npm run seed:demo\` (seed ${values.seed}:
 ${result.users} users signed up over ${values.days} days, ${result.events} product events, all through the API),
@@ -50,8 +49,7 @@ Ground truth of the demo:
 
 | cohort | users | weekly hazard | daily activity | left | left in the last 30 days |
 | --- | --- | --- | --- | --- | --- |
-${truth}
-${END}`;
+${truth}`;
 }
 
 /**
@@ -73,13 +71,15 @@ export async function runChurnScenario({ log, command, users, days, seed } = {})
   }
 }
 
-export function writeChurnSection(section) {
+/** Replaces the churn section of bench/results.md (`npm run bench` writes it with the rest: mergeResults). */
+export function writeChurnSection(markdown) {
+  const section = `${CHURN_BEGIN}\n${markdown}\n${CHURN_END}`;
   const current = readFileSync(RESULTS, "utf8");
-  const start = current.indexOf(BEGIN);
-  const end = current.indexOf(END);
+  const start = current.indexOf(CHURN_BEGIN);
+  const end = current.indexOf(CHURN_END);
   const next =
     start >= 0 && end > start
-      ? `${current.slice(0, start)}${section}${current.slice(end + END.length)}`
+      ? `${current.slice(0, start)}${section}${current.slice(end + CHURN_END.length)}`
       : `${current.trimEnd()}\n\n${section}\n`;
   writeFileSync(RESULTS, next);
 }

@@ -19,7 +19,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
-import { runChurnScenario, writeChurnSection } from "./churn.mjs";
+import { runChurnScenario } from "./churn.mjs";
 import { measureHashCost, measureLoginOverhead, seedIdentity, startHashWorker } from "./identity.mjs";
 import { runInsightsScenario } from "./insights.mjs";
 import { outboxMarkdown, runOutboxScenario } from "./outbox.mjs";
@@ -282,9 +282,8 @@ function writeResults({ main, search, outbox, traffic, insights, churn, started 
   }
   const parts = SEARCH_ONE_OFF
     ? { main, oneOff: search && { users: SEARCH_USERS, markdown: search } }
-    : { main, search, outbox, traffic, insights };
+    : { main, search, outbox, traffic, insights, churn };
   writeFileSync(path, mergeResults(previous, parts));
-  if (churn && !SEARCH_ONE_OFF) writeChurnSection(churn);
   log(`\nWrote bench/results.md (total ${((Date.now() - started) / 1000).toFixed(0)} s).`);
 }
 

@@ -1,5 +1,6 @@
 // The "Search and filters at scale" section of bench/results.md (bench/search.mjs's figures, the issue 4 §5
 // verdicts), and how it goes into the file beside the rest of the report and the one-off runs.
+import { CHURN_BEGIN, CHURN_END } from "./churn.mjs";
 import { INSIGHTS_BEGIN, INSIGHTS_END } from "./insights.mjs";
 import { SEARCH_DEFAULT_USERS } from "./search.mjs";
 import { TRAFFIC_BEGIN, TRAFFIC_END } from "./traffic.mjs";
@@ -215,14 +216,15 @@ function between(text, begin, end) {
  * one-off entry at that many users or is added; `outbox` replaces the outbox section (bench/outbox.mjs). What this
  * run did not measure stays as it was, with its own date.
  */
-export function mergeResults(previous, { main, search, oneOff, outbox, traffic, insights }) {
+export function mergeResults(previous, { main, search, oneOff, outbox, traffic, insights, churn }) {
   const old = previous ?? "";
-  const firstMark = [OUTBOX_BEGIN, SEARCH_BEGIN, ONE_OFF_BEGIN, WEBHOOKS_BEGIN, TRAFFIC_BEGIN, INSIGHTS_BEGIN]
+  const firstMark = [OUTBOX_BEGIN, SEARCH_BEGIN, ONE_OFF_BEGIN, WEBHOOKS_BEGIN, TRAFFIC_BEGIN, INSIGHTS_BEGIN, CHURN_BEGIN]
     .map((m) => old.indexOf(m))
     .filter((i) => i >= 0);
   const webhooksBlock = between(old, WEBHOOKS_BEGIN, WEBHOOKS_END);
   const trafficBlock = traffic ?? between(old, TRAFFIC_BEGIN, TRAFFIC_END);
   const insightsBlock = insights ?? between(old, INSIGHTS_BEGIN, INSIGHTS_END);
+  const churnBlock = churn ?? between(old, CHURN_BEGIN, CHURN_END);
   const oldMain = (firstMark.length ? old.slice(0, Math.min(...firstMark)) : old).trim();
   const outboxBlock = outbox ?? between(old, OUTBOX_BEGIN, OUTBOX_END);
   const searchBlock = search ?? between(old, SEARCH_BEGIN, SEARCH_END);
@@ -239,6 +241,7 @@ export function mergeResults(previous, { main, search, oneOff, outbox, traffic, 
   if (searchBlock) out.push(SEARCH_BEGIN, searchBlock.trim(), SEARCH_END, "");
   if (webhooksBlock) out.push(WEBHOOKS_BEGIN, webhooksBlock.trim(), WEBHOOKS_END, "");
   if (insightsBlock) out.push(INSIGHTS_BEGIN, insightsBlock.trim(), INSIGHTS_END, "");
+  if (churnBlock) out.push(CHURN_BEGIN, churnBlock.trim(), CHURN_END, "");
   if (entries.size > 0) {
     out.push(
       ONE_OFF_BEGIN,
