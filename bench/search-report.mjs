@@ -218,7 +218,15 @@ function between(text, begin, end) {
  */
 export function mergeResults(previous, { main, search, oneOff, outbox, traffic, insights, churn }) {
   const old = previous ?? "";
-  const firstMark = [OUTBOX_BEGIN, SEARCH_BEGIN, ONE_OFF_BEGIN, WEBHOOKS_BEGIN, TRAFFIC_BEGIN, INSIGHTS_BEGIN, CHURN_BEGIN]
+  const firstMark = [
+    OUTBOX_BEGIN,
+    SEARCH_BEGIN,
+    ONE_OFF_BEGIN,
+    WEBHOOKS_BEGIN,
+    TRAFFIC_BEGIN,
+    INSIGHTS_BEGIN,
+    CHURN_BEGIN,
+  ]
     .map((m) => old.indexOf(m))
     .filter((i) => i >= 0);
   const webhooksBlock = between(old, WEBHOOKS_BEGIN, WEBHOOKS_END);
