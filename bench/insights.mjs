@@ -10,6 +10,7 @@
 // statement gives a third of the seeded active days one login, so the login-frequency figure has something to count.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { rng } from "../scripts/demo-data.mjs";
 import { environment } from "./report.mjs";
 import { callApi, startServer } from "./server.mjs";
 
@@ -27,18 +28,6 @@ const DAY_MS = 86_400_000;
 const DAILY_CRON = "17 3 * * *";
 /** Events waiting in the outbox beyond which the seed pauses (see outboxBelow). */
 const MAX_BACKLOG = 3000;
-
-/** A small deterministic generator, so two runs seed the same behaviour. */
-function random(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** User i signed up (i % 150) days ago: the same rule as the SQL that sets created_at. */
 const signupDaysAgo = (i) => i % SIGNUP_SPREAD_DAYS;
@@ -197,7 +186,7 @@ export async function runInsightsScenario({ root, log, command }) {
     );
 
     const now = Date.now();
-    const rand = random(8);
+    const rand = rng(8); // deterministic: two runs seed the same behaviour
     const events = [...activityOf(ids, rand)].map(([userId, daysAgo], k) => ({
       userId,
       type: k % 3 === 0 ? "report.exported" : "page.view",

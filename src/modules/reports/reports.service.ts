@@ -5,6 +5,7 @@ import { decodeCursor, encodeCursor } from "../../core/http/pagination";
 import { validationError } from "../../core/http/validation";
 import { newId } from "../../core/ids";
 import { auditStatement } from "../audit/audit.service";
+import { diffChanges } from "../audit/audit-changes";
 import { listUsers } from "../users/users.service";
 import { findEndpoint } from "../webhooks/webhooks.repo";
 import { ReportErrors } from "./reports.errors";
@@ -159,17 +160,6 @@ function audited(row: ScheduleRow | null, recipients: number) {
   return { name, report, cron, timezone, format, webhookId: webhook_id, filter, enabled: enabled === 1, recipients };
 }
 
-function changesOf(before: Record<string, unknown> | null, after: Record<string, unknown> | null) {
-  const keys = new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})]);
-  const changes: Record<string, { from: unknown; to: unknown }> = {};
-  for (const key of keys) {
-    const from = before?.[key] ?? null;
-    const to = after?.[key] ?? null;
-    if (JSON.stringify(from) !== JSON.stringify(to)) changes[key] = { from, to };
-  }
-  return changes;
-}
-
 export async function createSchedule(ctx: ServiceContext, input: CreateScheduleInput): Promise<Schedule> {
   const id = newId("rps");
   const row = await rowOf(ctx, id, input, { version: 1, created_at: new Date().toISOString() });
@@ -181,7 +171,7 @@ export async function createSchedule(ctx: ServiceContext, input: CreateScheduleI
       {
         action: "report_schedule.created",
         resource: { type: "report_schedule", id },
-        changes: changesOf(null, audited(row, recipients)),
+        changes: diffChanges(null, audited(row, recipients)),
       },
       { at: row.updated_at },
     ),
@@ -242,7 +232,7 @@ export async function updateSchedule(ctx: ServiceContext, id: string, patch: Sch
       {
         action: "report_schedule.updated",
         resource: { type: "report_schedule", id },
-        changes: changesOf(audited(before, current.recipients.length), audited(row, (input.recipients ?? []).length)),
+        changes: diffChanges(audited(before, current.recipients.length), audited(row, (input.recipients ?? []).length)),
       },
       { at: row.updated_at, onlyIfPreviousChanged: true },
     ),
@@ -262,7 +252,7 @@ export async function deleteSchedule(ctx: ServiceContext, id: string): Promise<v
       {
         action: "report_schedule.deleted",
         resource: { type: "report_schedule", id },
-        changes: changesOf(audited(before, 0), null),
+        changes: diffChanges(audited(before, 0), null),
       },
       // the runs' DELETE sits between: the audit row follows the schedule's, whose changes() it cannot see
       {},

@@ -1,5 +1,7 @@
 import { Grants } from "../../core/auth/grants";
 import type { ServiceContext } from "../../core/context";
+import { activeUsersStatement } from "../insights/insights.repo";
+import { dayFigures } from "../insights/insights.rollup";
 import { fieldAccess } from "../users/users.fields-access";
 import { listUsers } from "../users/users.service";
 import type { Cell, ReportData, ReportPeriod } from "./reports.registry";
@@ -44,27 +46,23 @@ export async function newUsersReport(ctx: ServiceContext, period: ReportPeriod):
   };
 }
 
-/** Users active in the period (activity_daily, UTC days): daily active users, and the distinct users over it. */
+/**
+ * Users active in the period (UTC days, as the insights count them): daily active users, from the insights' day
+ * rollups, and the distinct users over it.
+ */
 export async function activeUsersReport(ctx: ServiceContext, period: ReportPeriod): Promise<ReportData> {
   const from = period.from.slice(0, 10);
   // `to` is exclusive: its day counts when the period reaches into it
   const last = new Date(Date.parse(period.to) - 1).toISOString().slice(0, 10);
-  const [daily, distinct] = await ctx.db.batch([
-    ctx.db
-      .prepare(
-        `SELECT day, count(*) AS n FROM activity_daily
-         WHERE day >= ?1 AND day <= ?2 AND (events > 0 OR logins > 0) GROUP BY day ORDER BY day`,
-      )
-      .bind(from, last),
-    ctx.db
-      .prepare(
-        `SELECT count(DISTINCT user_id) AS n FROM activity_daily
-         WHERE day >= ?1 AND day <= ?2 AND (events > 0 OR logins > 0)`,
-      )
-      .bind(from, last),
+  const [days, distinct] = await Promise.all([
+    dayFigures(ctx.db, from, last),
+    activeUsersStatement(ctx.db, from, last).first<{ users: number }>(),
   ]);
-  const points = perDay(period, (daily?.results ?? []) as { day: string; n: number }[]);
-  const users = ((distinct?.results[0] as { n: number } | undefined)?.n ?? 0) as number;
+  const points = perDay(
+    period,
+    days.map(({ day, activeUsers }) => ({ day, n: activeUsers })),
+  );
+  const users = distinct?.users ?? 0;
   return {
     title: `Active users: ${period.schedule.name}`,
     summary: [periodLine(period), `Active users over the period: ${users}`],
